@@ -1,0 +1,1 @@
+from .rnn import *  # noqa: F401,F403

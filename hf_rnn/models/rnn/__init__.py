@@ -1,0 +1,15 @@
+"""The shipped model folder: config and models that travel to the Hub with every checkpoint."""
+
+from .configuration_rnn import RNNConfig
+from .modeling_rnn import (
+    AUTO_MAP,
+    RNNCausalLMOutput,
+    RNNForCausalLM,
+    RNNForecastOutput,
+    RNNForForecasting,
+    RNNForSequenceClassification,
+    RNNForTokenClassification,
+    RNNModel,
+    RNNModelOutput,
+    RNNPreTrainedModel,
+)

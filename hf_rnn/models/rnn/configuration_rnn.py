@@ -1,0 +1,146 @@
+"""Configuration of hf_rnn's recurrent models (tanh RNN, LSTM, GRU).
+
+This file ships to the Hub next to every checkpoint: it imports only transformers' public API.
+"""
+
+from transformers import PretrainedConfig
+
+CELL_TYPES = ("rnn", "lstm", "gru")
+POOLINGS = ("last", "mean", "max", "concat")
+PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
+DROPOUT_FIELDS = (
+    "embedding_dropout",
+    "input_dropout",
+    "hidden_dropout",
+    "weight_dropout",
+    "output_dropout",
+    "classifier_dropout",
+)
+
+
+class RNNConfig(PretrainedConfig):
+    r"""The one place an hf_rnn architecture is defined.
+
+    The same backbone serves text (``vocab_size`` tokens through an embedding table) and numeric signals
+    (``input_size`` channels through a linear input projection). Defaults follow ULMFiT's AWD-LSTM, scaled down.
+
+    Args:
+        cell_type (`str`, *optional*, defaults to `"lstm"`): recurrent cell, one of `"rnn"` (tanh), `"lstm"`, `"gru"`.
+        vocab_size (`int`, *optional*, defaults to 30000): number of tokens; ignored when `input_size` is set.
+        input_size (`int`, *optional*): number of channels of continuous inputs (`input_values` of shape
+            `[batch, time, input_size]`). When set, a linear projection replaces the token embedding.
+        embedding_size (`int`, *optional*, defaults to 400): width of the token embedding / input projection.
+        hidden_size (`int`, *optional*, defaults to 1152): width of each recurrent layer (per direction).
+        num_hidden_layers (`int`, *optional*, defaults to 3): number of stacked recurrent layers.
+        bidirectional (`bool`, *optional*, defaults to `False`): run every layer in both directions
+            (classifiers only: a language model may not see the future).
+        embedding_dropout (`float`, *optional*, defaults to 0.0): word dropout; drops whole rows of the embedding
+            table, so a dropped word is zero at all its positions (AWD-LSTM's `embed_p`).
+        input_dropout (`float`, *optional*, defaults to 0.0): locked (same mask at every time step) dropout on the
+            embedded inputs (`input_p`).
+        hidden_dropout (`float`, *optional*, defaults to 0.0): locked dropout between recurrent layers (`hidden_p`).
+        weight_dropout (`float`, *optional*, defaults to 0.0): DropConnect on the hidden-to-hidden matrices
+            (`weight_p`). At 0 the fused kernel runs untouched.
+        output_dropout (`float`, *optional*, defaults to 0.0): locked dropout on the last layer's outputs before
+            the language-model head (`output_p`).
+        tie_word_embeddings (`bool`, *optional*, defaults to `True`): share the input embedding with the LM output
+            layer. When the last layer's width differs from `embedding_size`, the head projects to
+            `embedding_size` first.
+        classifier_pooling (`str`, *optional*, defaults to `"concat"`): how a sequence becomes one vector:
+            `"last"`, `"mean"`, `"max"` over real tokens, or `"concat"` of the three (ULMFiT).
+        classifier_hidden_size (`int`, *optional*, defaults to 50): width of the classifier's hidden layer;
+            0 for a single linear layer.
+        classifier_dropout (`float`, *optional*, defaults to 0.1): dropout on the pooled features.
+        initializer_range (`float`, *optional*, defaults to 0.1): half-width of the uniform init of embeddings
+            and recurrent weights (AWD-LSTM style).
+        pad_token_id, bos_token_id, eos_token_id (`int`, *optional*): special token ids.
+        use_cache (`bool`, *optional*, defaults to `True`): return the final recurrent state (the generation cache).
+    """
+
+    model_type = "hf_rnn"
+
+    def __init__(
+        self,
+        cell_type="lstm",
+        vocab_size=30000,
+        input_size=None,
+        embedding_size=400,
+        hidden_size=1152,
+        num_hidden_layers=3,
+        bidirectional=False,
+        embedding_dropout=0.0,
+        input_dropout=0.0,
+        hidden_dropout=0.0,
+        weight_dropout=0.0,
+        output_dropout=0.0,
+        tie_word_embeddings=True,
+        classifier_pooling="concat",
+        classifier_hidden_size=50,
+        classifier_dropout=0.1,
+        initializer_range=0.1,
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=None,
+        use_cache=True,
+        **kwargs,
+    ):
+        self.cell_type = cell_type
+        self.vocab_size = vocab_size
+        self.input_size = input_size
+        self.embedding_size = embedding_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.bidirectional = bidirectional
+        self.embedding_dropout = embedding_dropout
+        self.input_dropout = input_dropout
+        self.hidden_dropout = hidden_dropout
+        self.weight_dropout = weight_dropout
+        self.output_dropout = output_dropout
+        self.tie_word_embeddings = tie_word_embeddings
+        self.classifier_pooling = classifier_pooling
+        self.classifier_hidden_size = classifier_hidden_size
+        self.classifier_dropout = classifier_dropout
+        self.initializer_range = initializer_range
+        self.pad_token_id = pad_token_id
+        self.bos_token_id = bos_token_id
+        self.eos_token_id = eos_token_id
+        self.use_cache = use_cache
+        super().__init__(**kwargs)
+        self.validate_architecture()
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """Width of the backbone's per-token outputs (both directions concatenated)."""
+        return self.hidden_size * self.num_directions
+
+    def validate_architecture(self):
+        """Raise a ValueError naming the first invalid field and what is allowed."""
+        if self.cell_type not in CELL_TYPES:
+            raise ValueError(f"cell_type={self.cell_type!r} is not supported; use one of {CELL_TYPES}.")
+        for name in ("embedding_size", "hidden_size", "num_hidden_layers"):
+            _require_positive_int(name, getattr(self, name))
+        if self.input_size is None:
+            _require_positive_int("vocab_size", self.vocab_size)
+        else:
+            _require_positive_int("input_size", self.input_size)
+        for name in DROPOUT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}={value!r} must be a probability in [0, 1).")
+        if self.classifier_pooling not in POOLINGS:
+            raise ValueError(f"classifier_pooling={self.classifier_pooling!r} is not supported; use one of {POOLINGS}.")
+        if not isinstance(self.classifier_hidden_size, int) or self.classifier_hidden_size < 0:
+            raise ValueError(f"classifier_hidden_size={self.classifier_hidden_size!r} must be an int >= 0 (0 = linear).")
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type={self.problem_type!r} is not supported; use one of {PROBLEM_TYPES}.")
+        if self.input_size is None and self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"pad_token_id={self.pad_token_id} must lie in [0, vocab_size={self.vocab_size}).")
+
+
+def _require_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive integer.")

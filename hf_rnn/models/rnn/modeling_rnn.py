@@ -1,0 +1,648 @@
+"""hf_rnn's recurrent models: backbone, language model, sequence / token classifiers, forecaster.
+
+This file ships to the Hub next to every checkpoint (``trust_remote_code=True``): it imports only torch,
+transformers' public API and its sibling ``configuration_rnn.py``.
+
+Recurrent state is passed in and returned (the ``cache``), never stored on a module. Padded batches run the
+fused cuDNN/oneDNN kernel on right-padded inputs (left padding is rolled to the right first), which is exact
+for unidirectional layers at real positions; packing is used only where it is the sole exact way
+(bidirectional layers over padded rows, or an LSTM's final cell state for rows of different lengths).
+"""
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
+
+from .configuration_rnn import RNNConfig
+
+RNN_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+# Written into every saved config so one folder loads as any head through the Auto classes.
+AUTO_MAP = {
+    "AutoConfig": "configuration_rnn.RNNConfig",
+    "AutoModel": "modeling_rnn.RNNModel",
+    "AutoModelForCausalLM": "modeling_rnn.RNNForCausalLM",
+    "AutoModelForSequenceClassification": "modeling_rnn.RNNForSequenceClassification",
+    "AutoModelForTokenClassification": "modeling_rnn.RNNForTokenClassification",
+    "AutoModelForTimeSeriesPrediction": "modeling_rnn.RNNForForecasting",
+}
+SHIPPED_FILES = ("configuration_rnn.py", "modeling_rnn.py")
+
+
+@dataclass
+class RNNModelOutput(ModelOutput):
+    """Output of [`RNNModel`].
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch, time, output_size)`): last layer's outputs;
+            zeros at padding positions.
+        cache (`tuple` of per-layer state tuples, *optional*): the final recurrent state of every layer at each
+            row's last real token, `(h, c)` for an LSTM and `(h,)` otherwise, each `(directions, batch, hidden)`.
+            Pass it back as `cache` to continue the sequence.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*): the embedded input and every layer's outputs.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    cache: tuple | None = None
+    hidden_states: tuple | None = None
+
+
+@dataclass
+class RNNCausalLMOutput(ModelOutput):
+    """Output of [`RNNForCausalLM`]: `loss`, `logits` `(batch, time, vocab)`, `cache`, `hidden_states`."""
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    cache: tuple | None = None
+    hidden_states: tuple | None = None
+
+
+@dataclass
+class RNNForecastOutput(ModelOutput):
+    """Output of [`RNNForForecasting`]: `loss`, `predictions` `(batch, time, channels)`, `cache`, `hidden_states`."""
+
+    loss: torch.FloatTensor | None = None
+    predictions: torch.FloatTensor | None = None
+    cache: tuple | None = None
+    hidden_states: tuple | None = None
+
+
+class PaddingLayout:
+    """Where the real tokens of each row are, and how to move them to the left edge and back.
+
+    Rows may be left- or right-padded (or both, as long as the real tokens form one contiguous run). Running
+    the recurrence on right-aligned rows keeps every real output exact without packing.
+    """
+
+    def __init__(self, attention_mask: torch.Tensor | None, batch_size: int, seq_len: int):
+        self.seq_len = seq_len
+        self.mask = None if attention_mask is None or bool(attention_mask.all()) else attention_mask.bool()
+        if self.mask is None:
+            self.lengths = self.starts = None  # every row is full: the fastest path
+            return
+        if self.mask.shape != (batch_size, seq_len):
+            raise ValueError(f"attention_mask has shape {tuple(self.mask.shape)}, inputs have {(batch_size, seq_len)}.")
+        self.lengths = self.mask.sum(1)  # [B]
+        self.starts = (self.mask.long().cumsum(1) == 0).sum(1)  # [B] leading pads per row
+        positions = torch.arange(seq_len, device=self.mask.device)[None, :]  # [1, T]
+        contiguous = (positions >= self.starts[:, None]) & (positions < (self.starts + self.lengths)[:, None])
+        if not torch.equal(contiguous, self.mask):
+            raise ValueError(
+                "attention_mask must mark one contiguous run of real tokens per row (left or right padding); "
+                "found a row with padding between real tokens. Split such rows into separate sequences."
+            )
+        self.left_padded = bool(self.starts.any())
+
+    def _roll(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(self.seq_len, device=x.device)[None, :]  # [1, T]
+        index = (positions + shift[:, None]) % self.seq_len  # [B, T]
+        return x.gather(1, index[:, :, None].expand(-1, -1, x.size(-1)))
+
+    def to_right_padding(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T, D] in the caller's layout -> real tokens first in every row."""
+        return self._roll(x, self.starts) if self.mask is not None and self.left_padded else x
+
+    def to_caller_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of `to_right_padding`, with padding positions zeroed."""
+        if self.mask is None:
+            return x
+        if self.left_padded:
+            x = self._roll(x, -self.starts)
+        return x * self.mask[:, :, None].to(x.dtype)
+
+
+class LockedDropout(nn.Module):
+    """Dropout with one mask per sequence, shared by every time step (AWD-LSTM's variational dropout)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - self.p) / (1 - self.p)  # [B, 1, D]
+        return x * mask
+
+
+class RNNLayer(nn.Module):
+    """One recurrent layer (optionally bidirectional) with DropConnect on its hidden-to-hidden weights."""
+
+    def __init__(self, config: RNNConfig, layer_idx: int):
+        super().__init__()
+        input_dim = config.embedding_size if layer_idx == 0 else config.output_size
+        self.rnn = RNN_CLASSES[config.cell_type](
+            input_dim, config.hidden_size, batch_first=True, bidirectional=config.bidirectional
+        )
+        self.is_lstm = config.cell_type == "lstm"
+        self.bidirectional = config.bidirectional
+        self.weight_dropout = config.weight_dropout
+        self.hh_names = [name for name in self.rnn._flat_weights_names if name.startswith("weight_hh")]
+
+    def forward(self, x, lengths=None, state=None, need_state=True):
+        """x: [B, T, In] with real tokens first; lengths: [B] or None when no row is padded.
+
+        Returns outputs [B, T, D*H] (garbage at padding positions) and the final state tuple (or None).
+        """
+        rnn_state = self._to_rnn_state(state)
+        if lengths is None:
+            outputs, final = self._run(x, rnn_state)
+        elif self.bidirectional or (need_state and self.is_lstm):
+            outputs, final = self._run_packed(x, lengths, rnn_state)
+        else:
+            outputs, final = self._run(x, rnn_state)
+            final = self._h_at_last_real_token(outputs, lengths) if need_state else None
+        if not need_state or final is None:
+            return outputs, None
+        final = final if isinstance(final, tuple) else (final,)
+        if lengths is not None:
+            final = self._keep_incoming_state_for_empty_rows(final, state, lengths)
+        return outputs, final
+
+    def _run(self, inputs, rnn_state):
+        if self.training and self.weight_dropout > 0:
+            # DropConnect: a fresh mask on the recurrent matrices for this batch, the fused kernel still runs.
+            dropped = {n: F.dropout(getattr(self.rnn, n), self.weight_dropout, True) for n in self.hh_names}
+            return torch.func.functional_call(self.rnn, dropped, (inputs, rnn_state))
+        return self.rnn(inputs, rnn_state)
+
+    def _run_packed(self, x, lengths, rnn_state):
+        # Empty rows are packed as length 1 and their results replaced afterwards (packing rejects length 0).
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, final = self._run(packed, rnn_state)
+        outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=x.size(1))
+        return outputs, final
+
+    def _h_at_last_real_token(self, outputs, lengths):
+        # A unidirectional GRU/RNN's state is its output: read it at each row's last real position.
+        index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, outputs.size(-1))  # [B, 1, H]
+        return outputs.gather(1, index).transpose(0, 1).contiguous()  # [1, B, H]
+
+    def _keep_incoming_state_for_empty_rows(self, final, state, lengths):
+        empty = (lengths == 0)[None, :, None]  # [1, B, 1]
+        if not bool(empty.any()):
+            return final
+        incoming = state if state is not None else tuple(torch.zeros_like(t) for t in final)
+        return tuple(torch.where(empty, old, new) for old, new in zip(incoming, final))
+
+    def _to_rnn_state(self, state):
+        if state is None:
+            return None
+        return tuple(t.contiguous() for t in state) if self.is_lstm else state[0].contiguous()
+
+
+class RNNPreTrainedModel(PreTrainedModel):
+    """Weight init, Auto-class metadata and self-contained saving shared by every hf_rnn model."""
+
+    config_class = RNNConfig
+    config: RNNConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    _no_split_modules = ["RNNLayer"]
+    _is_stateful = True
+    supports_gradient_checkpointing = False
+    # Losses are plain means: Trainer itself scales them for gradient accumulation.
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module):
+        """AWD-LSTM style: uniform embeddings, PyTorch's uniform(+-1/sqrt(H)) recurrent weights, zero biases."""
+        if isinstance(module, nn.Embedding):
+            init.uniform_(module.weight, -self.config.initializer_range, self.config.initializer_range)
+        elif isinstance(module, nn.RNNBase):
+            bound = 1.0 / math.sqrt(module.hidden_size)
+            for name, param in module.named_parameters():
+                init.uniform_(param, -bound, bound) if "weight" in name else init.zeros_(param)
+        else:
+            super()._init_weights(module)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save weights and a config whose `auto_map` names every head, plus the model code for `trust_remote_code`."""
+        self.config.auto_map = dict(AUTO_MAP)
+        super().save_pretrained(save_directory, *args, **kwargs)
+        here = Path(__file__).parent
+        for name in SHIPPED_FILES:
+            if Path(save_directory).is_dir():
+                shutil.copyfile(here / name, Path(save_directory) / name)
+
+
+class RNNModel(RNNPreTrainedModel):
+    """The recurrent backbone: token embedding (or input projection) and a stack of RNN/LSTM/GRU layers."""
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        if config.input_size is None:
+            self.embeddings = nn.Embedding(config.vocab_size, config.embedding_size)
+        else:
+            self.input_projection = nn.Linear(config.input_size, config.embedding_size)
+        self.input_dropout = LockedDropout(config.input_dropout)
+        self.hidden_dropout = LockedDropout(config.hidden_dropout)
+        self.layers = nn.ModuleList(RNNLayer(config, i) for i in range(config.num_hidden_layers))
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return getattr(self, "embeddings", None)
+
+    def set_input_embeddings(self, value):
+        self.embeddings = value
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        input_values=None,
+        cache=None,
+        use_cache=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> RNNModelOutput:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, time)`): token ids.
+            attention_mask (`torch.Tensor` of shape `(batch, time)`, *optional*): 1 for real tokens, 0 for padding;
+                left or right padding both give exact results.
+            inputs_embeds (`torch.FloatTensor` of shape `(batch, time, embedding_size)`, *optional*): instead of ids.
+            input_values (`torch.FloatTensor` of shape `(batch, time, input_size)`, *optional*): continuous inputs
+                for a model configured with `input_size`.
+            cache (`tuple`, *optional*): the state returned by a previous call; the sequence continues from it.
+            use_cache (`bool`, *optional*): return the final state (defaults to `config.use_cache`).
+            output_hidden_states (`bool`, *optional*): also return every layer's outputs.
+
+        A row with no real token (an all-zero mask row) is an empty sequence: its outputs are zeros and its final
+        state is the incoming state (zeros without one).
+        """
+        _reject_unknown_kwargs(kwargs)
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        x = self._embed(input_ids, inputs_embeds, input_values)  # [B, T, E]
+        layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
+        x = self.input_dropout(layout.to_right_padding(x))
+        all_hidden = [layout.to_caller_layout(x)] if output_hidden_states else None
+        self._check_cache(cache, x.size(0))
+        final_states = []
+        for idx, layer in enumerate(self.layers):
+            x, final = layer(x, layout.lengths, cache[idx] if cache is not None else None, use_cache)
+            final_states.append(final)
+            if all_hidden is not None:
+                all_hidden.append(layout.to_caller_layout(x))
+            if idx < len(self.layers) - 1:
+                x = self.hidden_dropout(x)
+        output = RNNModelOutput(
+            last_hidden_state=layout.to_caller_layout(x),
+            cache=tuple(final_states) if use_cache else None,
+            hidden_states=tuple(all_hidden) if all_hidden is not None else None,
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+    def _embed(self, input_ids, inputs_embeds, input_values):
+        given = [name for name, v in (("input_ids", input_ids), ("inputs_embeds", inputs_embeds),
+                                      ("input_values", input_values)) if v is not None]
+        if len(given) != 1:
+            raise ValueError(f"Pass exactly one of input_ids, inputs_embeds, input_values; got {given or 'none'}.")
+        if input_values is not None:
+            if self.config.input_size is None:
+                raise ValueError("input_values needs a model configured with input_size (number of channels).")
+            return self.input_projection(input_values.to(self.input_projection.weight.dtype))
+        if inputs_embeds is not None:
+            return inputs_embeds
+        if self.config.input_size is not None:
+            raise ValueError("This model reads continuous signals: pass input_values, not input_ids.")
+        return self._embed_tokens(input_ids)
+
+    def _embed_tokens(self, input_ids):
+        weight = self.embeddings.weight  # [V, E]
+        p = self.config.embedding_dropout
+        if self.training and p > 0:
+            # Word dropout: drop whole vocabulary rows, so a dropped word vanishes at all its positions.
+            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p) / (1 - p)  # [V, 1]
+            weight = weight * keep
+        return F.embedding(input_ids, weight)
+
+    def _check_cache(self, cache, batch_size):
+        if cache is None:
+            return
+        if len(cache) != len(self.layers):
+            raise ValueError(f"cache has {len(cache)} layers, the model has {len(self.layers)}.")
+        if cache[0] is None or cache[0][0].size(1) != batch_size:
+            raise ValueError(f"cache does not match a batch of {batch_size} rows; pass the cache of this batch.")
+
+
+class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
+    """Language model: backbone, locked output dropout and a (tied) output layer over the vocabulary.
+
+    When the last layer's width differs from `embedding_size`, a linear projection maps it to `embedding_size`
+    so the output layer can share the embedding matrix.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.embeddings.weight"}
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        if config.bidirectional:
+            raise ValueError("bidirectional=True lets a language model see the next token; use bidirectional=False.")
+        if config.input_size is not None:
+            raise ValueError("RNNForCausalLM predicts tokens; for continuous signals use RNNForForecasting.")
+        self.model = RNNModel(config)
+        self.output_dropout = LockedDropout(config.output_dropout)
+        needs_projection = config.output_size != config.embedding_size
+        self.projection = nn.Linear(config.output_size, config.embedding_size, bias=False) if needs_projection else None
+        self.lm_head = nn.Linear(config.embedding_size, config.vocab_size)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head = new_embeddings
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False  # the cache is a plain tuple of per-layer recurrent states
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        cache=None,
+        use_cache=None,
+        output_hidden_states=None,
+        logits_to_keep=0,
+        return_dict=None,
+        **kwargs,
+    ) -> RNNCausalLMOutput:
+        r"""
+        labels (`torch.LongTensor` of shape `(batch, time)`, *optional*): usually `input_ids`; shifted inside,
+            positions set to -100 are ignored.
+        logits_to_keep (`int`, *optional*): compute logits only for the last this-many positions (0 = all).
+        """
+        _reject_unknown_kwargs(kwargs)
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                             cache=cache, use_cache=use_cache, output_hidden_states=output_hidden_states)
+        hidden = self.output_dropout(outputs.last_hidden_state)  # [B, T, D*H]
+        if logits_to_keep:
+            hidden = hidden[:, -logits_to_keep:]
+        logits = self.lm_head(self.projection(hidden) if self.projection is not None else hidden)  # [B, T, V]
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+        output = RNNCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states)
+        return output if return_dict is not False else output.to_tuple()
+
+    def prepare_inputs_for_generation(
+        self, input_ids, cache=None, attention_mask=None, inputs_embeds=None, use_cache=None,
+        is_first_iteration=False, **kwargs,
+    ):
+        """With a cache the state already summarises the prefix, so only the newest token is fed: O(1) per token."""
+        if cache is not None:
+            return {"input_ids": input_ids[:, -1:], "cache": cache, "use_cache": True, "logits_to_keep": 1}
+        if inputs_embeds is not None and is_first_iteration:
+            return {"inputs_embeds": inputs_embeds, "attention_mask": attention_mask, "use_cache": use_cache,
+                    "logits_to_keep": 1}
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "use_cache": use_cache, "logits_to_keep": 1}
+
+    def _reorder_cache(self, cache, beam_idx):
+        """Follow beam search's reordering of rows."""
+        return tuple(tuple(t.index_select(1, beam_idx.to(t.device)) for t in layer) for layer in cache)
+
+
+class SequencePooler(nn.Module):
+    """Pool per-token outputs into one vector per row over real tokens only: last, mean, max or concat."""
+
+    def __init__(self, config: RNNConfig):
+        super().__init__()
+        self.pooling = config.classifier_pooling
+        self.hidden_size = config.hidden_size
+        self.bidirectional = config.bidirectional
+
+    @property
+    def width_factor(self) -> int:
+        return 3 if self.pooling == "concat" else 1
+
+    def forward(self, hidden, attention_mask=None):
+        # hidden: [B, T, D*H] with zeros at padding; attention_mask: [B, T]
+        mask = torch.ones(hidden.shape[:2], device=hidden.device) if attention_mask is None else attention_mask
+        mask = mask.to(hidden.dtype)[:, :, None]  # [B, T, 1]
+        pooled = {"last": lambda: self._last(hidden, mask), "mean": lambda: self._mean(hidden, mask),
+                  "max": lambda: self._max(hidden, mask)}
+        if self.pooling == "concat":
+            return torch.cat([pooled["last"](), pooled["max"](), pooled["mean"]()], dim=-1)  # [B, 3*D*H]
+        return pooled[self.pooling]()
+
+    def _mean(self, hidden, mask):
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # [B, D*H]; an empty row pools to zeros
+
+    def _max(self, hidden, mask):
+        masked = hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(1)  # [B, D*H]
+        return torch.where(mask.sum(1) > 0, masked, torch.zeros_like(masked))
+
+    def _last(self, hidden, mask):
+        positions = torch.arange(hidden.size(1), device=hidden.device)[None, :, None]  # [1, T, 1]
+        last = (positions * mask).amax(1).long()  # [B, 1] index of the last real token
+        first = torch.where(mask > 0, positions, hidden.size(1)).amin(1).clamp(max=hidden.size(1) - 1).long()
+        forward_last = hidden.gather(1, last[:, :, None].expand(-1, 1, hidden.size(-1)))[:, 0]  # [B, D*H]
+        if not self.bidirectional:
+            return forward_last
+        # The backward direction has read the whole row when it reaches the first real token.
+        backward_first = hidden.gather(1, first[:, :, None].expand(-1, 1, hidden.size(-1)))[:, 0]
+        return torch.cat([forward_last[:, : self.hidden_size], backward_first[:, self.hidden_size :]], dim=-1)
+
+
+class ClassificationHead(nn.Module):
+    """ULMFiT's head: normalised pooled features, dropout, an optional ReLU hidden layer, dropout, output."""
+
+    def __init__(self, config: RNNConfig, in_features: int):
+        super().__init__()
+        hidden = config.classifier_hidden_size
+        self.norm = nn.LayerNorm(in_features)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.dense = nn.Linear(in_features, hidden) if hidden else None
+        self.out_proj = nn.Linear(hidden or in_features, config.num_labels)
+
+    def forward(self, features):
+        x = self.dropout(self.norm(features))
+        if self.dense is not None:
+            x = self.dropout(torch.relu(self.dense(x)))
+        return self.out_proj(x)
+
+
+class RNNForSequenceClassification(RNNPreTrainedModel):
+    """Sequence classifier / regressor: backbone, pooling over real tokens, classification head.
+
+    `config.problem_type` selects the loss as in transformers: `"single_label_classification"` (cross-entropy),
+    `"multi_label_classification"` (BCE with logits) or `"regression"` (MSE; e.g. a 1-10 star rating with
+    `num_labels=1`). Loading a language-model checkpoint reuses its embedding and backbone and creates the head.
+    """
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.model = RNNModel(config)
+        self.pooler = SequencePooler(config)
+        self.classifier = ClassificationHead(config, config.output_size * self.pooler.width_factor)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        input_values=None,
+        labels=None,
+        cache=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        r"""labels: `(batch,)` class ids, `(batch, num_labels)` multi-hot, or `(batch,)`/`(batch, 1)` floats."""
+        _reject_unknown_kwargs(kwargs)
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                             input_values=input_values, cache=cache, use_cache=False,
+                             output_hidden_states=output_hidden_states)
+        logits = self.classifier(self.pooler(outputs.last_hidden_state, attention_mask))  # [B, num_labels]
+        loss = None if labels is None else sequence_loss(self.config, logits, labels)
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return output if return_dict is not False else output.to_tuple()
+
+
+class RNNForTokenClassification(RNNPreTrainedModel):
+    """A prediction at every step: token tags, or per-step regression such as denoising a signal."""
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        self.model = RNNModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.output_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        input_values=None,
+        labels=None,
+        cache=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        r"""labels: `(batch, time)` class ids (-100 ignored), or floats `(batch, time[, num_labels])` for regression;
+        padding positions never count."""
+        _reject_unknown_kwargs(kwargs)
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                             input_values=input_values, cache=cache, use_cache=False,
+                             output_hidden_states=output_hidden_states)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))  # [B, T, num_labels]
+        loss = None if labels is None else token_loss(self.config, logits, labels, attention_mask)
+        output = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return output if return_dict is not False else output.to_tuple()
+
+
+class RNNForForecasting(RNNPreTrainedModel):
+    """Next-value prediction for continuous signals (`config.input_size` channels).
+
+    At every step the model predicts the next value of every channel. `forecast()` extends a series by feeding
+    each prediction back in with the state carried, so each new step costs one recurrent step.
+    """
+
+    main_input_name = "input_values"
+
+    def __init__(self, config: RNNConfig):
+        super().__init__(config)
+        if config.input_size is None:
+            raise ValueError("RNNForForecasting needs input_size (number of channels) in the config.")
+        if config.bidirectional:
+            raise ValueError("bidirectional=True lets a forecaster see the future; use bidirectional=False.")
+        self.model = RNNModel(config)
+        self.head = nn.Linear(config.output_size, config.input_size)
+        self.post_init()
+
+    def forward(self, input_values, attention_mask=None, labels=None, cache=None, use_cache=None,
+                output_hidden_states=None, return_dict=None, **kwargs) -> RNNForecastOutput:
+        r"""labels: `(batch, time, channels)` targets for each step (usually the series shifted by one);
+        the loss is the MSE over real positions and finite targets."""
+        _reject_unknown_kwargs(kwargs)
+        outputs = self.model(input_values=input_values, attention_mask=attention_mask, cache=cache,
+                             use_cache=use_cache, output_hidden_states=output_hidden_states)
+        predictions = self.head(outputs.last_hidden_state)  # [B, T, C]
+        loss = None if labels is None else masked_mse(predictions, labels, attention_mask)
+        output = RNNForecastOutput(loss=loss, predictions=predictions, cache=outputs.cache,
+                                   hidden_states=outputs.hidden_states)
+        return output if return_dict is not False else output.to_tuple()
+
+    @torch.no_grad()
+    def forecast(self, input_values, horizon: int, attention_mask=None) -> torch.Tensor:
+        """Predict `horizon` future steps `(batch, horizon, channels)` after each row's last real step."""
+        out = self(input_values=input_values, attention_mask=attention_mask, use_cache=True)
+        step = _last_real(out.predictions, attention_mask)[:, None, :]  # [B, 1, C]
+        predictions, cache = [step], out.cache
+        for _ in range(horizon - 1):
+            out = self(input_values=step, cache=cache, use_cache=True)
+            step, cache = out.predictions, out.cache
+            predictions.append(step)
+        return torch.cat(predictions, dim=1)
+
+
+def _last_real(values, attention_mask):
+    if attention_mask is None:
+        return values[:, -1]
+    layout = PaddingLayout(attention_mask, values.size(0), values.size(1))
+    right = layout.to_right_padding(values) if layout.mask is not None else values
+    last = (layout.lengths - 1).clamp(min=0) if layout.mask is not None else torch.full_like(values[:, 0, 0], -1)
+    return right[torch.arange(values.size(0)), last.long()]
+
+
+def sequence_loss(config, logits, labels):
+    """transformers' convention: the problem type follows num_labels and the labels' dtype when unset."""
+    if config.problem_type is None:
+        if config.num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1).float(), labels.float().view_as(logits.squeeze(-1)))
+    if config.problem_type == "single_label_classification":
+        return F.cross_entropy(logits.float(), labels.view(-1).long())
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def token_loss(config, logits, labels, attention_mask):
+    """Per-step loss over real positions: cross-entropy for ids, MSE for float labels."""
+    if labels.dtype.is_floating_point:
+        return masked_mse(logits, labels.view_as(logits), attention_mask)
+    if attention_mask is not None:
+        labels = labels.masked_fill(attention_mask == 0, -100)
+    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten().long(), ignore_index=-100)
+
+
+def masked_mse(predictions, targets, attention_mask=None):
+    """Mean squared error over real positions with finite targets (NaN targets mark missing values)."""
+    valid = torch.isfinite(targets)
+    if attention_mask is not None:
+        valid = valid & attention_mask.bool()[:, :, None].expand_as(targets)
+    if not bool(valid.any()):
+        return predictions.sum() * 0.0
+    diff = predictions.float()[valid] - targets.float()[valid]
+    return (diff * diff).mean()
+
+
+# Arguments the tokenizer or Trainer may pass that recurrent models have no use for.
+_IGNORED_KWARGS = {"token_type_ids", "position_ids", "output_attentions", "num_items_in_batch"}
+
+
+def _reject_unknown_kwargs(kwargs):
+    unknown = set(kwargs) - _IGNORED_KWARGS
+    if unknown:
+        raise TypeError(f"Unexpected arguments {sorted(unknown)} for an hf_rnn model.")
