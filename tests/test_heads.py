@@ -1,0 +1,84 @@
+"""Classifier, per-step head and the LM -> classifier transfer."""
+
+import pytest
+import torch
+
+from hf_rnn import RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification
+from conftest import tiny_config
+from test_backbone import pad_batch
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "concat"])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_pooling_uses_real_tokens_only(pooling, side, bidirectional):
+    config = tiny_config(classifier_pooling=pooling, num_labels=3, bidirectional=bidirectional)
+    model = RNNForSequenceClassification(config).eval()
+    sequences = [torch.randint(4, 20, (n,)) for n in (6, 2, 4)]
+    ids, mask = pad_batch(sequences, side)
+    together = model(input_ids=ids, attention_mask=mask).logits
+    for row, seq in enumerate(sequences):
+        torch.testing.assert_close(together[row], model(input_ids=seq[None]).logits[0], atol=1e-5, rtol=1e-5)
+
+
+def test_concat_pooling_is_last_max_mean():
+    model = RNNForSequenceClassification(tiny_config(classifier_pooling="concat")).eval()
+    hidden = torch.tensor([[[1.0], [5.0], [3.0], [0.0]]])  # [B=1, T=4, H=1], last position is padding
+    mask = torch.tensor([[1, 1, 1, 0]])
+    model.pooler.hidden_size = 1
+    assert model.pooler(hidden, mask).tolist() == [[3.0, 5.0, 3.0]]
+
+
+@pytest.mark.parametrize(
+    "problem_type, num_labels, labels",
+    [
+        ("single_label_classification", 2, torch.tensor([0, 1, 1])),
+        ("multi_label_classification", 3, torch.tensor([[1.0, 0, 1], [0, 0, 0], [0, 1, 1]])),
+        ("regression", 1, torch.tensor([8.0, 2.0, 10.0])),  # the IMDB 1-10 rating
+    ],
+)
+def test_each_problem_type_trains(problem_type, num_labels, labels):
+    model = RNNForSequenceClassification(tiny_config(num_labels=num_labels, problem_type=problem_type, classifier_dropout=0.0))
+    ids = torch.randint(4, 20, (3, 5))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(30):
+        loss = model(input_ids=ids, labels=labels).loss
+        optimizer.zero_grad(), loss.backward(), optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_problem_type_is_inferred_like_transformers():
+    model = RNNForSequenceClassification(tiny_config(num_labels=1))
+    model(input_ids=torch.randint(4, 20, (2, 3)), labels=torch.tensor([3.0, 7.0]))
+    assert model.config.problem_type == "regression"
+
+
+def test_language_model_weights_carry_into_the_classifier(tmp_path):
+    lm = RNNForCausalLM(tiny_config())
+    lm.save_pretrained(tmp_path)
+    classifier, info = RNNForSequenceClassification.from_pretrained(tmp_path, num_labels=2, output_loading_info=True)
+    for name, tensor in lm.model.state_dict().items():
+        torch.testing.assert_close(classifier.model.state_dict()[name], tensor)
+    assert info["missing_keys"] and all(key.startswith("classifier.") for key in info["missing_keys"])
+    assert {key.split(".")[0] for key in info["unexpected_keys"]} <= {"lm_head", "projection"}
+
+
+def test_token_classifier_ignores_padding_in_the_loss():
+    model = RNNForTokenClassification(tiny_config(num_labels=4)).eval()
+    ids, mask = pad_batch([torch.randint(4, 20, (5,)), torch.randint(4, 20, (2,))], "right")
+    labels = torch.randint(0, 4, ids.shape)
+    noisy = labels.clone()
+    noisy[1, 2:] = (labels[1, 2:] + 1) % 4  # labels at padding positions must not matter
+    out, out_noisy = model(input_ids=ids, attention_mask=mask, labels=labels), model(input_ids=ids, attention_mask=mask, labels=noisy)
+    torch.testing.assert_close(out.loss, out_noisy.loss)
+    assert out.logits.shape == (2, 5, 4)
+
+
+def test_token_regression_uses_mse_over_real_steps():
+    model = RNNForTokenClassification(tiny_config(num_labels=1)).eval()
+    ids = torch.randint(4, 20, (1, 4))
+    mask = torch.tensor([[1, 1, 1, 0]])
+    out = model(input_ids=ids, attention_mask=mask, labels=torch.zeros(1, 4, 1))
+    torch.testing.assert_close(out.loss, (out.logits[0, :3] ** 2).mean())
