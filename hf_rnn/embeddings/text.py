@@ -29,13 +29,16 @@ def simple_split(text: str) -> list[str]:
     return _WORD.findall(_TAG.sub(" ", text.lower()))
 
 
-def word_splitter(tokenizer=None) -> Callable[[str], list[str]]:
+def word_splitter(tokenizer=None, drop_special_tokens: bool = True) -> Callable[[str], list[str]]:
     """Return a function ``text -> list of words`` that splits text the way ``tokenizer`` does.
 
     Args:
         tokenizer: a ``transformers.PreTrainedTokenizerFast``, a ``tokenizers.Tokenizer`` or ``None``.
             Its normalizer and pre-tokenizer are applied (a missing pre-tokenizer means whitespace
             split). ``None`` gives :func:`simple_split`.
+        drop_special_tokens: remove the tokenizer's special tokens that its normalizer writes into the
+            text (hf_rnn's ``xxmaj``/``xxup`` case markers): as context words they would sit next to
+            every capitalised word and blur word2vec's neighbourhoods.
     """
     if tokenizer is None:
         return simple_split
@@ -46,14 +49,19 @@ def word_splitter(tokenizer=None) -> Callable[[str], list[str]]:
             "slow (Python) tokenizers have no normalizer/pre-tokenizer to reuse."
         )
     normalizer, pre_tokenizer = backend.normalizer, backend.pre_tokenizer
+    drop = _special_tokens(backend) if drop_special_tokens else set()
 
     def split(text: str) -> list[str]:
         text = normalizer.normalize_str(text) if normalizer is not None else text
-        if pre_tokenizer is None:
-            return text.split()
-        return [word for word, _ in pre_tokenizer.pre_tokenize_str(text)]
+        words = text.split() if pre_tokenizer is None else [w for w, _ in pre_tokenizer.pre_tokenize_str(text)]
+        return [w for w in words if w not in drop] if drop else words
 
     return split
+
+
+def _special_tokens(backend) -> set[str]:
+    """The special tokens of a ``tokenizers.Tokenizer``."""
+    return {t.content for t in backend.get_added_tokens_decoder().values() if t.special}
 
 
 class TokenizedCorpus:

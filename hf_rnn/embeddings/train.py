@@ -66,6 +66,7 @@ def train_word_vectors(
         The trained ``gensim.models.Word2Vec`` or ``gensim.models.FastText``; its vectors are ``.wv``.
         Progress is logged through gensim's ``logging`` (enable INFO to see it).
     """
+    _model_class_and_sg(method)  # fail on a bad method before the (long) tokenisation pass
     if corpus_path is not None:
         if not Path(corpus_path).exists():
             write_line_sentence_file(TokenizedCorpus(texts, tokenizer), corpus_path)
@@ -113,3 +114,24 @@ def save_word_vectors(model, path: str | Path, binary: bool | None = None) -> Pa
     kv = getattr(model, "wv", model)
     kv.save_word2vec_format(str(path), binary=is_bin if binary is None else binary)
     return path
+
+
+def dataset_texts(dataset_name: str, split: str = "train+unsupervised", text_column: str = "text",
+                  dataset_config_name: str | None = None, data_files: str | None = None,
+                  max_texts: int | None = None, batch_size: int = 1_000):
+    """Yield the texts of a ``datasets`` split batch by batch (Arrow-backed: never one big list).
+
+    Args:
+        dataset_name: a Hub name or local folder (``/work/shared/data/imdb``), or a builder such as
+            ``"text"``/``"json"`` with ``data_files``.
+        split: datasets split syntax; ``"train+unsupervised"`` concatenates IMDB's two text-only splits.
+        text_column: the column holding the text.
+        max_texts: stop after this many texts (quick runs).
+    """
+    import datasets
+
+    dataset = datasets.load_dataset(dataset_name, dataset_config_name, data_files=data_files, split=split)
+    if max_texts is not None:
+        dataset = dataset.select(range(min(max_texts, len(dataset))))
+    for batch in dataset.select_columns([text_column]).iter(batch_size=batch_size):
+        yield from batch[text_column]
