@@ -44,12 +44,15 @@ _LITERAL_REPLACEMENTS = {
 }
 # HTML tags seen in IMDB (`<br />`, `<br>`, `<i>`, `</i>`, `<p>`, `<hr>`, `<em>`, `<b>` ...), any case.
 _MARKUP_PATTERN = r"(?i)</?(?:br|i|b|u|p|em|hr|strong|span|div|a)\b[^<>]{0,80}>"
-# Characters after which a word starts; a case marker is inserted after them. Replace normalisers
-# cannot insert at a zero-width position (tokenizers panics), so each marker rule consumes the
-# preceding character and writes it back. A word at the very start of the text has no preceding
-# character: `_text_start_rules` handles it with one anchored rule per letter. (`Prepend(" ")` would be
-# simpler but also rewrites the special tokens' own text when the trainer normalises them.)
-_WORD_START_CHARS = (" ", "\n", "\t", '"', "'", "(", "[", "-", "/", ".", ",", "*", ":", ";", "!", "?")
+# Case markers: a Replace normaliser cannot insert at a zero-width position (tokenizers panics), so
+# each marker rule consumes the character before the word and writes it back. `_TEXT_START` is
+# prepended so the first word has such a character too, and removed again afterwards (so the
+# normaliser leaves the marker tokens themselves unchanged, which the trainer relies on). Every rule
+# is one regex pass over the text, so only the common word-start characters get rules (whitespace,
+# which is first collapsed to single spaces, quote, parenthesis, hyphen); a capital after any other
+# character ("end.Next", "/Yes") is lowercased without a marker.
+_TEXT_START = "\u0001"
+_WORD_START_CHARS = (" ", _TEXT_START, '"', "(", "-")
 # Word-level pieces: "don't" -> "do" "n't", "it's" -> "it" "'s" (spaCy style, which the WordPiece
 # decoder's cleanup re-attaches), words, and runs of one repeated punctuation character ("...", "!!!").
 _WORD_PATTERN = r"(?i:\w+(?=n't\b)|n't\b|'(?:s|re|ve|m|ll|d)\b)|\w+|([^\w\s])\1*"
@@ -72,28 +75,26 @@ def build_normalizer(lowercase: bool = True, case_markers: bool = True) -> norma
     steps += [normalizers.Replace(old, new) for old, new in _LITERAL_REPLACEMENTS.items()]
     steps.append(normalizers.NFKC())
     if case_markers:
+        steps.append(normalizers.Replace(Regex(r"\s+"), " "))  # newlines/tabs/runs: pre-tokenisers drop them anyway
+        steps.append(normalizers.Prepend(_TEXT_START))
         steps += _case_marker_rules()
+        steps.append(normalizers.Replace(_TEXT_START, ""))
     if lowercase:
         steps.append(normalizers.Lowercase())
     return normalizers.Sequence(steps)
 
 
 def _case_marker_rules() -> list[normalizers.Normalizer]:
-    """Replace rules inserting `xxup`/`xxmaj`.
+    """Replace rules inserting `xxup` (2+ capitals) and `xxmaj` (capital then lowercase) after word starts.
 
-    Order matters: `" "` comes first among the characters (every later insertion ends with a space
-    before the capital, which an earlier-run rule never sees again), and the text-start rules run last,
-    so no rule fires twice for one word; `xxup` runs before `xxmaj` so "OK" is not both.
+    `" "` comes first: every later insertion ends with a space before the capital, which the space rule
+    (already run) never sees again, so no word gets two markers.
     """
     rules = []
     for char in _WORD_START_CHARS:
         escaped = re.escape(char)
         rules.append(normalizers.Replace(Regex(escaped + r"(?=[A-Z]{2,}(?![a-z]))"), f"{char}xxup "))
         rules.append(normalizers.Replace(Regex(escaped + r"(?=[A-Z][a-z])"), f"{char}xxmaj "))
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        # `\A` anchors at the start of the text only (`^` would also match after every newline).
-        rules.append(normalizers.Replace(Regex(rf"\A{letter}(?=[A-Z]+(?![a-z]))"), f"xxup {letter}"))
-        rules.append(normalizers.Replace(Regex(rf"\A{letter}(?=[a-z])"), f"xxmaj {letter}"))
     return rules
 
 

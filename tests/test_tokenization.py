@@ -26,7 +26,8 @@ def word_tok():
 def test_normalizer_cleans_imdb_markup_and_marks_case():
     norm = build_normalizer()
     out = norm.normalize_str('The END.<br /><br />&quot;Fine&quot; <i>OK</i> \x96 wait\x85')
-    assert out == 'xxmaj the xxup end.  "xxmaj fine"  xxup ok  - wait...'
+    assert out == 'xxmaj the xxup end. "xxmaj fine" xxup ok - wait...'
+    assert norm.normalize_str("xxmaj") == "xxmaj"  # markers normalise to themselves (the trainer needs it)
 
 
 def test_normalizer_cased_keeps_case_and_rejects_markers_without_lowercase():
