@@ -92,3 +92,35 @@ def test_generated_text_reads_naturally(tokenizer):
     out = model.generate(**tokenizer("the movie", return_tensors="pt"), max_new_tokens=5, do_sample=False)
     text = tokenizer.decode(out[0], skip_special_tokens=True)
     assert text.startswith("the movie ") and "  " not in text
+
+
+def test_log_uniform_sampler_matches_its_distribution():
+    from hf_rnn.models.rnn.modeling_rnn import log_uniform_probability, sample_log_uniform
+
+    vocab = 50
+    probs = log_uniform_probability(torch.arange(vocab), vocab)
+    assert abs(probs.sum().item() - 1) < 1e-5 and (probs[:-1] > probs[1:]).all()
+    counts = torch.bincount(sample_log_uniform(200_000, vocab, "cpu"), minlength=vocab).float() / 200_000
+    torch.testing.assert_close(counts, probs, atol=4e-3, rtol=0)
+
+
+def exact_loss_after_training(lm_loss, steps=40):
+    torch.manual_seed(0)
+    model = RNNForCausalLM(tiny_config(lm_loss=lm_loss, num_sampled=8))
+    ids = torch.tensor([[4, 5, 6, 7, 8, 9, 10, 11] * 3] * 4)
+    before = model.eval()(input_ids=ids, labels=ids).loss.item()
+    optimizer = torch.optim.Adam(model.train().parameters(), lr=0.03)
+    for _ in range(steps):
+        out = model(input_ids=ids, labels=ids)
+        optimizer.zero_grad(), out.loss.backward(), optimizer.step()
+    after = model.eval()(input_ids=ids, labels=ids)
+    assert after.logits.shape == (4, 24, model.config.vocab_size)  # evaluation is the exact full softmax
+    return before, after.loss.item(), out.logits
+
+
+def test_sampled_softmax_trains_the_exact_model():
+    """Training on the sampled loss lowers the exact loss nearly as much as training on the exact loss."""
+    before, sampled_after, training_logits = exact_loss_after_training("sampled")
+    _, full_after, _ = exact_loss_after_training("full")
+    assert training_logits is None  # no [B, T, V] logits while training on sampled softmax
+    assert before - sampled_after >= 0.8 * (before - full_after), (before, sampled_after, full_after)

@@ -38,3 +38,14 @@ def test_round_trip_keeps_every_field(tmp_path):
                   "classifier_pooling", "num_labels", "problem_type", "tie_word_embeddings"):
         assert getattr(loaded, field) == getattr(config, field), field
     assert loaded.output_size == 14
+
+
+def test_chunked_classification_rejects_bidirectional():
+    with pytest.raises(ValueError, match="classifier_chunk_size"):
+        RNNConfig(classifier_chunk_size=64, bidirectional=True)
+
+
+@pytest.mark.parametrize("field, value", [("lm_loss", "nce"), ("num_sampled", 0), ("classifier_chunk_size", -1)])
+def test_training_options_are_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        RNNConfig(**{field: value})

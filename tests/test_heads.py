@@ -82,3 +82,23 @@ def test_token_regression_uses_mse_over_real_steps():
     mask = torch.tensor([[1, 1, 1, 0]])
     out = model(input_ids=ids, attention_mask=mask, labels=torch.zeros(1, 4, 1))
     torch.testing.assert_close(out.loss, (out.logits[0, :3] ** 2).mean())
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_chunked_classification_equals_one_pass(cell, side):
+    whole = RNNForSequenceClassification(tiny_config(cell_type=cell, num_labels=2)).eval()
+    chunked = RNNForSequenceClassification(tiny_config(cell_type=cell, num_labels=2, classifier_chunk_size=3)).eval()
+    chunked.load_state_dict(whole.state_dict())
+    ids, mask = pad_batch([torch.randint(4, 20, (n,)) for n in (11, 4, 7, 1)], side)
+    torch.testing.assert_close(chunked(input_ids=ids, attention_mask=mask).logits,
+                               whole(input_ids=ids, attention_mask=mask).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_chunked_classification_backpropagates_through_last_chunks_only():
+    config = tiny_config(num_labels=2, classifier_chunk_size=4, classifier_grad_chunks=1, classifier_dropout=0.0)
+    model = RNNForSequenceClassification(config)
+    ids = torch.arange(4, 16)[None]  # 12 distinct tokens: chunks [4..7], [8..11], [12..15]
+    model(input_ids=ids, labels=torch.tensor([1])).loss.backward()
+    rows_with_grad = model.model.embeddings.weight.grad.abs().sum(1).nonzero().flatten().tolist()
+    assert rows_with_grad == list(range(12, 16))

@@ -392,12 +392,33 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         hidden = self.output_dropout(outputs.last_hidden_state)  # [B, T, D*H]
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
-        logits = self.lm_head(self.projection(hidden) if self.projection is not None else hidden)  # [B, T, V]
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+        hidden = self.projection(hidden) if self.projection is not None else hidden  # [B, T, E]
+        if self.training and labels is not None and self.config.lm_loss == "sampled":
+            # The full [B, T, V] logits are the CPU bottleneck; training never needs them.
+            loss, logits = self._sampled_softmax_loss(hidden, labels), None
+        else:
+            logits = self.lm_head(hidden)  # [B, T, V]
+            loss = None if labels is None else F.cross_entropy(
+                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
         output = RNNCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states)
         return output if return_dict is not False else output.to_tuple()
+
+    def _sampled_softmax_loss(self, hidden, labels):
+        """Sampled softmax (Jean et al. 2015): the target against shared log-uniform negatives, logits corrected by
+        the log expected count of each candidate so the loss estimates the full softmax's gradient."""
+        features = hidden[:, :-1].flatten(0, 1)  # [N, E]: position t predicts token t+1
+        targets = labels[:, 1:].flatten()  # [N]
+        keep = targets != -100
+        features, targets = features[keep], targets[keep]
+        negatives = sample_log_uniform(self.config.num_sampled, self.config.vocab_size, hidden.device)  # [K]
+        weight, bias = self.lm_head.weight, self.lm_head.bias  # [V, E], [V]
+        log_expected = lambda ids: torch.log(self.config.num_sampled * log_uniform_probability(ids, weight.size(0)))
+        true_logits = (features * weight[targets]).sum(-1) + bias[targets] - log_expected(targets)  # [N]
+        sampled_logits = features @ weight[negatives].T + bias[negatives] - log_expected(negatives)  # [N, K]
+        accidental_hit = negatives[None, :] == targets[:, None]  # a negative that is the target is no negative
+        sampled_logits = sampled_logits.masked_fill(accidental_hit, torch.finfo(sampled_logits.dtype).min)
+        logits = torch.cat([true_logits[:, None], sampled_logits], dim=1).float()  # [N, 1 + K]
+        return F.cross_entropy(logits, torch.zeros_like(targets))
 
     def prepare_inputs_for_generation(
         self, input_ids, cache=None, attention_mask=None, inputs_embeds=None, use_cache=None,
@@ -414,6 +435,19 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     def _reorder_cache(self, cache, beam_idx):
         """Follow beam search's reordering of rows."""
         return tuple(tuple(t.index_select(1, beam_idx.to(t.device)) for t in layer) for layer in cache)
+
+
+def log_uniform_probability(ids, vocab_size):
+    """Zipf-like P(id) = log((id + 2) / (id + 1)) / log(vocab_size + 1), for vocabularies sorted by frequency."""
+    ids = ids.double()
+    return (torch.log1p(1.0 / (ids + 1)) / math.log(vocab_size + 1)).float()
+
+
+def sample_log_uniform(num_samples, vocab_size, device):
+    """Draw ids from `log_uniform_probability` by inverting its CDF (with replacement)."""
+    uniform = torch.rand(num_samples, device=device, dtype=torch.float64)
+    ids = torch.exp(uniform * math.log(vocab_size + 1)).floor().long() - 1
+    return ids.clamp(0, vocab_size - 1)
 
 
 class SequencePooler(nn.Module):
@@ -505,13 +539,36 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
     ) -> SequenceClassifierOutput:
         r"""labels: `(batch,)` class ids, `(batch, num_labels)` multi-hot, or `(batch,)`/`(batch, 1)` floats."""
         _reject_unknown_kwargs(kwargs)
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                             input_values=input_values, cache=cache, use_cache=False,
-                             output_hidden_states=output_hidden_states)
-        logits = self.classifier(self.pooler(outputs.last_hidden_state, attention_mask))  # [B, num_labels]
+        inputs = {"input_ids": input_ids, "inputs_embeds": inputs_embeds, "input_values": input_values}
+        chunk = self.config.classifier_chunk_size
+        seq_len = next(t for t in inputs.values() if t is not None).size(1)
+        if chunk and seq_len > chunk and not output_hidden_states:
+            hidden = self._encode_in_chunks(inputs, attention_mask, cache, chunk)
+            hidden_states = None
+        else:
+            outputs = self.model(**inputs, attention_mask=attention_mask, cache=cache, use_cache=False,
+                                 output_hidden_states=output_hidden_states)
+            hidden, hidden_states = outputs.last_hidden_state, outputs.hidden_states
+        logits = self.classifier(self.pooler(hidden, attention_mask))  # [B, num_labels]
         loss = None if labels is None else sequence_loss(self.config, logits, labels)
-        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
         return output if return_dict is not False else output.to_tuple()
+
+    def _encode_in_chunks(self, inputs, attention_mask, cache, chunk):
+        """Run the backbone chunk by chunk with the state carried (ULMFiT's MultiBatchEncoder, without hidden
+        module state). Early chunks build no graph, so training memory is bounded by the last chunks."""
+        seq_len = next(t for t in inputs.values() if t is not None).size(1)
+        starts = list(range(0, seq_len, chunk))
+        grad_chunks = self.config.classifier_grad_chunks or len(starts)
+        outputs = []
+        for idx, start in enumerate(starts):
+            piece = {k: (v[:, start : start + chunk] if v is not None else None) for k, v in inputs.items()}
+            mask = attention_mask[:, start : start + chunk] if attention_mask is not None else None
+            with torch.set_grad_enabled(torch.is_grad_enabled() and idx >= len(starts) - grad_chunks):
+                out = self.model(**piece, attention_mask=mask, cache=cache, use_cache=True)
+            cache = out.cache
+            outputs.append(out.last_hidden_state)  # [B, chunk, D*H]
+        return torch.cat(outputs, dim=1)  # [B, T, D*H]
 
 
 class RNNForTokenClassification(RNNPreTrainedModel):

@@ -1,0 +1,66 @@
+"""Helpers every benchmark shares: run metadata and writing results as JSON plus a markdown table."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def run_metadata() -> dict:
+    """The command, commit and machine a result came from, so every figure can be traced and rerun."""
+    import torch
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True, cwd=Path(__file__).parent).stdout.strip()
+    return {
+        "command": "python " + " ".join(sys.argv),
+        "commit": commit + ("+uncommitted" if dirty else ""),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], notes: str = "") -> Path:
+    """Write `results/<name>.json` and `results/<name>.md` atomically (a crash never leaves half a file)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    meta = run_metadata()
+    payload = {"meta": meta, **{title: rows for title, (rows, _) in sections.items()}}
+    md = [f"# {name}", "", f"Command: `{meta['command']}`  ", f"Commit: `{meta['commit']}`  ",
+          f"Machine: {meta['machine']}, torch {meta['torch']} ({meta['torch_threads']} threads), "
+          f"{meta['date_utc']} UTC", ""]
+    if notes:
+        md += [notes, ""]
+    for title, (rows, columns) in sections.items():
+        md += [f"## {title}", "", markdown_table(rows, columns), ""]
+    _atomic_write(RESULTS_DIR / f"{name}.json", json.dumps(payload, indent=2))
+    _atomic_write(RESULTS_DIR / f"{name}.md", "\n".join(md))
+    return RESULTS_DIR / f"{name}.md"
+
+
+def _atomic_write(path: Path, text: str):
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
