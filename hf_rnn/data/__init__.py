@@ -1,6 +1,16 @@
 """Text data: review sources -> DatasetDict, LM blocks, classification features, batching."""
 
 from .acl_imdb import load_acl_imdb
+from .batching import (
+    DataCollatorWithPaddingNoLength,
+    LengthGroupedTrainer,
+    classification_collator,
+    length_grouped_batches,
+    lm_collator,
+    padded_fraction,
+)
+from .classification import TARGETS, classification_features, id2label, make_targets
+from .lm import group_blocks, lm_blocks
 from .sources import (
     IMDB_HUB_ID,
     add_validation_split,
@@ -10,3 +20,4 @@ from .sources import (
     load_reviews,
     standardize_columns,
 )
+from .tokenize import tokenize_column, tokenizer_fingerprint

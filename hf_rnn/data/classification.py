@@ -1,0 +1,98 @@
+"""Classification features: token ids, a `length` column and `labels` for one of three targets.
+
+Long reviews: a review keeps at most `max_length` tokens (default: the tokenizer's `model_max_length`,
+512), cut on the tokenizer's `truncation_side`, which our tokenizers set to "left": the *end* of a
+review is kept, where reviewers usually sum up ("... 3/10, avoid"). `length` (tokens after truncation)
+drives length-grouped batching.
+
+Targets:
+    * `"binary"`: `labels` = `label` (0 neg, 1 pos), int.
+    * `"rating10"`: `labels` = `rating - 1` (0..9), int, for a 10-way classifier.
+    * `"regression"`: `labels` = `float(rating)` (1..10), for `problem_type="regression"`.
+Rows without a target (label -1, rating 0: the `unsupervised` split) are an error, not dropped quietly.
+"""
+
+from __future__ import annotations
+
+import datasets
+from transformers import PreTrainedTokenizerBase
+
+from .tokenize import tokenize_column
+
+TARGETS = ("binary", "rating10", "regression")
+
+
+def classification_features(
+    dataset: datasets.Dataset | datasets.DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    target: str = "binary",
+    max_length: int | None = None,
+    text_column: str = "text",
+) -> datasets.Dataset | datasets.DatasetDict:
+    """Tokenise reviews (truncated) and add `length` and `labels` for `target`.
+
+    Args:
+        dataset: A `Dataset` or `DatasetDict` in the standard schema (`text`, `label`, maybe `rating`).
+        tokenizer: The tokenizer; its `truncation_side` decides which end of a long review is kept.
+        target: `"binary"`, `"rating10"` or `"regression"` (see module doc).
+        max_length: Maximum tokens per review; None: `tokenizer.model_max_length`.
+        text_column: The text column.
+
+    Returns:
+        The same kind of object with columns `input_ids`, `length`, `labels`.
+    """
+    if isinstance(dataset, datasets.DatasetDict):
+        return datasets.DatasetDict(
+            {name: classification_features(ds, tokenizer, target, max_length, text_column) for name, ds in dataset.items()}
+        )
+    source = _target_source(dataset, target)
+    tokens = tokenize_column(
+        dataset, tokenizer, text_column=text_column,
+        max_length=max_length or tokenizer.model_max_length, keep_columns=(source,),
+    )
+    return make_targets(tokens, target)
+
+
+def _target_source(dataset: datasets.Dataset, target: str) -> str:
+    """The column a target is computed from, with an error naming the fix if it is missing."""
+    if target not in TARGETS:
+        raise ValueError(f"Unknown target {target!r}; use one of {TARGETS}.")
+    source = "label" if target == "binary" else "rating"
+    if source not in dataset.column_names:
+        hint = " (stanfordnlp/imdb on the Hub has no ratings: use the local parquet copy or aclImdb)" if source == "rating" else ""
+        raise ValueError(f"target={target!r} needs a {source!r} column, got {dataset.column_names}{hint}.")
+    return source
+
+
+def make_targets(dataset: datasets.Dataset, target: str = "binary") -> datasets.Dataset:
+    """Add `labels` for `target` from `label` or `rating`, dropping the source column."""
+    source = _target_source(dataset, target)
+    label_type = datasets.Value("float32") if target == "regression" else datasets.Value("int64")
+    features = dataset.features.copy()
+    del features[source]
+    features["labels"] = label_type
+    return dataset.map(
+        _targets_batch, batched=True, fn_kwargs=dict(target=target), remove_columns=[source],
+        features=features, desc=f"{target} labels",
+    )
+
+
+def _targets_batch(batch: dict, target: str) -> dict:
+    """`labels` for one batch; raises on rows without a target."""
+    values = batch["label"] if target == "binary" else batch["rating"]
+    if target == "binary" and any(v not in (0, 1) for v in values):
+        raise ValueError("Found label -1 (no sentiment, e.g. the unsupervised split); classify labelled splits only.")
+    if target != "binary" and any(not 1 <= v <= 10 for v in values):
+        raise ValueError("Found rating outside 1..10 (0 = unknown, e.g. the unsupervised split); use labelled splits.")
+    if target == "binary":
+        return {"labels": list(values)}
+    return {"labels": [v - 1 for v in values] if target == "rating10" else [float(v) for v in values]}
+
+
+def id2label(target: str = "binary") -> dict[int, str]:
+    """`id2label` for the model config, so `pipeline()` prints readable labels."""
+    if target == "binary":
+        return {0: "neg", 1: "pos"}
+    if target == "rating10":
+        return {i: f"{i + 1} stars" for i in range(10)}
+    return {0: "rating"}
