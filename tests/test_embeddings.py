@@ -22,6 +22,7 @@ from hf_rnn.embeddings import (
     nearest_neighbours,
     plot_analogy_pairs,
     save_word_vectors,
+    TokenizedCorpus,
     simple_split,
     train_word_vectors,
     word_splitter,
@@ -81,6 +82,18 @@ def test_word_splitter_applies_tokenizer_normalizer_pre_tokenizer_and_drops_its_
     assert word_splitter(backend, drop_special_tokens=False)(text) == ["hello", ",", "world", "!", "xxbr", "bye"]
 
 
+def test_tokenized_corpus_is_restartable_and_lazy():
+    calls = []
+
+    def texts():
+        calls.append(1)
+        return iter(["A b.", "", "C"])
+
+    corpus = TokenizedCorpus(texts)
+    assert list(corpus) == list(corpus) == [["a", "b", "."], ["c"]]  # empty texts are skipped
+    assert len(calls) == 2  # one fresh pass per iteration, as gensim's epochs need
+
+
 # --- training ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method,cls,sg", [("cbow", Word2Vec, 0), ("skipgram", Word2Vec, 1), ("fasttext", FastText, 0)])
@@ -110,6 +123,9 @@ def test_word2vec_saved_in_word2vec_formats_reloads_identically(tmp_path, name, 
     kv = load_keyed_vectors(path)
     assert kv.index_to_key == model.wv.index_to_key
     np.testing.assert_allclose(kv.vectors, model.wv.vectors, atol=1e-5)
+    emb = torch.nn.Embedding(len(kv), 6)  # import reads every format back (text ones streamed, .gz included)
+    assert import_word_vectors(emb, path, kv.key_to_index).exact == len(kv)
+    np.testing.assert_allclose(emb.weight.detach().numpy(), model.wv.vectors, atol=1e-5)
 
 
 def test_fasttext_saved_as_facebook_bin_keeps_subword_vectors(tmp_path):
