@@ -21,6 +21,7 @@ from hf_rnn.timeseries import (
     load_raw,
     load_ucr_uea,
     predict,
+    predict_file,
     prepare_splits,
     series_to_dataset,
     sliding_windows,
@@ -158,6 +159,9 @@ def test_predict_classifier_returns_label_names(tmp_path):
     out = predict(str(tmp_path), [series[0][:100], series[1], series[2][:50]])
     assert out["labels"] and set(out["labels"]) <= {"1", "2"} and out["probabilities"].shape == (3, 2)
     np.testing.assert_allclose(out["probabilities"].sum(1), 1.0, rtol=1e-6)
+    from_file = predict_file(tmp_path, aeon_data_dir() / "GunPoint" / "GunPoint_TEST.ts")
+    assert from_file["probabilities"].shape == (150, 2)
+    np.testing.assert_allclose(from_file["probabilities"][1], out["probabilities"][1], rtol=1e-5)
 
 
 def test_script_trains_saves_and_predicts(tmp_path, monkeypatch):

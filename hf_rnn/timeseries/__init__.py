@@ -18,7 +18,7 @@ from .data import (
     sliding_windows,
     split_series,
 )
-from .predict import load_timeseries_model, predict
+from .predict import load_timeseries_model, predict, predict_file
 from .training import TASKS, accuracy_metrics, build_config, build_model, load_raw, prepare_splits
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "load_ts_file",
     "load_ucr_uea",
     "predict",
+    "predict_file",
     "prepare_splits",
     "series_features",
     "series_to_dataset",

@@ -8,7 +8,6 @@ classification. aeon is optional: it is imported only when a `.ts` file is read.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,15 +201,12 @@ class ChannelNormalizer:
 
     @classmethod
     def from_config(cls, config) -> "ChannelNormalizer":
-        """Statistics saved by `to_config`; identity (with a clear error at use) when the config has none."""
+        """Statistics saved by `to_config`; the identity when the config has none (a model trained on raw values)."""
         mean, std = getattr(config, "channel_mean", None), getattr(config, "channel_std", None)
         if mean is None or std is None:
             channels = config.input_size or 1
             return cls(np.zeros(channels, np.float32), np.ones(channels, np.float32))
         return cls(np.asarray(mean, np.float32), np.asarray(std, np.float32))
-
-    def to_json(self) -> str:
-        return json.dumps({"channel_mean": self.mean.tolist(), "channel_std": self.std.tolist()})
 
 
 def sliding_windows(dataset: Dataset, window: int, stride: int = 1, target: str = "next") -> Dataset:

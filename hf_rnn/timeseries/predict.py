@@ -13,7 +13,7 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .data import ChannelNormalizer, TimeSeriesCollator, _as_time_by_channel
+from .data import ChannelNormalizer, TimeSeriesCollator, _as_time_by_channel, load_csv_series, load_ts_file
 
 AUTO_CLASSES = {
     "classify": AutoModelForSequenceClassification,
@@ -101,3 +101,22 @@ def _merge(outputs, config):
     if "label_ids" in merged:
         merged["labels"] = [config.id2label[int(i)] for i in merged["label_ids"]]
     return merged
+
+
+def predict_file(model_dir, path: str | Path, horizon: int = 1, value_columns: list[str] | None = None) -> dict:
+    """`predict` on the series of a file: every case of a UCR/UEA `.ts` file, or the one series of a `.csv`.
+
+    Args:
+        model_dir: a saved folder, or an already loaded model.
+        path: a `.ts` file (labels in it are ignored) or a `.csv` file with one row per step.
+        horizon: steps to forecast (forecasters only).
+        value_columns: for a `.csv`, the channels to read (default: every numeric column).
+    """
+    path = Path(path)
+    if path.suffix == ".ts":
+        series = load_ts_file(path)["input_values"]
+    elif path.suffix == ".csv":
+        series = load_csv_series(path, value_columns)["input_values"]
+    else:
+        raise ValueError(f"{path} is neither a .ts nor a .csv file; convert it, or call predict() on arrays.")
+    return predict(model_dir, [np.asarray(s, np.float32) for s in series], horizon=horizon)
