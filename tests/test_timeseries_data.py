@@ -64,6 +64,8 @@ def test_csv_series_reads_numeric_columns_and_splits_in_time():
     splits = split_series(series, test_size=24, validation_size=12)
     assert [splits[s][0]["length"] for s in ("train", "validation", "test")] == [108, 120, 144]
     assert [splits[s][0]["start"] for s in ("train", "validation", "test")] == [0, 108, 120]
+    two = split_series(series_to_dataset([np.arange(10.0), np.arange(6.0)]), test_size=2)
+    assert two["train"]["length"] == [8, 4] and two["test"]["start"] == [8, 4]  # each series its own tail
 
 
 def test_normaliser_is_fitted_on_train_only_and_travels_in_the_config():

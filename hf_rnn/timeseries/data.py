@@ -144,23 +144,25 @@ def _is_number(text: str) -> bool:
 
 
 def split_series(dataset: Dataset, test_size: int, validation_size: int = 0) -> DatasetDict:
-    """Split every series in time: the last `test_size` steps are the test tail.
+    """Split every series in time: its last `test_size` steps are the test tail, the `validation_size` before
+    them the validation part, the rest the training part.
 
-    Each split keeps the whole history before its tail, so a forecaster can warm its state on it; the new
-    steps of a split are marked by its `start` column (the first step to score).
+    Each split keeps the whole history before its new steps, so a forecaster can warm its state on it; its
+    `start` column marks the first new step (the first one to score).
     """
-    length = min(dataset["length"])
-    bounds = {"train": length - test_size - validation_size, "validation": length - test_size, "test": length}
-    bounds = {k: v for k, v in bounds.items() if k != "validation" or validation_size}
-    starts = {"train": 0, "validation": bounds["train"], "test": length - test_size}
-    return DatasetDict({
-        split: dataset.map(lambda row, end=end, start=starts[split]: _cut(row, end, start))
-        for split, end in bounds.items()
-    })
+    if min(dataset["length"]) <= test_size + validation_size:
+        raise ValueError(f"A series of {min(dataset['length'])} steps cannot hold out {test_size} + "
+                         f"{validation_size} steps; lower test_size / validation_size.")
+    # split -> (steps dropped from the end, new steps at the end of what is kept; None = all of it)
+    plan = {"train": (test_size + validation_size, None), "validation": (test_size, validation_size),
+            "test": (0, test_size)}
+    return DatasetDict({split: dataset.map(_cut, fn_kwargs={"drop": drop, "new": new})
+                        for split, (drop, new) in plan.items() if split != "validation" or validation_size})
 
 
-def _cut(row, end, start):
-    return {"input_values": np.asarray(row["input_values"])[:end], "length": end, "start": start}
+def _cut(row, drop, new):
+    end = row["length"] - drop
+    return {"input_values": np.asarray(row["input_values"])[:end], "length": end, "start": 0 if new is None else end - new}
 
 
 @dataclass
