@@ -179,3 +179,13 @@ def test_script_trains_saves_and_predicts(tmp_path, monkeypatch):
     assert config["timeseries_task"] == "classify" and len(config["channel_mean"]) == 1
     assert "test_accuracy" in json.loads((tmp_path / "test_results.json").read_text())
     assert predict(tmp_path, [0.0] * 24)["label_ids"].shape == (1,)  # one univariate series as a list
+
+
+def test_float_labels_make_a_sequence_regression_dataset_and_loss():
+    data = series_to_dataset([np.arange(5.0), np.arange(3.0)], labels=[0.5, 2.0])
+    assert data.features["label"].dtype == "float32"
+    batch = TimeSeriesCollator()([data[0], data[1]])
+    assert batch["labels"].dtype == torch.float32
+    model = build_model(build_config("regress", 1, embedding_size=4, hidden_size=4)).eval()
+    out = model(**batch)
+    torch.testing.assert_close(out.loss, ((out.logits[:, 0] - batch["labels"]) ** 2).mean())
