@@ -113,3 +113,21 @@ def test_batch_iterator_reads_dataset_column():
     assert list(batch_iterator([ds, ds], batch_size=2)) == [["a", "b"], ["c"], ["a", "b"], ["c"]]
     with pytest.raises(ValueError, match="column='review'|column=..."):
         list(batch_iterator(ds, column="review"))
+
+
+def test_train_tokenizer_script(tmp_path, monkeypatch):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("review,label\n" + "\n".join(f'"{t}",1' for t in CORPUS[:8]) + "\n")
+    out = tmp_path / "tok"
+    script = Path(__file__).resolve().parents[1] / "scripts/train_tokenizer.py"
+    argv = [str(script), "--output_dir", str(out), "--source", str(csv), "--text_column", "review",
+            "--splits", "train", "--kind", "bpe", "--vocab_size", "300", "--no_case_markers"]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(script), run_name="__main__")
+    loaded = AutoTokenizer.from_pretrained(out)
+    assert "".join(loaded.tokenize("The End")) == "theĠend"  # lowercased, no markers, byte-level BPE
+    assert loaded.get_vocab()["<pad>"] == 0
