@@ -109,6 +109,7 @@ def test_long_reviews_keep_their_end(reviews, tok):
 
 def test_classification_errors(tok):
     unsup = datasets.Dataset.from_dict({"text": ["x"], "label": [-1], "rating": [0]})
+    assert list(classification_features(datasets.DatasetDict({"unsupervised": unsup}), tok)) == []  # left out
     with pytest.raises(ValueError, match="label -1"):
         classification_features(unsup, tok)
     with pytest.raises(ValueError, match="rating outside 1..10"):

@@ -32,7 +32,8 @@ def classification_features(
     """Tokenise reviews (truncated) and add `length` and `labels` for `target`.
 
     Args:
-        dataset: A `Dataset` or `DatasetDict` in the standard schema (`text`, `label`, maybe `rating`).
+        dataset: A `Dataset` or `DatasetDict` in the standard schema (`text`, `label`, maybe `rating`);
+            a `DatasetDict`'s `unsupervised` split is left out.
         tokenizer: The tokenizer; its `truncation_side` decides which end of a long review is kept.
         target: `"binary"`, `"rating10"` or `"regression"` (see module doc).
         max_length: Maximum tokens per review; None: `tokenizer.model_max_length`.
@@ -42,8 +43,10 @@ def classification_features(
         The same kind of object with columns `input_ids`, `length`, `labels`.
     """
     if isinstance(dataset, datasets.DatasetDict):
+        # `unsupervised` has no targets by definition (label -1, rating 0): it feeds the LM, not the classifier
         return datasets.DatasetDict(
-            {name: classification_features(ds, tokenizer, target, max_length, text_column) for name, ds in dataset.items()}
+            {name: classification_features(ds, tokenizer, target, max_length, text_column)
+             for name, ds in dataset.items() if name != "unsupervised"}
         )
     source = _target_source(dataset, target)
     tokens = tokenize_column(
