@@ -1,0 +1,50 @@
+"""`hf-rnn` console entry point: a thin dispatcher to the library's functions.
+
+    hf-rnn imdb --preset quick --output_dir runs/imdb-quick      # the main job
+    hf-rnn predict runs/imdb-quick/model "Great film!" "Dull."  # or --file reviews.txt, or text on stdin
+"""
+
+import argparse
+import json
+import sys
+
+
+def predict_main(argv):
+    parser = argparse.ArgumentParser(prog="hf-rnn predict", description="Classify or rate reviews with a saved model.")
+    parser.add_argument("model", help="folder of a saved hf_rnn classifier")
+    parser.add_argument("texts", nargs="*", help="reviews; none: read --file or stdin, one review per line")
+    parser.add_argument("--file", help="a text file with one review per line")
+    parser.add_argument("--batch_size", type=int, default=32)
+    args = parser.parse_args(argv)
+    texts = args.texts or read_lines(args.file)
+    if not texts:
+        parser.error("no text given: pass reviews as arguments, --file, or lines on stdin")
+    from .inference import load_classifier, predict_reviews
+
+    for text, result in zip(texts, predict_reviews(load_classifier(args.model), texts, args.batch_size)):
+        print(json.dumps({"text": text[:80], **result}))
+
+
+def read_lines(path):
+    stream = open(path, encoding="utf-8") if path else sys.stdin
+    with stream:
+        return [line.strip() for line in stream if line.strip()]
+
+
+COMMANDS = {
+    "imdb": lambda argv: __import__("hf_rnn.training.imdb", fromlist=["main"]).main(argv),
+    "predict": predict_main,
+}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: hf-rnn {{{','.join(COMMANDS)}}} ... (hf-rnn COMMAND --help for details)", file=sys.stderr)
+        return 2
+    COMMANDS[argv[0]](argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

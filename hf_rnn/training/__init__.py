@@ -1,0 +1,14 @@
+"""Training recipes and ULMFiT's pieces: optimizers, schedules, callbacks, metrics."""
+
+from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from .callbacks import GradualUnfreezingCallback
+from .metrics import compute_metrics_for, perplexity, rating_compute_metrics, sentiment_compute_metrics
+from .optim import build_optimizer, discriminative_param_groups, layer_groups, slanted_triangular_schedule
+from .recipes import (
+    finished_stage,
+    load_imdb,
+    mark_stage_done,
+    prepare_tokenizer,
+    pretrain_language_model,
+    train_classifier,
+)

@@ -1,0 +1,78 @@
+"""Typed arguments shared by the scripts and the main job (HfArgumentParser reads them from the command line)."""
+
+from dataclasses import asdict, dataclass, field
+
+from ..models.rnn.configuration_rnn import CELL_TYPES, POOLINGS
+
+
+@dataclass
+class DataArguments:
+    """Where the reviews come from and how much of them a run uses."""
+
+    dataset: str | None = field(default=None, metadata={
+        "help": "Hub id, local folder (Hub parquet layout or aclImdb), aclImdb_v1.tar.gz or CSV/JSON/parquet file. "
+                "Default: $HF_RNN_IMDB_PATH or ../shared/data/imdb when present, else the Hub's stanfordnlp/imdb."})
+    validation_size: float = field(default=0.1, metadata={"help": "Fraction of train held out for validation."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training reviews."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only this many validation reviews."})
+    max_test_samples: int | None = field(default=None, metadata={"help": "Use only this many test reviews "
+                                                                          "(a seeded random subset)."})
+    max_lm_documents: int | None = field(default=None, metadata={"help": "Use only this many reviews for the LM."})
+    max_lm_eval_documents: int = field(default=500, metadata={
+        "help": "Validation reviews for LM perplexity (the exact softmax over the vocabulary is slow on a CPU)."})
+    block_size: int = field(default=64, metadata={"help": "LM training block (BPTT) length in tokens."})
+    max_length: int = field(default=512, metadata={"help": "Classifier: keep at most this many tokens per review "
+                                                            "(the end, where the verdict usually is)."})
+    target: str = field(default="binary", metadata={"help": "binary | rating10 | regression"})
+
+
+@dataclass
+class TokenizerArguments:
+    tokenizer_name_or_path: str | None = field(default=None, metadata={
+        "help": "A saved tokenizer folder; when unset, a word-level tokenizer is trained on the training text."})
+    vocab_size: int = field(default=30_000, metadata={"help": "Vocabulary size when training a tokenizer."})
+    min_frequency: int = field(default=3, metadata={"help": "Minimum word count when training a tokenizer."})
+    max_tokenizer_documents: int | None = field(default=None, metadata={"help": "Train the tokenizer on this many reviews."})
+
+
+@dataclass
+class ModelArguments:
+    """The architecture (for a model trained from scratch) and where its weights start from."""
+
+    init_from: str | None = field(default=None, metadata={
+        "help": "A saved hf_rnn model folder (e.g. a pretrained LM) whose embedding and backbone to reuse."})
+    word_vectors: str | None = field(default=None, metadata={
+        "help": "word2vec/GloVe/FastText vector file to initialise the embedding of a model trained from scratch."})
+    cell_type: str = field(default="lstm", metadata={"help": f"one of {CELL_TYPES}"})
+    embedding_size: int = 300
+    hidden_size: int = 512
+    num_hidden_layers: int = 1
+    embedding_dropout: float = 0.02
+    input_dropout: float = 0.25
+    hidden_dropout: float = 0.15
+    weight_dropout: float = 0.2
+    output_dropout: float = 0.1
+    lm_loss: str = field(default="sampled", metadata={"help": "full | sampled (training only; eval is exact)"})
+    num_sampled: int = 1024
+    classifier_pooling: str = field(default="concat", metadata={"help": f"one of {POOLINGS}"})
+    classifier_hidden_size: int = 50
+    classifier_dropout: float = 0.2
+    classifier_chunk_size: int = field(default=0, metadata={"help": "Classify in chunks of this many tokens "
+                                                                     "(0 = one pass)."})
+    classifier_grad_chunks: int = field(default=0, metadata={"help": "Backpropagate through the last chunks only."})
+
+    def config_kwargs(self) -> dict:
+        """Every field that is an RNNConfig field."""
+        return {k: v for k, v in asdict(self).items() if k not in ("init_from", "word_vectors")}
+
+
+@dataclass
+class ULMFiTArguments:
+    """ULMFiT's fine-tuning techniques, each switchable for ablations (Adam's betas: TrainingArguments'
+    `--adam_beta1 0.7 --adam_beta2 0.99` as ULMFiT)."""
+
+    discriminative_decay: float = field(default=2.6, metadata={"help": "LR divisor per lower layer group (1 = off)."})
+    slanted_triangular: bool = field(default=True, metadata={"help": "Slanted triangular LR schedule "
+                                                                      "(else linear decay)."})
+    gradual_unfreezing_steps: int = field(default=0, metadata={"help": "Unfreeze one more layer group every N "
+                                                                        "steps, top first (0 = off)."})

@@ -1,0 +1,131 @@
+"""The main job: tokenizer -> language model -> sentiment classifier and rating regressor on IMDB.
+
+    hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset ../shared/data/imdb]
+
+Every stage writes into its own folder under `output_dir` and records `stage_done.json` when finished, so a
+killed run started again with the same command skips finished stages and resumes the current one from its
+last Trainer checkpoint. The sentiment classifier is saved as `output_dir/model` with its tokenizer, a config
+whose `auto_map` names every head, the model code and a model card: `pipeline("text-classification",
+model=output_dir/model)` loads it, with or without hf_rnn installed (`trust_remote_code=True`).
+"""
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import HfArgumentParser, TrainingArguments
+
+from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from .presets import COMMON, PRESETS
+from .recipes import load_imdb, prepare_tokenizer, pretrain_language_model, train_classifier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class JobArguments:
+    output_dir: str = field(default="runs/imdb", metadata={"help": "Folder for every stage and the final model."})
+    preset: str = field(default="quick", metadata={"help": f"one of {sorted(PRESETS)}"})
+    seed: int = field(default=42, metadata={"help": "Seed of the split, the subsets and training."})
+    rating: bool = field(default=True, metadata={"help": "Also train the 1-10 rating regressor (needs ratings)."})
+
+
+def with_preset(cls, preset_values: dict, user=None):
+    """Defaults, then the preset's values, then every field the user set to something other than its default."""
+    default = cls()
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(preset_values) - names
+    if unknown:
+        raise ValueError(f"Preset sets unknown fields {sorted(unknown)} on {cls.__name__}.")
+    user_set = {n: getattr(user, n) for n in names if user is not None and getattr(user, n) != getattr(default, n)}
+    return dataclasses.replace(default, **{**preset_values, **user_set})
+
+
+def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict) -> TrainingArguments:
+    """TrainingArguments for one stage: common settings, then the preset's, then the user's command line."""
+    settings = {**COMMON[kind], **overrides, **user}
+    return TrainingArguments(output_dir=str(Path(job.output_dir) / stage), seed=job.seed, **settings)
+
+
+def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None,
+             user_training_overrides: dict | None = None) -> dict:
+    """Run every stage of the main job and return the final metrics (also written to `results.json`)."""
+    if job.preset not in PRESETS:
+        raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(PRESETS)}.")
+    preset, user = PRESETS[job.preset], user_training_overrides or {}
+    data_args = with_preset(DataArguments, preset["data"], data_args)
+    tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
+    model_args = with_preset(ModelArguments, preset["model"], model_args)
+    ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit)
+    start, out = time.time(), Path(job.output_dir)
+    dsd = load_imdb(data_args, seed=job.seed)
+    tokenizer = prepare_tokenizer(tok_args, dsd, out / "tokenizer")
+    lm_args = stage_training_args(job, "lm", "lm", preset["lm_training"], user)
+    results = {"preset": job.preset, "lm": pretrain_language_model(tokenizer, dsd, data_args, model_args, ulmfit,
+                                                                   lm_args)}
+    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
+    cls_args = stage_training_args(job, "sentiment", "classifier", preset["classifier_training"], user)
+    results["sentiment"] = train_classifier(tokenizer, dsd, data_args, from_lm, ulmfit, cls_args)
+    if job.rating and "rating" in dsd["train"].column_names:
+        rating_data = dataclasses.replace(data_args, target="regression")
+        rating_args = stage_training_args(job, "rating", "classifier", preset["classifier_training"], user)
+        results["rating"] = train_classifier(tokenizer, dsd, rating_data, from_lm, ulmfit, rating_args)
+    elif job.rating:
+        logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
+    results["wall_time_s"] = time.time() - start
+    finish(job, results, data_args, model_args)
+    return results
+
+
+def finish(job: JobArguments, results: dict, data_args: DataArguments, model_args: ModelArguments):
+    """Publish the sentiment model as `output_dir/model` with a model card, and write results.json."""
+    out = Path(job.output_dir)
+    model_dir = out / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    shutil.copytree(out / "sentiment", model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
+    from .model_card import write_model_card
+
+    write_model_card(model_dir, results, job, data_args, model_args)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    print(summary_line(results))
+
+
+def summary_line(results: dict) -> str:
+    """One line a person reads at the end: test accuracy, rating error, wall time."""
+    sentiment = results["sentiment"]
+    line = f"[{results['preset']}] test accuracy {sentiment.get('test_accuracy', float('nan')):.4f}"
+    if "rating" in results:
+        rating = results["rating"]
+        line += f", rating MAE {rating.get('test_mae', float('nan')):.3f}, exact {rating.get('test_exact', 0):.3f}"
+    return line + f", LM perplexity {results['lm'].get('eval_perplexity', float('nan')):.1f}, " \
+                  f"wall time {results['wall_time_s'] / 60:.1f} min"
+
+
+TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}
+
+
+def main(argv=None):
+    """`hf-rnn imdb`: parse the job, stage and (a subset of) training arguments from the command line."""
+    parser = HfArgumentParser((JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments))
+    *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    user_training = parse_training_overrides(rest)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_imdb(*parsed, user_training_overrides=user_training)
+
+
+def parse_training_overrides(rest: list[str]) -> dict:
+    """`--name value` pairs for TrainingArguments fields (e.g. `--learning_rate 1e-3`), typed by that class."""
+    if not rest:
+        return {}
+    names = [arg[2:] for arg in rest[::2]]
+    unknown = [n for n in names if n not in TRAINING_FIELDS]
+    if unknown or len(rest) % 2:
+        raise SystemExit(f"Unrecognised arguments {rest}: pass `--field value` pairs of the job, data, model, "
+                         "tokenizer, ULMFiT or TrainingArguments fields.")
+    (typed,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(args=["--output_dir", "x", *rest])
+    return {name: getattr(typed, name) for name in names}

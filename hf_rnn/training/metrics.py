@@ -1,0 +1,67 @@
+"""`compute_metrics` functions for Trainer, built on hf_rnn's offline evaluate modules."""
+
+import math
+
+import numpy as np
+
+from ..metrics import load_metric
+
+
+def sentiment_compute_metrics():
+    """Accuracy and F1 from class logits."""
+    metric = load_metric("sentiment_metrics")
+
+    def compute(eval_pred):
+        logits, labels = eval_pred
+        return metric.compute(predictions=np.argmax(logits, axis=-1), references=labels)
+
+    return compute
+
+
+def rating_compute_metrics(target: str):
+    """MAE, RMSE, exact and within-one accuracy of star ratings, plus the sentiment accuracy they imply.
+
+    Args:
+        target: `"regression"` (one real output: the rating) or `"rating10"` (ten classes: rating - 1).
+    """
+    rating = load_metric("rating_metrics")
+    sentiment = load_metric("sentiment_metrics")
+
+    def compute(eval_pred):
+        logits, labels = eval_pred
+        predicted, actual = ratings_from_outputs(logits, labels, target)
+        result = rating.compute(predictions=predicted, references=actual)
+        # IMDB's sentiment labels: rating >= 7 positive, <= 4 negative; the midpoint splits predictions.
+        polarity = sentiment.compute(predictions=(predicted > 5.5).astype(int), references=(actual > 5.5).astype(int))
+        return {**result, "sentiment_accuracy": polarity["accuracy"]}
+
+    return compute
+
+
+def ratings_from_outputs(logits, labels, target: str):
+    """Model outputs and labels -> predicted and true ratings on the 1-10 scale."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    if target == "regression":
+        return logits.reshape(-1), labels.reshape(-1)
+    probs = _softmax(logits)
+    # The median of the predicted distribution minimises the expected absolute error.
+    median = (np.cumsum(probs, axis=-1) >= 0.5).argmax(axis=-1)
+    return median + 1.0, labels + 1.0
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def perplexity(eval_loss: float) -> float:
+    """Perplexity from a mean token cross-entropy in nats (inf on overflow rather than an error)."""
+    try:
+        return math.exp(eval_loss)
+    except OverflowError:
+        return float("inf")
+
+
+def compute_metrics_for(target: str):
+    """The compute_metrics function that suits a classification target (binary, rating10, regression)."""
+    return sentiment_compute_metrics() if target == "binary" else rating_compute_metrics(target)

@@ -1,0 +1,84 @@
+"""Model cards rendered with huggingface_hub.ModelCard from a run's real metrics, plus training-curve plots."""
+
+import json
+import platform
+import os
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "imdb_classifier.md"
+
+
+def eval_results(results: dict) -> list[EvalResult]:
+    """model-index entries (Hub-valid metadata) for the test metrics of the run."""
+    entries = []
+    for stage, metric, name in (("sentiment", "accuracy", "test_accuracy"), ("sentiment", "f1", "test_f1"),
+                                ("rating", "mae", "test_mae")):
+        value = results.get(stage, {}).get(name)
+        if value is not None:
+            entries.append(EvalResult(task_type="text-classification", dataset_type="stanfordnlp/imdb",
+                                      dataset_name="IMDB", dataset_split="test", metric_type=metric,
+                                      metric_value=round(float(value), 4),
+                                      metric_name=f"{stage} {metric}"))
+    return entries
+
+
+def result_rows(results: dict) -> list[dict]:
+    rows = []
+    for stage in ("sentiment", "rating"):
+        for key, value in sorted(results.get(stage, {}).items()):
+            split, _, metric = key.partition("_")
+            if split in ("validation", "test") and metric not in ("runtime", "samples_per_second",
+                                                                   "steps_per_second", "loss"):
+                rows.append({"split": f"{stage} {split}", "metric": metric, "value": f"{value:.4f}"})
+    return rows
+
+
+def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Path:
+    """Render README.md (and training_curves.png) into model_dir from the run's results."""
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    card_data = ModelCardData(language="en", license="apache-2.0", library_name="transformers",
+                              tags=["hf_rnn", "lstm", "ulmfit", "text-classification"], datasets=["stanfordnlp/imdb"],
+                              metrics=["accuracy", "f1", "mae"], model_name=model_dir.name,
+                              eval_results=eval_results(results) or None)
+    test_size = data_args.max_test_samples
+    card = ModelCard.from_template(
+        card_data, template_path=str(TEMPLATE), model_name=f"hf_rnn IMDB sentiment ({job.preset})",
+        preset=job.preset, result_rows=result_rows(results), wall_time_min=f"{results['wall_time_s'] / 60:.1f}",
+        machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
+        test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
+                   if test_size else "Test figures use all 25,000 test reviews."),
+        cell_type=config["cell_type"], num_hidden_layers=config["num_hidden_layers"],
+        hidden_size=config["hidden_size"], embedding_size=config["embedding_size"], vocab_size=config["vocab_size"],
+        pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
+        perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=str(model_dir),
+        validation_note=f"{int(data_args.validation_size * 100)}% held out for validation",
+        hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
+                        f"LM loss `{model_args.lm_loss}`",
+    )
+    card.save(model_dir / "README.md")
+    plot_training_curves(model_dir.parent, model_dir / "training_curves.png")
+    return model_dir / "README.md"
+
+
+def plot_training_curves(run_dir, path) -> Path | None:
+    """Training loss of every stage (from each Trainer's trainer_state.json) in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = {p.parent.name: p for p in sorted(Path(run_dir).glob("*/trainer_state.json"))}
+    if not stages:
+        return None
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3.5), squeeze=False)
+    for ax, (stage, state_file) in zip(axes[0], stages.items()):
+        history = [e for e in json.loads(state_file.read_text())["log_history"] if "loss" in e]
+        ax.plot([e["step"] for e in history], [e["loss"] for e in history])
+        ax.set(title=stage, xlabel="step", ylabel="training loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

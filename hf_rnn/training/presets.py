@@ -1,0 +1,39 @@
+"""Presets of the IMDB main job, sized for a 2-core CPU (a GPU, when present, is used by Trainer as is).
+
+Each preset is a set of command-line style overrides for the stage dataclasses, so a user can start from a
+preset and change any field (`hf-rnn imdb --preset quick --hidden_size 512`).
+"""
+
+COMMON = {
+    "lm": dict(per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=3e-3,
+               weight_decay=0.01, adam_beta1=0.7, adam_beta2=0.99, logging_steps=25, save_steps=200,
+               save_total_limit=1, eval_strategy="no", report_to=[]),
+    "classifier": dict(per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=3e-3,
+                       weight_decay=0.01, adam_beta1=0.7, adam_beta2=0.99, logging_steps=25, save_steps=200,
+                       save_total_limit=1, eval_strategy="no", report_to=[],
+                       train_sampling_strategy="group_by_length"),
+}
+
+PRESETS = {
+    # <= 10 minutes end to end on 2 cores: small model, subsets of the data, a 5,000-review test sample.
+    "quick": {
+        "data": dict(max_lm_documents=20_000, max_train_samples=8_000, max_eval_samples=1_000,
+                     max_test_samples=5_000, block_size=64, max_length=256),
+        "tokenizer": dict(vocab_size=10_000, min_frequency=3, max_tokenizer_documents=20_000),
+        "model": dict(embedding_size=128, hidden_size=256, num_hidden_layers=1, num_sampled=512,
+                      classifier_hidden_size=50),
+        "ulmfit": dict(gradual_unfreezing_steps=0),
+        "lm_training": dict(max_steps=300),
+        "classifier_training": dict(num_train_epochs=1),
+    },
+    # The best this CPU reaches in about 2 hours: all data, a larger model, the full test set.
+    "full": {
+        "data": dict(max_lm_documents=50_000, block_size=70, max_length=512),
+        "tokenizer": dict(vocab_size=30_000, min_frequency=3),
+        "model": dict(embedding_size=300, hidden_size=512, num_hidden_layers=2, num_sampled=1024,
+                      classifier_chunk_size=256, classifier_grad_chunks=2),
+        "ulmfit": dict(gradual_unfreezing_steps=300),
+        "lm_training": dict(num_train_epochs=1),
+        "classifier_training": dict(num_train_epochs=2),
+    },
+}

@@ -1,0 +1,212 @@
+"""The training recipes: tokenizer, language model, classifier. Scripts and the main job are thin layers on these.
+
+Each recipe resumes from the last Trainer checkpoint in its output folder and, once finished, writes
+`stage_done.json` there (atomically); calling it again returns the recorded metrics instead of retraining.
+"""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import datasets
+from transformers import AutoTokenizer, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from .. import RNNConfig, RNNForCausalLM, RNNForSequenceClassification
+from ..data import (
+    LengthGroupedTrainer,
+    classification_collator,
+    classification_features,
+    id2label,
+    lm_blocks,
+    lm_collator,
+    load_reviews,
+)
+from ..tokenization import batch_iterator, train_word_level_tokenizer
+from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from .callbacks import GradualUnfreezingCallback
+from .metrics import compute_metrics_for, perplexity
+from .optim import build_optimizer
+
+logger = logging.getLogger(__name__)
+DONE_FILE = "stage_done.json"
+
+
+def finished_stage(output_dir) -> dict | None:
+    """The metrics a finished stage recorded, or None if it has not finished."""
+    path = Path(output_dir) / DONE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def mark_stage_done(output_dir, metrics: dict):
+    """Record a finished stage; written to a temporary file and renamed, so a crash never leaves half a file."""
+    path = Path(output_dir) / DONE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def load_imdb(data_args: DataArguments, seed: int = 42) -> datasets.DatasetDict:
+    """Reviews with a seeded stratified validation split, trimmed to the requested sizes."""
+    dsd = load_reviews(data_args.dataset, validation_size=data_args.validation_size, seed=seed)
+    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
+              "test": data_args.max_test_samples, "unsupervised": data_args.max_lm_documents}
+    for split, limit in limits.items():
+        if split in dsd and limit is not None and limit < len(dsd[split]):
+            # Shuffle before cutting: the source is sorted by label, so a head slice would be one class.
+            dsd[split] = dsd[split].shuffle(seed=seed).select(range(limit))
+    return dsd
+
+
+def prepare_tokenizer(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, output_dir):
+    """Load the given tokenizer, or train a word-level one on training + unlabeled text and save it."""
+    if tok_args.tokenizer_name_or_path:
+        return AutoTokenizer.from_pretrained(tok_args.tokenizer_name_or_path)
+    output_dir = Path(output_dir)
+    if finished_stage(output_dir) is not None:
+        return AutoTokenizer.from_pretrained(output_dir)
+    texts = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
+    if tok_args.max_tokenizer_documents and tok_args.max_tokenizer_documents < len(texts):
+        texts = texts.shuffle(seed=0).select(range(tok_args.max_tokenizer_documents))
+    tokenizer = train_word_level_tokenizer(batch_iterator(texts), vocab_size=tok_args.vocab_size,
+                                           min_frequency=tok_args.min_frequency)
+    tokenizer.save_pretrained(output_dir)
+    mark_stage_done(output_dir, {"vocab_size": len(tokenizer), "documents": len(texts)})
+    return tokenizer
+
+
+def lm_datasets(tokenizer, dsd: datasets.DatasetDict, data_args: DataArguments):
+    """LM blocks: train on training + unlabeled reviews, measure perplexity on the validation reviews."""
+    train_text = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
+    if data_args.max_lm_documents and data_args.max_lm_documents < len(train_text):
+        train_text = train_text.shuffle(seed=0).select(range(data_args.max_lm_documents))
+    train = lm_blocks(train_text, tokenizer, block_size=data_args.block_size)
+    valid_text = dsd["validation"].select(range(min(len(dsd["validation"]), data_args.max_lm_eval_documents)))
+    valid = lm_blocks(valid_text, tokenizer, block_size=data_args.block_size)
+    return train, valid
+
+
+def new_model_config(tokenizer, model_args: ModelArguments, **extra) -> RNNConfig:
+    """A config for a model trained from scratch, with the tokenizer's vocabulary and special ids."""
+    return RNNConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                     **model_args.config_kwargs(), **extra)
+
+
+def make_trainer(model, training_args, ulmfit: ULMFiTArguments, num_steps: int, trainer_class=Trainer, **kwargs):
+    """A Trainer with ULMFiT's optimizer, schedule and (optionally) gradual unfreezing."""
+    optimizers = build_optimizer(model, training_args.learning_rate, num_steps, ulmfit.discriminative_decay,
+                                 ulmfit.slanted_triangular, training_args.weight_decay,
+                                 (training_args.adam_beta1, training_args.adam_beta2))
+    callbacks = []
+    if ulmfit.gradual_unfreezing_steps:
+        callbacks.append(GradualUnfreezingCallback(model, ulmfit.gradual_unfreezing_steps))
+    return trainer_class(model=model, args=training_args, optimizers=optimizers, callbacks=callbacks, **kwargs)
+
+
+def planned_steps(training_args: TrainingArguments, num_rows: int) -> int:
+    """Optimizer steps the run will take (for the schedule), from max_steps or epochs."""
+    if training_args.max_steps and training_args.max_steps > 0:
+        return training_args.max_steps
+    per_step = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
+    per_step *= max(1, training_args.world_size)
+    return max(1, int(training_args.num_train_epochs * -(-num_rows // per_step)))
+
+
+def train_and_save(trainer, output_dir) -> dict:
+    """Train (resuming from the last checkpoint in output_dir), save the final model and tokenizer."""
+    checkpoint = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+    if checkpoint:
+        logger.info("Resuming from %s", checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(output_dir)
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    trainer.save_state()
+    return result.metrics
+
+
+def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments,
+                            ulmfit: ULMFiTArguments, training_args: TrainingArguments) -> dict:
+    """Train (or fine-tune, with `model_args.init_from`) the LSTM language model; report validation perplexity."""
+    if (done := finished_stage(training_args.output_dir)) is not None:
+        return done
+    with training_args.main_process_first(desc="LM blocks"):
+        train, valid = lm_datasets(tokenizer, dsd, data_args)
+    if model_args.init_from:
+        model = RNNForCausalLM.from_pretrained(model_args.init_from)
+    else:
+        model = RNNForCausalLM(new_model_config(tokenizer, model_args))
+    trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(train)),
+                           train_dataset=train, eval_dataset=valid, processing_class=tokenizer,
+                           data_collator=lm_collator(tokenizer))
+    metrics = train_and_save(trainer, training_args.output_dir)
+    evaluation = trainer.evaluate()
+    evaluation["eval_perplexity"] = perplexity(evaluation["eval_loss"])
+    trainer.log_metrics("eval", evaluation)
+    trainer.save_metrics("eval", evaluation)
+    metrics = {**metrics, **evaluation, "train_blocks": len(train), "block_size": data_args.block_size}
+    if trainer.is_world_process_zero():
+        mark_stage_done(training_args.output_dir, metrics)
+    return metrics
+
+
+def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArguments):
+    """A classifier for `data_args.target`: from a pretrained LM folder, from word vectors, or from scratch."""
+    labels = id2label(data_args.target)
+    head = dict(num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
+                problem_type="regression" if data_args.target == "regression" else "single_label_classification")
+    if model_args.init_from:
+        overrides = {k: v for k, v in model_args.config_kwargs().items()
+                     if k.endswith("dropout") or k.startswith("classifier_")}
+        model, info = RNNForSequenceClassification.from_pretrained(
+            model_args.init_from, output_loading_info=True, **overrides, **head)
+        report_transfer(info)
+        return model
+    model = RNNForSequenceClassification(new_model_config(tokenizer, model_args, **head))
+    if model_args.word_vectors:
+        from ..embeddings import import_word_vectors
+
+        coverage = import_word_vectors(model, model_args.word_vectors, tokenizer)
+        logger.info("Word vectors: %s", coverage)
+    return model
+
+
+def report_transfer(info: dict):
+    """Say plainly what a classifier took from the language model and what is new."""
+    new = sorted({key.split(".")[0] for key in info["missing_keys"]})
+    dropped = sorted({key.split(".")[0] for key in info["unexpected_keys"]})
+    logger.warning("Classifier from language model: embedding and backbone reused; new (trained from scratch): %s; "
+                   "not used: %s", new or "none", dropped or "none")
+
+
+def classification_datasets(tokenizer, dsd, data_args: DataArguments):
+    """Tokenised train / validation / test features with labels for the target."""
+    splits = datasets.DatasetDict({s: dsd[s] for s in ("train", "validation", "test") if s in dsd})
+    return classification_features(splits, tokenizer, target=data_args.target, max_length=data_args.max_length)
+
+
+def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments, ulmfit: ULMFiTArguments,
+                     training_args: TrainingArguments) -> dict:
+    """Train a sentiment or rating classifier, evaluate on validation, then report on test."""
+    if (done := finished_stage(training_args.output_dir)) is not None:
+        return done
+    with training_args.main_process_first(desc="classification features"):
+        features = classification_datasets(tokenizer, dsd, data_args)
+    model = classifier_model(tokenizer, data_args, model_args)
+    trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
+                           trainer_class=LengthGroupedTrainer, train_dataset=features["train"],
+                           eval_dataset=features["validation"], processing_class=tokenizer,
+                           data_collator=classification_collator(tokenizer),
+                           compute_metrics=compute_metrics_for(data_args.target))
+    metrics = train_and_save(trainer, training_args.output_dir)
+    for split in ("validation", "test"):
+        if split in features:
+            result = trainer.evaluate(features[split], metric_key_prefix=split)
+            trainer.log_metrics(split, result)
+            trainer.save_metrics(split, result)
+            metrics.update(result)
+    if trainer.is_world_process_zero():
+        mark_stage_done(training_args.output_dir, metrics)
+    return metrics

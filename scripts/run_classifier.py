@@ -1,0 +1,26 @@
+#!/usr/bin/env python
+"""Train a review classifier (binary sentiment, 10-way rating or rating regression) from scratch, from word
+vectors, or from a pretrained language model; evaluate on validation and test.
+
+    python scripts/run_classifier.py --output_dir runs/cls --init_from runs/lm --target binary \
+        --train_sampling_strategy group_by_length --num_train_epochs 1
+"""
+
+from transformers import HfArgumentParser, TrainingArguments
+
+from hf_rnn.training import (DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments, load_imdb,
+                             prepare_tokenizer, train_classifier)
+
+
+def main():
+    parser = HfArgumentParser((DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments, TrainingArguments))
+    data_args, tok_args, model_args, ulmfit, training_args = parser.parse_args_into_dataclasses()
+    dsd = load_imdb(data_args, seed=training_args.seed)
+    if model_args.init_from and not tok_args.tokenizer_name_or_path:
+        tok_args.tokenizer_name_or_path = model_args.init_from  # the LM folder holds its tokenizer
+    tokenizer = prepare_tokenizer(tok_args, dsd, f"{training_args.output_dir}/tokenizer")
+    print(train_classifier(tokenizer, dsd, data_args, model_args, ulmfit, training_args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+#!/usr/bin/env python
+"""The main job: tokenizer -> LM -> classifier and rating regressor on IMDB (same as `hf-rnn imdb`).
+
+    python scripts/run_imdb.py --preset quick --output_dir runs/imdb-quick
+"""
+
+from hf_rnn.training.imdb import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The main job end to end on a tiny slice of the real IMDB copy: stages, resume, model folder, pipeline, CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import TrainerCallback, pipeline
+
+from hf_rnn.data import default_imdb_path
+from hf_rnn.training import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from hf_rnn.training import recipes
+from hf_rnn.training.imdb import JobArguments, run_imdb
+
+pytestmark = pytest.mark.skipif(not default_imdb_path().exists(), reason="local IMDB copy not found")
+
+TINY = dict(
+    data_args=DataArguments(max_lm_documents=80, max_train_samples=64, max_eval_samples=32, max_test_samples=32,
+                            max_lm_eval_documents=16, max_length=64, block_size=16),
+    tok_args=TokenizerArguments(vocab_size=600, max_tokenizer_documents=300, min_frequency=2),
+    model_args=ModelArguments(embedding_size=16, hidden_size=24, num_sampled=64, classifier_hidden_size=8),
+    ulmfit=ULMFiTArguments(gradual_unfreezing_steps=2),
+)
+
+
+class StopAfter(TrainerCallback):
+    """Simulate a crash (Ctrl-C) once the Trainer has saved a checkpoint."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step and args.output_dir.endswith("lm"):
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("imdb")
+    job = JobArguments(output_dir=str(out), preset="quick")
+    overrides = {"max_steps": 6, "save_steps": 2, "logging_steps": 2}
+    original = recipes.make_trainer
+
+    def crashing_trainer(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        trainer.add_callback(StopAfter(3))
+        return trainer
+
+    recipes.make_trainer = crashing_trainer
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_imdb(job, user_training_overrides=overrides, **TINY)
+    finally:
+        recipes.make_trainer = original
+    assert (out / "lm" / "checkpoint-2").is_dir() and not (out / "lm" / "stage_done.json").exists()
+    results = run_imdb(job, user_training_overrides=overrides, **TINY)
+    return out, results
+
+
+def test_killed_run_resumes_and_finishes_every_stage(finished_run):
+    out, results = finished_run
+    lm_state = json.loads((out / "lm" / "trainer_state.json").read_text())
+    assert lm_state["global_step"] == 6
+    for stage in ("tokenizer", "lm", "sentiment", "rating"):
+        assert (out / stage / "stage_done.json").is_file(), stage
+    assert 0.0 <= results["sentiment"]["test_accuracy"] <= 1.0
+    assert results["rating"]["test_mae"] > 0 and results["lm"]["eval_perplexity"] > 1
+    assert json.loads((out / "results.json").read_text())["sentiment"] == results["sentiment"]
+
+
+def test_rerun_skips_finished_stages(finished_run):
+    out, results = finished_run
+    again = run_imdb(JobArguments(output_dir=str(out), preset="quick"),
+                     user_training_overrides={"max_steps": 6}, **TINY)
+    assert again["sentiment"] == results["sentiment"] and again["lm"] == results["lm"]
+
+
+def test_model_folder_serves_pipeline_with_a_card(finished_run):
+    out, results = finished_run
+    model_dir = out / "model"
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "modeling_rnn.py", "README.md",
+            "training_curves.png"} <= names
+    card = (model_dir / "README.md").read_text()
+    assert "model-index" in card and f"{results['sentiment']['test_accuracy']:.4f}" in card
+    classify = pipeline("text-classification", model=str(model_dir))
+    outputs = classify(["A wonderful, moving film.", "Dreadful. " * 300])  # the second is longer than max_length
+    assert {o["label"] for o in outputs} <= {"neg", "pos"}
+
+
+def test_predict_cli_reads_arguments_and_stdin(finished_run):
+    out, _ = finished_run
+    command = [sys.executable, "-m", "hf_rnn.cli", "predict", str(out / "model")]
+    by_args = subprocess.run(command + ["Great film!", "Awful."], capture_output=True, text=True, timeout=300)
+    assert by_args.returncode == 0, by_args.stderr[-2000:]
+    by_stdin = subprocess.run(command, input="Great film!\nAwful.\n", capture_output=True, text=True, timeout=300)
+    assert by_args.stdout == by_stdin.stdout and len(by_args.stdout.splitlines()) == 2
+    rating = subprocess.run([sys.executable, "-m", "hf_rnn.cli", "predict", str(out / "rating"), "Fine."],
+                            capture_output=True, text=True, timeout=300)
+    assert 1.0 <= json.loads(rating.stdout)["rating"] <= 10.0

@@ -1,0 +1,88 @@
+"""ULMFiT's pieces (layer groups, discriminative rates, slanted triangles, gradual unfreezing) and metrics."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+from hf_rnn import RNNForCausalLM, RNNForSequenceClassification
+from hf_rnn.metrics import load_metric
+from hf_rnn.training import (GradualUnfreezingCallback, discriminative_param_groups, layer_groups,
+                             rating_compute_metrics, sentiment_compute_metrics, slanted_triangular_schedule)
+from hf_rnn.training.metrics import ratings_from_outputs
+from conftest import tiny_config
+
+
+def test_layer_groups_cover_every_parameter_once_bottom_to_top():
+    model = RNNForCausalLM(tiny_config(num_hidden_layers=3))
+    groups = layer_groups(model)
+    assert len(groups) == 5  # embedding, 3 recurrent layers, head
+    flat = [id(p) for g in groups for p in g]
+    assert len(flat) == len(set(flat)) == len(list(model.parameters()))
+    assert groups[0][0] is model.model.embeddings.weight  # tied with lm_head: counted once, at the bottom
+    assert all(any(p is q for q in model.model.layers[1].parameters()) for p in groups[2])
+
+
+def test_discriminative_rates_fall_by_the_factor_per_group():
+    model = RNNForSequenceClassification(tiny_config(num_hidden_layers=2))
+    rates = [g["lr"] for g in discriminative_param_groups(model, lr=0.01, decay=2.6)]
+    assert rates[-1] == 0.01
+    for lower, upper in zip(rates, rates[1:]):
+        assert math.isclose(upper / lower, 2.6)
+
+
+def test_slanted_triangular_rises_then_decays_to_a_32nd():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = slanted_triangular_schedule(optimizer, num_training_steps=100, cut_frac=0.1, ratio=32)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step(), schedule.step()
+    assert math.isclose(rates[0], 1 / 32) and math.isclose(max(rates), 1.0) and rates.index(1.0) == 10
+    assert all(a < b for a, b in zip(rates[:10], rates[1:11])) and all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert rates[-1] < 0.05
+
+
+def test_gradual_unfreezing_unfreezes_top_down_and_resumes_at_the_right_depth(tmp_path):
+    model = RNNForSequenceClassification(tiny_config(num_hidden_layers=2))
+    callback = GradualUnfreezingCallback(model, steps_per_stage=10)
+    args, control = TrainingArguments(output_dir=str(tmp_path), report_to=[]), TrainerControl()
+
+    def trainable_groups(step):
+        state = TrainerState(global_step=step)
+        callback.on_step_begin(args, state, control)
+        return [all(p.requires_grad for p in g) for g in layer_groups(model)]
+
+    assert trainable_groups(0) == [False, False, False, True]
+    assert trainable_groups(10) == [False, False, True, True]
+    assert trainable_groups(35) == [True, True, True, True]
+    fresh = GradualUnfreezingCallback(model, steps_per_stage=10)  # a resumed run starts at step 15
+    fresh.on_train_begin(args, TrainerState(global_step=15), control)
+    assert [all(p.requires_grad for p in g) for g in layer_groups(model)] == [False, False, True, True]
+
+
+def test_shipped_metric_modules_load_offline_and_compute():
+    sentiment = load_metric("sentiment_metrics").compute(predictions=[1, 0, 1, 1], references=[1, 0, 0, 1])
+    assert sentiment["accuracy"] == 0.75 and math.isclose(sentiment["f1"], 0.8)
+    rating = load_metric("rating_metrics").compute(predictions=[9.6, 2.0, 11.0], references=[10, 4, 9])
+    assert rating["mae"] == pytest.approx((0.4 + 2 + 1) / 3, rel=1e-5) and rating["exact"] == pytest.approx(1 / 3)
+    assert rating["within_one"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="ships"):
+        load_metric("bleu")
+
+
+def test_compute_metrics_for_trainer_predictions():
+    logits = np.array([[2.0, -1.0], [0.1, 0.3], [-1.0, 1.0]])
+    assert sentiment_compute_metrics()((logits, np.array([0, 0, 1])))["accuracy"] == pytest.approx(2 / 3)
+    rating = rating_compute_metrics("regression")((np.array([[8.2], [3.0]]), np.array([8.0, 1.0])))
+    assert rating["exact"] == 0.5 and rating["sentiment_accuracy"] == 1.0
+
+
+def test_ten_way_ratings_use_the_median_of_the_predicted_distribution():
+    probs = np.full((1, 10), 1e-6)
+    probs[0, [0, 9]] = [0.45, 0.55]  # 1 star or 10 stars: median is 10, argmax also 10
+    logits = np.log(probs)
+    predicted, actual = ratings_from_outputs(logits, np.array([9]), "rating10")
+    assert predicted.tolist() == [10.0] and actual.tolist() == [10.0]
