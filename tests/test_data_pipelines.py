@@ -105,6 +105,8 @@ def test_long_reviews_keep_their_end(reviews, tok):
     assert last["length"] == 8 == len(last["input_ids"])
     assert last["input_ids"][-1] == tok.convert_tokens_to_ids("w2")
     assert max(feats["length"]) <= 8
+    whole = classification_features(reviews, tok, max_length=0)  # 0: no truncation
+    assert whole[3]["length"] == 1 + 31 and whole[3]["input_ids"][:2] == [tok.bos_token_id, tok.convert_tokens_to_ids("w1")]
 
 
 def test_classification_errors(tok):

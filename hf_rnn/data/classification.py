@@ -36,7 +36,8 @@ def classification_features(
             a `DatasetDict`'s `unsupervised` split is left out.
         tokenizer: The tokenizer; its `truncation_side` decides which end of a long review is kept.
         target: `"binary"`, `"rating10"` or `"regression"` (see module doc).
-        max_length: Maximum tokens per review; None: `tokenizer.model_max_length`.
+        max_length: Maximum tokens per review; None: `tokenizer.model_max_length`; 0: keep whole reviews
+            (for a classifier that reads long reviews in chunks).
         text_column: The text column.
 
     Returns:
@@ -51,7 +52,7 @@ def classification_features(
     source = _target_source(dataset, target)
     tokens = tokenize_column(
         dataset, tokenizer, text_column=text_column,
-        max_length=max_length or tokenizer.model_max_length, keep_columns=(source,),
+        max_length=tokenizer.model_max_length if max_length is None else (max_length or None), keep_columns=(source,),
     )
     return make_targets(tokens, target)
 
