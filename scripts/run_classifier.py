@@ -18,7 +18,8 @@ def main():
     dsd = load_imdb(data_args, seed=training_args.seed)
     if model_args.init_from and not tok_args.tokenizer_name_or_path:
         tok_args.tokenizer_name_or_path = model_args.init_from  # the LM folder holds its tokenizer
-    tokenizer = prepare_tokenizer(tok_args, dsd, f"{training_args.output_dir}/tokenizer")
+    with training_args.main_process_first(desc="tokenizer"):  # one process trains it, the others load it
+        tokenizer = prepare_tokenizer(tok_args, dsd, f"{training_args.output_dir}/tokenizer")
     print(train_classifier(tokenizer, dsd, data_args, model_args, ulmfit, training_args))
 
 

@@ -15,7 +15,8 @@ def main():
     parser = HfArgumentParser((DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments, TrainingArguments))
     data_args, tok_args, model_args, ulmfit, training_args = parser.parse_args_into_dataclasses()
     dsd = load_imdb(data_args, seed=training_args.seed)
-    tokenizer = prepare_tokenizer(tok_args, dsd, f"{training_args.output_dir}/tokenizer")
+    with training_args.main_process_first(desc="tokenizer"):  # one process trains it, the others load it
+        tokenizer = prepare_tokenizer(tok_args, dsd, f"{training_args.output_dir}/tokenizer")
     print(pretrain_language_model(tokenizer, dsd, data_args, model_args, ulmfit, training_args))
 
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import datasets
-from transformers import AutoTokenizer, Trainer, TrainingArguments
+from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from .. import RNNConfig, RNNForCausalLM, RNNForSequenceClassification
@@ -134,6 +134,7 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
         return done
     with training_args.main_process_first(desc="LM blocks"):
         train, valid = lm_datasets(tokenizer, dsd, data_args)
+    set_seed(training_args.seed)  # before the model exists: its initial weights are part of "same seed, same result"
     if model_args.init_from:
         model = RNNForCausalLM.from_pretrained(model_args.init_from)
     else:
@@ -194,6 +195,7 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
         return done
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
+    set_seed(training_args.seed)  # before the model exists: the new head's initial weights depend on it
     model = classifier_model(tokenizer, data_args, model_args)
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
                            trainer_class=LengthGroupedTrainer, train_dataset=features["train"],
