@@ -54,6 +54,7 @@ def test_tokenize_column_cache_hit_with_reloaded_tokenizer(reviews, tok, tmp_pat
     assert first["length"] == [len(ids) for ids in first["input_ids"]]
     tok.save_pretrained(tmp_path / "tok")
     reloaded = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    reloaded(["w1 w2 w3"], padding="max_length", max_length=9, truncation=True)  # leaves state in the backend
     assert tokenizer_fingerprint(reloaded) == tokenizer_fingerprint(tok)
     monkeypatch.setattr(tokenize_module, "_tokenize_batch", lambda *a, **k: pytest.fail("cache miss: re-tokenised"))
     second = tokenize_column(reviews, reloaded, keep_columns=("label",))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import datasets
 from datasets.fingerprint import Hasher
 from transformers import PreTrainedTokenizerBase
@@ -12,10 +14,14 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
 
     `datasets` hashes `map` functions by pickling their arguments, and a transformers tokenizer pickles
     differently from one process to the next, which would make every run a cache miss. tokenizer.json
-    plus the truncation settings is deterministic.
+    (without the padding/truncation state the last call left in it) plus the truncation settings is
+    deterministic.
     """
-    backend = tokenizer.backend_tokenizer.to_str()
-    return Hasher.hash([backend, tokenizer.model_max_length, tokenizer.truncation_side])
+    backend = json.loads(tokenizer.backend_tokenizer.to_str())
+    # transformers leaves the last call's padding/truncation in the backend; `map` passes its own settings
+    backend.pop("truncation", None)
+    backend.pop("padding", None)
+    return Hasher.hash([json.dumps(backend, sort_keys=True), tokenizer.model_max_length, tokenizer.truncation_side])
 
 
 def tokenize_column(
