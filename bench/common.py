@@ -43,11 +43,15 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], notes: str = "") -> Path:
-    """Write `results/<name>.json` and `results/<name>.md` atomically (a crash never leaves half a file)."""
+def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], notes: str = "",
+                  raw: dict | None = None) -> Path:
+    """Write `results/<name>.json` and `results/<name>.md` atomically (a crash never leaves half a file).
+
+    `raw` (optional) is stored in the JSON as is, e.g. every metric a run reported.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     meta = run_metadata()
-    payload = {"meta": meta, **{title: rows for title, (rows, _) in sections.items()}}
+    payload = {"meta": meta, **{title: rows for title, (rows, _) in sections.items()}, **({"raw": raw} if raw else {})}
     md = [f"# {name}", "", f"Command: `{meta['command']}`  ", f"Commit: `{meta['commit']}`  ",
           f"Machine: {meta['machine']}, torch {meta['torch']} ({meta['torch_threads']} threads), "
           f"{meta['date_utc']} UTC", ""]
@@ -55,7 +59,7 @@ def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], 
         md += [notes, ""]
     for title, (rows, columns) in sections.items():
         md += [f"## {title}", "", markdown_table(rows, columns), ""]
-    _atomic_write(RESULTS_DIR / f"{name}.json", json.dumps(payload, indent=2))
+    _atomic_write(RESULTS_DIR / f"{name}.json", json.dumps(payload, indent=2, default=float))
     _atomic_write(RESULTS_DIR / f"{name}.md", "\n".join(md))
     return RESULTS_DIR / f"{name}.md"
 

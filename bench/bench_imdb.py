@@ -1,0 +1,55 @@
+"""Run the IMDB main job with a preset and record its figures (the ones README and the model card quote).
+
+    python bench/bench_imdb.py --preset quick      # <= 10 min on 2 cores
+    python bench/bench_imdb.py --preset full       # ~2 h
+
+Writes bench/results/imdb_<preset>.json|md and copies the training curves next to them.
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+from common import RESULTS_DIR, write_results
+from hf_rnn.training.imdb import JobArguments, run_imdb
+from hf_rnn.training.presets import PRESETS
+
+
+def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
+    sentiment, lm = results["sentiment"], results["lm"]
+    main = [{"preset": results["preset"], "test accuracy": sentiment.get("test_accuracy"),
+             "test F1": sentiment.get("test_f1"), "validation accuracy": sentiment.get("validation_accuracy"),
+             "LM perplexity (validation)": lm.get("eval_perplexity"),
+             "wall time min": results["wall_time_s"] / 60}]
+    rating = results.get("rating", {})
+    rating_rows = [{"preset": results["preset"], "MAE": rating.get("test_mae"), "RMSE": rating.get("test_rmse"),
+                    "exact": rating.get("test_exact"), "within one": rating.get("test_within_one"),
+                    "sentiment accuracy from rating": rating.get("test_sentiment_accuracy")}] if rating else []
+    return main, rating_rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    parser.add_argument("--output_dir", default=None, help="default: runs/bench-imdb-<preset>")
+    parser.add_argument("--dataset", default=None)
+    args = parser.parse_args()
+    out = args.output_dir or f"runs/bench-imdb-{args.preset}"
+    from hf_rnn.training import DataArguments
+
+    results = run_imdb(JobArguments(output_dir=out, preset=args.preset), data_args=DataArguments(dataset=args.dataset))
+    main_rows, rating_rows = rows_for(results)
+    sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
+    if rating_rows:
+        sections["Rating 1-10 (IMDB test, regression)"] = (rating_rows, list(rating_rows[0]))
+    preset = PRESETS[args.preset]
+    notes = (f"Preset `{args.preset}`: {preset}. Test size: "
+             f"{preset['data'].get('max_test_samples') or 25_000} reviews (seeded random sample when < 25,000).")
+    print(write_results(f"imdb_{args.preset}", sections, notes, raw=results))
+    curves = Path(out) / "model" / "training_curves.png"
+    if curves.is_file():
+        shutil.copyfile(curves, RESULTS_DIR / f"imdb_{args.preset}_training_curves.png")
+
+
+if __name__ == "__main__":
+    main()
