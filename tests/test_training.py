@@ -86,3 +86,35 @@ def test_ten_way_ratings_use_the_median_of_the_predicted_distribution():
     logits = np.log(probs)
     predicted, actual = ratings_from_outputs(logits, np.array([9]), "rating10")
     assert predicted.tolist() == [10.0] and actual.tolist() == [10.0]
+
+
+def test_stateful_trainer_carries_the_state_between_batches(tmp_path):
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments, default_data_collator
+
+    from hf_rnn.training.stateful import StatefulLMTrainer
+
+    # Stream order: batch i row r continues batch i-1 row r. With the state carried, the second batch's loss
+    # differs from a fresh start on the same block.
+    blocks = Dataset.from_dict({"input_ids": [[4 + (i % 5)] * 6 for i in range(8)]})
+    blocks = blocks.map(lambda b: {"labels": b["input_ids"]}, batched=True)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=4, report_to=[],
+                             train_sampling_strategy="sequential", learning_rate=0.0, save_strategy="no",
+                             use_cpu=True)
+    model = RNNForCausalLM(tiny_config(lm_loss="full"))
+    trainer = StatefulLMTrainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator)
+    first = {k: torch.tensor(v) for k, v in blocks[:2].items()}
+    second = {k: torch.tensor(v) for k, v in blocks[2:4].items()}
+    model.train()
+    torch.manual_seed(0)
+    trainer.compute_loss(model, first)
+    carried_state = trainer.train_state
+    carried = trainer.compute_loss(model, second)
+    expected = model(**second, cache=carried_state).loss
+    fresh = model(**second).loss
+    torch.testing.assert_close(carried, expected)
+    assert not torch.allclose(carried, fresh)
+    assert all(not t.requires_grad for layer in trainer.train_state for t in layer)  # detached at the boundary
+    with pytest.raises(ValueError, match="sequential"):
+        StatefulLMTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
+                          train_dataset=blocks)

@@ -20,6 +20,9 @@ class DataArguments:
     max_lm_documents: int | None = field(default=None, metadata={"help": "Use only this many reviews for the LM."})
     max_lm_eval_documents: int = field(default=500, metadata={
         "help": "Validation reviews for LM perplexity (the exact softmax over the vocabulary is slow on a CPU)."})
+    lm_streams: int = field(default=0, metadata={
+        "help": "Carry the LM state across batches (truncated BPTT over this many parallel streams; must equal "
+                "per_device_train_batch_size, with --train_sampling_strategy sequential). 0: independent blocks."})
     block_size: int = field(default=64, metadata={"help": "LM training block (BPTT) length in tokens."})
     max_length: int = field(default=512, metadata={"help": "Classifier: keep at most this many tokens per review "
                                                             "(the end, where the verdict usually is)."})

@@ -5,7 +5,9 @@ preset and change any field (`hf-rnn imdb --preset quick --hidden_size 512`).
 """
 
 COMMON = {
+    # The LM carries its state across batches: 32 streams in sequence (data lm_streams must match the batch).
     "lm": dict(per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=3e-3,
+               train_sampling_strategy="sequential",
                weight_decay=0.01, adam_beta1=0.7, adam_beta2=0.99, logging_steps=25, save_steps=200,
                save_total_limit=1, eval_strategy="no", report_to=[]),
     "classifier": dict(per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=3e-3,
@@ -18,7 +20,7 @@ PRESETS = {
     # <= 10 minutes end to end on 2 cores: small model, subsets of the data, a 5,000-review test sample.
     "quick": {
         "data": dict(max_lm_documents=20_000, max_train_samples=8_000, max_eval_samples=1_000,
-                     max_test_samples=5_000, block_size=64, max_length=256),
+                     max_test_samples=5_000, block_size=64, max_length=256, lm_streams=32),
         "tokenizer": dict(vocab_size=10_000, min_frequency=3, max_tokenizer_documents=20_000),
         "model": dict(embedding_size=128, hidden_size=256, num_hidden_layers=1, num_sampled=512,
                       classifier_hidden_size=50),
@@ -28,7 +30,7 @@ PRESETS = {
     },
     # The best this CPU reaches in about 2 hours: all data, a larger model, the full test set.
     "full": {
-        "data": dict(max_lm_documents=50_000, block_size=70, max_length=512),
+        "data": dict(max_lm_documents=50_000, block_size=70, max_length=512, lm_streams=32),
         "tokenizer": dict(vocab_size=30_000, min_frequency=3),
         "model": dict(embedding_size=300, hidden_size=512, num_hidden_layers=2, num_sampled=1024,
                       classifier_chunk_size=256, classifier_grad_chunks=2),

@@ -28,6 +28,7 @@ from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArgum
 from .callbacks import GradualUnfreezingCallback
 from .metrics import compute_metrics_for, perplexity
 from .optim import build_optimizer
+from .stateful import StatefulLMTrainer
 
 logger = logging.getLogger(__name__)
 DONE_FILE = "stage_done.json"
@@ -81,7 +82,8 @@ def lm_datasets(tokenizer, dsd: datasets.DatasetDict, data_args: DataArguments):
     train_text = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
     if data_args.max_lm_documents and data_args.max_lm_documents < len(train_text):
         train_text = train_text.shuffle(seed=0).select(range(data_args.max_lm_documents))
-    train = lm_blocks(train_text, tokenizer, block_size=data_args.block_size)
+    streams = data_args.lm_streams or None  # stream order lets the state carry from batch to batch
+    train = lm_blocks(train_text, tokenizer, block_size=data_args.block_size, num_streams=streams)
     valid_text = dsd["validation"].select(range(min(len(dsd["validation"]), data_args.max_lm_eval_documents)))
     valid = lm_blocks(valid_text, tokenizer, block_size=data_args.block_size)
     return train, valid
@@ -140,6 +142,7 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
     else:
         model = RNNForCausalLM(new_model_config(tokenizer, model_args))
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(train)),
+                           trainer_class=StatefulLMTrainer if data_args.lm_streams else Trainer,
                            train_dataset=train, eval_dataset=valid, processing_class=tokenizer,
                            data_collator=lm_collator(tokenizer))
     metrics = train_and_save(trainer, training_args.output_dir)

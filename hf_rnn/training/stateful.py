@@ -1,0 +1,40 @@
+"""Truncated backpropagation through time across batches: the LM's state carries from one batch to the next.
+
+AWD-LSTM and ULMFiT train this way: each batch row continues the same row of the previous batch, so the
+model learns from context longer than one block. The data side is `hf_rnn.data.lm_blocks(num_streams=B)`;
+this Trainer passes the previous batch's final state (detached: gradients stop at the block boundary) as
+`cache`. The state lives on the Trainer, not on the model, and is reset at every epoch.
+"""
+
+from transformers import Trainer
+
+
+class StatefulLMTrainer(Trainer):
+    """`Trainer` for stream-ordered LM blocks that carries the recurrent state across batches.
+
+    Needs `train_sampling_strategy="sequential"`, `per_device_train_batch_size == num_streams` of the blocks, and
+    a single process (each process would need its own streams). Evaluation runs blocks independently.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.args.train_sampling_strategy != "sequential":
+            raise ValueError("StatefulLMTrainer needs train_sampling_strategy='sequential': shuffled blocks do not "
+                             "continue each other.")
+        if self.args.world_size > 1:
+            raise ValueError("StatefulLMTrainer runs in one process; use shuffled blocks (carry_state=False) for DDP.")
+        self.train_state = None
+        self._state_epoch = None
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self._state_epoch != self.state.epoch // 1 or self._batch_changed(inputs):
+            self.train_state, self._state_epoch = None, self.state.epoch // 1  # a new pass starts from zero
+        outputs = model(**inputs, cache=self.train_state, use_cache=True)
+        self.train_state = tuple(tuple(t.detach() for t in layer) for layer in outputs.cache)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def _batch_changed(self, inputs) -> bool:
+        """A short last batch cannot continue the previous state row for row."""
+        return self.train_state is not None and self.train_state[0][0].size(1) != inputs["input_ids"].size(0)
