@@ -2,6 +2,7 @@
 
     hf-rnn imdb --preset quick --output_dir runs/imdb-quick      # the main job
     hf-rnn predict runs/imdb-quick/model "Great film!" "Dull."  # or --file reviews.txt, or text on stdin
+    hf-rnn timeseries runs/gunpoint/model series.csv [--horizon 12]   # a saved time-series model on a .ts/.csv
 """
 
 import argparse
@@ -31,7 +32,23 @@ def read_lines(path):
         return [line.strip() for line in stream if line.strip()]
 
 
+def timeseries_main(argv):
+    parser = argparse.ArgumentParser(prog="hf-rnn timeseries", description="Run a saved time-series model.")
+    parser.add_argument("model", help="folder of a saved hf_rnn time-series model")
+    parser.add_argument("path", help="a .ts archive or a CSV file of series")
+    parser.add_argument("--horizon", type=int, default=1, help="forecasters: steps to predict")
+    args = parser.parse_args(argv)
+    from .timeseries import predict_file
+
+    print(json.dumps(predict_file(args.model, args.path, horizon=args.horizon), default=_to_list))
+
+
+def _to_list(value):
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
 COMMANDS = {
+    "timeseries": timeseries_main,
     "imdb": lambda argv: __import__("hf_rnn.training.imdb", fromlist=["main"]).main(argv),
     "predict": predict_main,
 }
