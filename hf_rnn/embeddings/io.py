@@ -38,7 +38,8 @@ def detect_vector_format(path: str | Path) -> str:
     """
     with _open(path) as f:
         head = f.read(1 << 16)
-    if Path(path).name.endswith(_PICKLE_SUFFIXES) or head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05":
+    pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")  # PROTO opcode
+    if pickled or Path(path).name.endswith(_PICKLE_SUFFIXES):
         return "pickle"
     if head[:4] == _FASTTEXT_MAGIC:
         return "fasttext-bin"
