@@ -283,6 +283,10 @@ def test_pickle_files_need_explicit_opt_in(tmp_path):
         import_word_vectors(TinyModel(len(tok), 10), tmp_path / "vectors.kv", tok)
     coverage = import_word_vectors(TinyModel(len(tok), 10), tmp_path / "vectors.kv", tok, allow_pickle=True)
     assert coverage.source_format == "pickle" and coverage.exact == 10
+    disguised = tmp_path / "vectors.bin"  # a renamed pickle is caught by its content, not its name
+    disguised.write_bytes((tmp_path / "vectors.kv").read_bytes())
+    with pytest.raises(ValueError, match="can execute arbitrary code"):
+        import_word_vectors(TinyModel(len(tok), 10), disguised, tok)
 
 
 def test_bad_vocabularies_are_clear_errors():
