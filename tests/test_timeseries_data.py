@@ -128,7 +128,6 @@ def _tiny_trainer(task, splits, config, tmp_path, steps):
 
 @pytest.mark.parametrize("task", ["classify", "forecast", "denoise"])
 def test_training_with_trainer_lowers_the_held_out_loss(task, tmp_path):
-    torch.set_num_threads(1)
     raw = load_raw("ItalyPowerDemand") if task != "forecast" else load_raw("Airline", test_size=24)
     splits, normalizer = prepare_splits(raw, task, window=24 if task == "forecast" else 0, stride=2)
     names = raw["train"].features["label"].names if task == "classify" else None
