@@ -126,8 +126,17 @@ def _tiny_trainer(task, splits, config, tmp_path, steps):
                    data_collator=TimeSeriesCollator())
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny recurrent models train fastest on one thread (two threads on two busy cores thrash); restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("task", ["classify", "forecast", "denoise"])
-def test_training_with_trainer_lowers_the_held_out_loss(task, tmp_path):
+def test_training_with_trainer_lowers_the_held_out_loss(task, tmp_path, one_thread):
     raw = load_raw("ItalyPowerDemand") if task != "forecast" else load_raw("Airline", test_size=24)
     splits, normalizer = prepare_splits(raw, task, window=24 if task == "forecast" else 0, stride=2)
     names = raw["train"].features["label"].names if task == "classify" else None
@@ -165,7 +174,7 @@ def test_predict_classifier_returns_label_names(tmp_path):
     np.testing.assert_allclose(from_file["probabilities"][1], out["probabilities"][1], rtol=1e-5)
 
 
-def test_script_trains_saves_and_predicts(tmp_path, monkeypatch):
+def test_script_trains_saves_and_predicts(tmp_path, monkeypatch, one_thread):
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
     import train_timeseries
 
