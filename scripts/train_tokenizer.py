@@ -30,7 +30,7 @@ class TokenizerArguments:
     vocab_size: int = field(default=30_000, metadata={"help": "Vocabulary size, special tokens included."})
     min_frequency: int = field(default=3, metadata={"help": "Minimum count of a word (word) or merge (bpe)."})
     lowercase: bool = field(default=True, metadata={"help": "Lowercase text (see --case_markers)."})
-    case_markers: bool = field(default=True, metadata={"help": "Insert xxmaj/xxup before capitalised/all-caps words."})
+    case_markers: bool = field(default=False, metadata={"help": "Insert xxmaj/xxup before capitalised/all-caps words."})
     add_bos: bool = field(default=True, metadata={"help": "Prepend <s> to every encoded text."})
     model_max_length: int = field(default=DEFAULT_MODEL_MAX_LENGTH, metadata={"help": "Length used by truncation=True."})
 

@@ -20,11 +20,15 @@ CORPUS = [
 
 @pytest.fixture(scope="module")
 def word_tok():
-    return train_word_level_tokenizer(CORPUS, vocab_size=200, min_frequency=2)
+    return train_word_level_tokenizer(CORPUS, vocab_size=200, min_frequency=2, case_markers=True)
+
+
+def test_normalizer_default_cleans_markup_and_lowercases():
+    assert build_normalizer().normalize_str("The END.<br /><br />&quot;Fine&quot; <i>OK</i>") == 'the end.  "fine"  ok '
 
 
 def test_normalizer_cleans_imdb_markup_and_marks_case():
-    norm = build_normalizer()
+    norm = build_normalizer(case_markers=True)
     out = norm.normalize_str('The END.<br /><br />&quot;Fine&quot; <i>OK</i> \x96 wait\x85')
     assert out == 'xxmaj the xxup end. "xxmaj fine" xxup ok - wait...'
     assert norm.normalize_str("xxmaj") == "xxmaj"  # markers normalise to themselves (the trainer needs it)
@@ -78,6 +82,7 @@ def test_left_truncation_keeps_end_of_review(word_tok):
 def test_no_bos_option():
     tok = train_word_level_tokenizer(CORPUS, vocab_size=100, min_frequency=1, add_bos=False)
     assert tok("good")["input_ids"] == [tok.convert_tokens_to_ids("good")]
+    assert "xxmaj" not in tok.get_vocab() and tok.tokenize("The END") == ["the", "end"]  # default: lowercase only
 
 
 SUBWORD_CORPUS = [
@@ -88,7 +93,7 @@ SUBWORD_CORPUS = [
 
 @pytest.mark.parametrize("algorithm,vocab_size", [("bpe", 300), ("unigram", 100)])  # byte-level BPE: 256 bytes first
 def test_subword_robust_to_misspellings(algorithm, vocab_size):
-    tok = train_subword_tokenizer(SUBWORD_CORPUS, vocab_size=vocab_size, algorithm=algorithm)
+    tok = train_subword_tokenizer(SUBWORD_CORPUS, vocab_size=vocab_size, algorithm=algorithm, case_markers=True)
     word_level = train_word_level_tokenizer(SUBWORD_CORPUS, min_frequency=1)
     corpus_pieces = set(tok.tokenize(" ".join(SUBWORD_CORPUS[:2])))
     assert tok.pad_token_id == 0
@@ -125,9 +130,9 @@ def test_train_tokenizer_script(tmp_path, monkeypatch):
     out = tmp_path / "tok"
     script = Path(__file__).resolve().parents[1] / "scripts/train_tokenizer.py"
     argv = [str(script), "--output_dir", str(out), "--source", str(csv), "--text_column", "review",
-            "--splits", "train", "--kind", "bpe", "--vocab_size", "300", "--no_case_markers"]
+            "--splits", "train", "--kind", "bpe", "--vocab_size", "300"]
     monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(script), run_name="__main__")
     loaded = AutoTokenizer.from_pretrained(out)
-    assert "".join(loaded.tokenize("The End")) == "theĠend"  # lowercased, no markers, byte-level BPE
+    assert "".join(loaded.tokenize("The End")) == "theĠend"  # lowercased, no markers (default), byte-level BPE
     assert loaded.get_vocab()["<pad>"] == 0

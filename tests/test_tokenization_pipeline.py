@@ -41,7 +41,7 @@ def test_pipeline_applies_training_preprocessing(tmp_path):
 
 def test_generated_text_reads_naturally():
     torch.manual_seed(0)
-    tok = train_word_level_tokenizer(RAW * 3, min_frequency=1)
+    tok = train_word_level_tokenizer(RAW * 3, min_frequency=1, case_markers=True)
     generate = pipeline("text-generation", model=RNNForCausalLM(_config(tok)).eval(), tokenizer=tok)
     text = generate("The acting was", max_new_tokens=12, do_sample=False)[0]["generated_text"]
     assert text.startswith("The acting was")
