@@ -19,8 +19,9 @@ def run_metadata() -> dict:
                             cwd=Path(__file__).parent).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                            text=True, cwd=Path(__file__).parent).stdout.strip()
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), Path(__file__).resolve().parents[1])
     return {
-        "command": "python " + " ".join(sys.argv),
+        "command": "python " + " ".join([script, *sys.argv[1:]]),
         "commit": commit + ("+uncommitted" if dirty else ""),
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
@@ -39,6 +40,8 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
 
 def _fmt(value) -> str:
     if isinstance(value, float):
+        if abs(value) < 1:
+            return f"{value:.4f}"
         return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
 
