@@ -10,6 +10,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments
 
 from hf_rnn.data import (
     LengthGroupedTrainer,
+    check_stream_training_args,
     classification_collator,
     classification_features,
     length_grouped_batches,
@@ -68,6 +69,17 @@ def test_lm_blocks_join_documents_with_eos(tok):
     assert sum(blocks["input_ids"], []) == stream[: 17 * 7]
     batch = lm_collator(tok)(blocks.select(range(2)).to_list())
     assert torch.equal(batch["labels"], batch["input_ids"]) and batch["attention_mask"].all()
+
+
+def test_stream_training_args_check(tmp_path):
+    def args(**kw):
+        return TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[], **kw)
+
+    check_stream_training_args(args(train_sampling_strategy="sequential", per_device_train_batch_size=3), 3)
+    with pytest.raises(ValueError, match="train_sampling_strategy='sequential'"):
+        check_stream_training_args(args(per_device_train_batch_size=3), 3)  # default: random
+    with pytest.raises(ValueError, match="must equal num_streams=3"):
+        check_stream_training_args(args(train_sampling_strategy="sequential", per_device_train_batch_size=4), 3)
 
 
 def test_lm_stream_order_carries_rows_across_batches(tok):

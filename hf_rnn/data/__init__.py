@@ -10,7 +10,7 @@ from .batching import (
     padded_fraction,
 )
 from .classification import TARGETS, classification_features, id2label, make_targets
-from .lm import group_blocks, lm_blocks
+from .lm import check_stream_training_args, group_blocks, lm_blocks
 from .sources import (
     IMDB_HUB_ID,
     add_validation_split,

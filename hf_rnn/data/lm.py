@@ -7,7 +7,8 @@ Two orders of the same blocks:
 * `lm_blocks(..., num_streams=B)`: truncated BPTT. The token stream is split into `B` contiguous
   streams, and the rows are ordered so that row `r` of batch `i` (rows `i*B .. i*B+B-1`) continues
   row `r` of batch `i-1`: the model can carry its recurrent state from one batch to the next. The
-  dataloader must then NOT shuffle (Trainer: `train_sampling_strategy="sequential"`), its batch size
+  dataloader must then NOT shuffle (Trainer: `train_sampling_strategy="sequential"`; checked by
+  `check_stream_training_args`), its batch size
   must equal `B` (`per_device_train_batch_size=B`, one process), and the state must be reset (or
   detached) only where the caller decides. The row count is a multiple of `B`, so no batch is short.
 
@@ -85,3 +86,28 @@ def _blocks_table(table: pa.Table, block_size: int, num_streams: int) -> pa.Tabl
     values = pa.array(np.ascontiguousarray(blocks).ravel(), type=pa.int32())
     offsets = pa.array(np.arange(0, len(values) + 1, block_size, dtype=np.int32))
     return pa.table({"input_ids": pa.ListArray.from_arrays(offsets, values)})
+
+
+def check_stream_training_args(training_args, num_streams: int) -> None:
+    """Raise if `TrainingArguments` would break the stream order of `lm_blocks(..., num_streams=...)`.
+
+    Args:
+        training_args: `transformers.TrainingArguments` for the LM run.
+        num_streams: The `num_streams` the blocks were built with.
+
+    Raises:
+        ValueError: Shuffled sampling, a different batch size, or several processes (each would get
+            every other batch, breaking the row-to-row continuation).
+    """
+    if training_args.train_sampling_strategy != "sequential":
+        raise ValueError(
+            f"Stream-ordered LM blocks need train_sampling_strategy='sequential' "
+            f"(got {training_args.train_sampling_strategy!r}): shuffling breaks the carried state."
+        )
+    if training_args.per_device_train_batch_size != num_streams:
+        raise ValueError(
+            f"per_device_train_batch_size={training_args.per_device_train_batch_size} must equal num_streams="
+            f"{num_streams}: row r of each batch must continue row r of the previous batch."
+        )
+    if training_args.world_size > 1:
+        raise ValueError("Stream-ordered LM blocks need a single process (world_size 1); build streams per process.")
