@@ -214,25 +214,30 @@ def train_subword_tokenizer(
     Returns:
         A `PreTrainedTokenizerFast`.
     """
-    if algorithm not in ("bpe", "unigram"):
-        raise ValueError(f"Unknown subword algorithm {algorithm!r}; use 'bpe' or 'unigram'.")
-    specials = special_tokens(case_markers)
+    tokenizer, trainer = _subword_parts(algorithm, vocab_size, min_frequency, special_tokens(case_markers))
+    tokenizer.normalizer = build_normalizer(lowercase, case_markers)
+    tokenizer.train_from_iterator(_flatten(texts), trainer=trainer)
+    return wrap_tokenizer(tokenizer, add_bos=add_bos, model_max_length=model_max_length)
+
+
+def _subword_parts(algorithm: str, vocab_size: int, min_frequency: int, specials: list):
+    """(untrained tokenizer with pre-tokeniser and decoder, trainer) for `"bpe"` or `"unigram"`."""
     if algorithm == "bpe":
         tokenizer = Tokenizer(models.BPE(unk_token=UNK))
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        # ByteLevel decodes to one string; Strip then drops the space a leading (skipped) marker leaves
         tokenizer.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Strip(" ", 1, 0)])
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         )
-    else:
+        return tokenizer, trainer
+    if algorithm == "unigram":
         tokenizer = Tokenizer(models.Unigram())
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
         tokenizer.decoder = decoders.Metaspace()
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=UNK)
-    tokenizer.normalizer = build_normalizer(lowercase, case_markers)
-    tokenizer.train_from_iterator(_flatten(texts), trainer=trainer)
-    return wrap_tokenizer(tokenizer, add_bos=add_bos, model_max_length=model_max_length)
+        return tokenizer, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=UNK)
+    raise ValueError(f"Unknown subword algorithm {algorithm!r}; use 'bpe' or 'unigram'.")
 
 
 def wrap_tokenizer(
