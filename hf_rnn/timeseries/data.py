@@ -225,6 +225,8 @@ def sliding_windows(dataset: Dataset, window: int, stride: int = 1, target: str 
     """
     if target not in ("next", "same"):
         raise ValueError(f"target={target!r}; use 'next' (forecasting) or 'same' (denoising).")
+    if window < 1 or stride < 1:
+        raise ValueError(f"window={window} and stride={stride} must be >= 1 (forecasting needs --window).")
     shift = 1 if target == "next" else 0
 
     def cut(batch):

@@ -119,10 +119,17 @@ def prepare_splits(raw: DatasetDict, task: str, window: int = 0, stride: int = 1
         if task == "forecast":
             prepared[split] = sliding_windows(dataset, window, stride, target="next")
         else:
-            clean = (sliding_windows(dataset, window, stride, target="same") if window
-                     else dataset.select_columns(["input_values"]))
+            clean = sliding_windows(dataset, window, stride, target="same") if window else _new_steps(dataset)
             prepared[split] = add_noise(clean, noise_std, seed + offset, noise_copies if split == "train" else 1)
     return DatasetDict(prepared), normalizer
+
+
+def _new_steps(dataset):
+    # Whole-series denoising scores only a split's own steps (those after `start`, see `split_series`).
+    if "start" not in dataset.column_names:
+        return dataset.select_columns(["input_values"])
+    return dataset.map(lambda row: {"input_values": np.asarray(row["input_values"])[row["start"] :]},
+                       remove_columns=[c for c in dataset.column_names if c != "input_values"])
 
 
 def accuracy_metrics(eval_pred) -> dict[str, float]:
