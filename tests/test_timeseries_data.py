@@ -197,3 +197,12 @@ def test_float_labels_make_a_sequence_regression_dataset_and_loss():
     model = build_model(build_config("regress", 1, embedding_size=4, hidden_size=4)).eval()
     out = model(**batch)
     torch.testing.assert_close(out.loss, ((out.logits[:, 0] - batch["labels"]) ** 2).mean())
+
+
+def test_whole_series_denoising_scores_only_each_splits_new_steps():
+    raw = split_series(series_to_dataset([np.arange(20.0)]), test_size=5)
+    prepared, _ = prepare_splits(raw, "denoise", window=0, noise_std=0.1)
+    assert [len(x) for x in prepared["train"]["labels"]] == [15]
+    assert [len(x) for x in prepared["test"]["labels"]] == [5]  # the 15 training steps are not re-scored
+    with pytest.raises(ValueError, match="window"):
+        prepare_splits(raw, "forecast", window=0)
