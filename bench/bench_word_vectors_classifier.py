@@ -131,8 +131,13 @@ def main():
         result["runs"].append({"init": init, "train_s": seconds, "train_tokens_per_s": tok_s, "test_accuracy": acc,
                                "coverage": coverage})
         print(init, f"{acc:.4f}", f"{seconds:.0f}s", flush=True)
-        Path(args.out, "word_vectors_classifier.json").write_text(json.dumps(result, indent=2))
-    Path(args.out, "word_vectors_classifier.md").write_text(markdown(result))
+        Path(args.out, f"{stem(args)}.json").write_text(json.dumps(result, indent=2))
+    Path(args.out, f"{stem(args)}.md").write_text(markdown(result))
+
+
+def stem(args) -> str:
+    """Result file name; seeds other than 0 get their own files."""
+    return "word_vectors_classifier" + (f"_seed{args.seed}" if args.seed else "")
 
 
 def markdown(result) -> str:
