@@ -25,8 +25,8 @@ PRESETS = {
         "model": dict(embedding_size=128, hidden_size=256, num_hidden_layers=1, num_sampled=512,
                       classifier_hidden_size=50),
         "ulmfit": dict(gradual_unfreezing_steps=0),
-        "lm_training": dict(max_steps=300),
-        "classifier_training": dict(num_train_epochs=1),
+        "lm_training": dict(max_steps=2000),
+        "classifier_training": dict(num_train_epochs=2),
     },
     # The best this CPU reaches in about 2 hours: all data, a larger model, the full test set.
     "full": {

@@ -4,6 +4,7 @@ Each recipe resumes from the last Trainer checkpoint in its output folder and, o
 `stage_done.json` there (atomically); calling it again returns the recorded metrics instead of retraining.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -141,6 +142,8 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
         model = RNNForCausalLM.from_pretrained(model_args.init_from)
     else:
         model = RNNForCausalLM(new_model_config(tokenizer, model_args))
+    if not model_args.init_from:  # discriminative rates are for fine-tuning; from scratch every layer learns alike
+        ulmfit = dataclasses.replace(ulmfit, discriminative_decay=1.0, gradual_unfreezing_steps=0)
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(train)),
                            trainer_class=StatefulLMTrainer if data_args.lm_streams else Trainer,
                            train_dataset=train, eval_dataset=valid, processing_class=tokenizer,
