@@ -102,3 +102,16 @@ def test_chunked_classification_backpropagates_through_last_chunks_only():
     model(input_ids=ids, labels=torch.tensor([1])).loss.backward()
     rows_with_grad = model.model.embeddings.weight.grad.abs().sum(1).nonzero().flatten().tolist()
     assert rows_with_grad == list(range(12, 16))
+
+
+def test_forecaster_validates_horizon_and_continues_from_a_cache():
+    from hf_rnn import RNNForForecasting
+
+    model = RNNForForecasting(tiny_config(input_size=2)).eval()
+    assert model.main_input_name == "input_values"
+    series = torch.randn(1, 9, 2)
+    with pytest.raises(ValueError, match="horizon"):
+        model.forecast(series, horizon=0)
+    whole = model.forecast(series, horizon=3)
+    state = model(input_values=series[:, :5], use_cache=True).cache
+    torch.testing.assert_close(model.forecast(series[:, 5:], horizon=3, cache=state), whole, atol=1e-5, rtol=1e-5)

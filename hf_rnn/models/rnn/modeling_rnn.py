@@ -213,6 +213,11 @@ class RNNPreTrainedModel(PreTrainedModel):
     # Losses are plain means: Trainer itself scales them for gradient accumulation.
     accepts_loss_kwargs = False
 
+    def __init__(self, config: RNNConfig, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        if config.input_size is not None:  # Trainer reads it for length grouping and FLOP counts
+            self.main_input_name = "input_values"
+
     def _init_weights(self, module):
         """AWD-LSTM style: uniform embeddings, PyTorch's uniform(+-1/sqrt(H)) recurrent weights, zero biases."""
         if isinstance(module, nn.Embedding):
@@ -638,9 +643,13 @@ class RNNForForecasting(RNNPreTrainedModel):
         return output if return_dict is not False else output.to_tuple()
 
     @torch.no_grad()
-    def forecast(self, input_values, horizon: int, attention_mask=None) -> torch.Tensor:
-        """Predict `horizon` future steps `(batch, horizon, channels)` after each row's last real step."""
-        out = self(input_values=input_values, attention_mask=attention_mask, use_cache=True)
+    def forecast(self, input_values, horizon: int, attention_mask=None, cache=None) -> torch.Tensor:
+        """Predict `horizon` future steps `(batch, horizon, channels)` after each row's last real step.
+
+        `cache` continues a series whose earlier part was already run (streaming)."""
+        if not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"horizon={horizon!r} must be a positive integer (steps to predict).")
+        out = self(input_values=input_values, attention_mask=attention_mask, cache=cache, use_cache=True)
         step = _last_real(out.predictions, attention_mask)[:, None, :]  # [B, 1, C]
         predictions, cache = [step], out.cache
         for _ in range(horizon - 1):
