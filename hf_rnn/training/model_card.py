@@ -59,18 +59,19 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
                         f"LM loss `{model_args.lm_loss}`",
     )
     card.save(model_dir / "README.md")
-    plot_training_curves(model_dir.parent, model_dir / "training_curves.png")
+    plot_training_curves(model_dir.parent, model_dir / "training_curves.png", skip=(model_dir.name,))
     return model_dir / "README.md"
 
 
-def plot_training_curves(run_dir, path) -> Path | None:
-    """Training loss of every stage (from each Trainer's trainer_state.json) in one PNG."""
+def plot_training_curves(run_dir, path, skip=()) -> Path | None:
+    """Training loss of every stage (from each Trainer's trainer_state.json) in one PNG; `skip`: folders to leave
+    out (the published model folder is a copy of a stage)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = {p.parent.name: p for p in sorted(Path(run_dir).glob("*/trainer_state.json"))}
+    stages = {p.parent.name: p for p in sorted(Path(run_dir).glob("*/trainer_state.json")) if p.parent.name not in skip}
     if not stages:
         return None
     fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3.5), squeeze=False)
