@@ -22,11 +22,16 @@ PRESETS = {
         "data": dict(max_lm_documents=20_000, max_train_samples=8_000, max_eval_samples=1_000,
                      max_test_samples=5_000, block_size=64, max_length=256, lm_streams=32),
         "tokenizer": dict(vocab_size=10_000, min_frequency=3, max_tokenizer_documents=20_000),
+        # Pooling, learning rate and dropouts chosen on the validation split (8k labels, 2 epochs, from the quick
+        # LM): mean pooling at 1e-2 with ULMFiT's dropouts x 0.5 reached 88.3% validation accuracy, concat at
+        # 3e-3 with full dropouts 76.6%, concat at 1e-2 diverged.
         "model": dict(embedding_size=128, hidden_size=256, num_hidden_layers=1, num_sampled=512,
-                      classifier_hidden_size=50),
+                      classifier_hidden_size=50, classifier_pooling="mean", embedding_dropout=0.01,
+                      input_dropout=0.125, hidden_dropout=0.075, weight_dropout=0.1, output_dropout=0.05,
+                      classifier_dropout=0.1),
         "ulmfit": dict(gradual_unfreezing_steps=0),
         "lm_training": dict(max_steps=2000),
-        "classifier_training": dict(num_train_epochs=2),
+        "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
     # The best this CPU reaches in about 2 hours: all data, a larger model, the full test set.
     "full": {
