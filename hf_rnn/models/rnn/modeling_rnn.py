@@ -233,10 +233,10 @@ class RNNPreTrainedModel(PreTrainedModel):
         """Save weights and a config whose `auto_map` names every head, plus the model code for `trust_remote_code`."""
         self.config.auto_map = dict(AUTO_MAP)
         super().save_pretrained(save_directory, *args, **kwargs)
-        here = Path(__file__).parent
+        if not Path(save_directory).is_dir():  # e.g. a non-main process under DDP saved nothing
+            return
         for name in SHIPPED_FILES:
-            if Path(save_directory).is_dir():
-                shutil.copyfile(here / name, Path(save_directory) / name)
+            shutil.copyfile(Path(__file__).parent / name, Path(save_directory) / name)
 
 
 class RNNModel(RNNPreTrainedModel):
@@ -660,12 +660,12 @@ class RNNForForecasting(RNNPreTrainedModel):
 
 
 def _last_real(values, attention_mask):
+    """`values[b, last real position of row b]`, `(batch, channels)`; the last column when there is no mask."""
     if attention_mask is None:
         return values[:, -1]
-    layout = PaddingLayout(attention_mask, values.size(0), values.size(1))
-    right = layout.to_right_padding(values) if layout.mask is not None else values
-    last = (layout.lengths - 1).clamp(min=0) if layout.mask is not None else torch.full_like(values[:, 0, 0], -1)
-    return right[torch.arange(values.size(0)), last.long()]
+    positions = torch.arange(values.size(1), device=values.device)[None, :]  # [1, T]
+    last = (positions * attention_mask.bool()).amax(1)  # [B]
+    return values[torch.arange(values.size(0), device=values.device), last]
 
 
 def sequence_loss(config, logits, labels):
