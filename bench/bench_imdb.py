@@ -44,7 +44,9 @@ def main():
         sections["Rating 1-10 (IMDB test, regression)"] = (rating_rows, list(rating_rows[0]))
     preset = PRESETS[args.preset]
     notes = (f"Preset `{args.preset}`: {preset}. Test size: "
-             f"{preset['data'].get('max_test_samples') or 25_000} reviews (seeded random sample when < 25,000).")
+             f"{preset['data'].get('max_test_samples') or 25_000} reviews (seeded random sample when < 25,000)."
+             + (f" Resumed run: wall time covers the last invocation only ({results['resumed_stages']})."
+                if results.get("resumed_stages") else ""))
     print(write_results(f"imdb_{args.preset}", sections, notes, raw=results))
     curves = Path(out) / "model" / "training_curves.png"
     if curves.is_file():

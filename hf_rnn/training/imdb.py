@@ -19,6 +19,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser, TrainingArguments
 
+from .model_card import resumed_note, write_model_card
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .presets import COMMON, PRESETS
 from .recipes import load_imdb, prepare_tokenizer, pretrain_language_model, train_classifier
@@ -62,6 +63,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     model_args = with_preset(ModelArguments, preset["model"], model_args)
     ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit)
     start, out = time.time(), Path(job.output_dir)
+    # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
+    resumed = [stage for stage in ("tokenizer", "lm", "sentiment", "rating") if (out / stage).is_dir()]
     dsd = load_imdb(data_args, seed=job.seed)
     tokenizer = prepare_tokenizer(tok_args, dsd, out / "tokenizer")
     lm_args = stage_training_args(job, "lm", "lm", preset["lm_training"], user)
@@ -77,6 +80,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     elif job.rating:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
     results["wall_time_s"] = time.time() - start
+    results["resumed_stages"] = resumed
     finish(job, results, data_args, model_args)
     return results
 
@@ -88,8 +92,6 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments, model_arg
     if model_dir.exists():
         shutil.rmtree(model_dir)
     shutil.copytree(out / "sentiment", model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
-    from .model_card import write_model_card
-
     write_model_card(model_dir, results, job, data_args, model_args)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     print(summary_line(results))
@@ -103,7 +105,8 @@ def summary_line(results: dict) -> str:
         rating = results["rating"]
         line += f", rating MAE {rating.get('test_mae', float('nan')):.3f}, exact {rating.get('test_exact', 0):.3f}"
     return line + f", LM perplexity {results['lm'].get('eval_perplexity', float('nan')):.1f}, " \
-                  f"wall time {results['wall_time_s'] / 60:.1f} min"
+                  f"wall time {results['wall_time_s'] / 60:.1f} min" + resumed_note(results)
+
 
 
 TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}

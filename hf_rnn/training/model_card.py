@@ -35,6 +35,12 @@ def result_rows(results: dict) -> list[dict]:
     return rows
 
 
+def resumed_note(results: dict) -> str:
+    """Says when the wall time covers only the last invocation of a resumed job."""
+    stages = results.get("resumed_stages")
+    return f" (this invocation only; resumed {', '.join(stages)})" if stages else ""
+
+
 def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results."""
     model_dir = Path(model_dir)
@@ -46,7 +52,8 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
     test_size = data_args.max_test_samples
     card = ModelCard.from_template(
         card_data, template_path=str(TEMPLATE), model_name=f"hf_rnn IMDB sentiment ({job.preset})",
-        preset=job.preset, result_rows=result_rows(results), wall_time_min=f"{results['wall_time_s'] / 60:.1f}",
+        preset=job.preset, result_rows=result_rows(results), 
+        wall_time_min=f"{results['wall_time_s'] / 60:.1f}{resumed_note(results)}",
         machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
         test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
                    if test_size else "Test figures use all 25,000 test reviews."),
