@@ -117,7 +117,7 @@ def main():
     result = {"generate_s": time.perf_counter() - start, "text_file_mb": text_path.stat().st_size / 2**20,
               "bin_file_mb": bin_path.stat().st_size / 2**20, "runs": {}, "machine": machine()}
     result["runs"]["import_word_vectors (streamed text)"] = {"file": "GloVe text", **in_subprocess("import", text_path)}
-    result["runs"]["import_word_vectors (word2vec binary via gensim)"] = {"file": "word2vec binary", **in_subprocess("import", bin_path)}
+    result["runs"]["import_word_vectors (streamed word2vec binary)"] = {"file": "word2vec binary", **in_subprocess("import", bin_path)}
     if args.compare_gensim:
         result["runs"]["gensim load_word2vec_format, full text load"] = {"file": "GloVe text", **in_subprocess("gensim", text_path)}
     out = Path(args.out)

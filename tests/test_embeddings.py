@@ -366,3 +366,31 @@ def test_pair_plot_is_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="No group has two pairs"):
         plot_analogy_pairs(kv, tmp_path / "none.png", {"gender": [("man", "woman")]})
+
+
+def test_word2vec_binary_is_streamed_not_loaded_whole(tmp_path, monkeypatch):
+    reference = gensim_kv("euclidean_vectors.bin")
+    gz = tmp_path / "v.bin.gz"
+    reference.save_word2vec_format(str(gz), binary=True)
+    import hf_rnn.embeddings.importing as importing
+
+    def no_full_load(*args, **kwargs):
+        raise AssertionError("word2vec binary files must be streamed, not loaded whole")
+
+    monkeypatch.setattr(importing, "load_keyed_vectors", no_full_load)
+    words = reference.index_to_key[:20]
+    tok = make_tokenizer(words, lowercase=False)
+    for source in (datapath("euclidean_vectors.bin"), gz):
+        model = TinyModel(len(tok), reference.vector_size)
+        assert import_word_vectors(model, source, tok, lowercase=False).exact == len(words)
+        for word in words:
+            assert np.array_equal(model.embed.weight[tok.convert_tokens_to_ids(word)].detach(), reference[word])
+
+
+def test_truncated_word2vec_binary_is_a_clear_error(tmp_path):
+    data = open(datapath("euclidean_vectors.bin"), "rb").read()
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(data[: len(data) - 7])
+    tok = make_tokenizer(["zzz"], lowercase=False)
+    with pytest.raises(ValueError, match="truncated"):
+        import_word_vectors(TinyModel(len(tok), 4), cut, tok, lowercase=False)

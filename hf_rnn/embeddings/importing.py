@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import detect_vector_format, iter_text_vectors, load_keyed_vectors, parse_numbers, text_vector_dim
+from .io import (binary_vector_dim, detect_vector_format, iter_binary_vectors, iter_text_vectors, load_keyed_vectors,
+                 parse_binary_row, parse_numbers, text_vector_dim)
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ def _match_source(vectors, words, lowercase, fmt, allow_pickle) -> tuple[_Matche
             dim = text_vector_dim(vectors, fmt)
             pairs = iter_text_vectors(vectors, fmt)
             return _match_rows(pairs, words, lowercase, lambda s, w: parse_numbers(s, dim, w), dim), str(vectors), fmt
+        if fmt == "word2vec-binary":  # streamed for the same reason: a full load holds every row in memory
+            dim = binary_vector_dim(vectors)
+            return _match_rows(iter_binary_vectors(vectors), words, lowercase, parse_binary_row, dim), str(vectors), fmt
         kv, source = load_keyed_vectors(vectors, fmt, allow_pickle), str(vectors)
     else:
         kv, fmt, source = vectors, type(vectors).__name__, type(vectors).__name__

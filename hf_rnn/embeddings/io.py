@@ -86,6 +86,46 @@ def iter_text_vectors(path: str | Path, fmt: str, unicode_errors: str = "strict"
                 yield _split_row(line, dim)
 
 
+def iter_binary_vectors(path: str | Path, unicode_errors: str = "strict") -> Iterator[tuple[str, bytes]]:
+    """Stream ``(word, raw float32 bytes)`` from a word2vec binary file, one row at a time.
+
+    gensim's reader loads every row (GoogleNews: 3M x 300 floats, 3.6 GB) to import the ~30k a model needs;
+    this keeps memory at one row. Layout: a ``count dim`` header line, then per row the word, a space and
+    ``dim`` little-endian float32 values, optionally followed by a newline.
+    """
+    with _open(path, "rb") as f:
+        count, dim = (int(v) for v in f.readline().split())
+        width = 4 * dim
+        for _ in range(count):
+            word = _read_binary_word(f).decode("utf-8", errors=unicode_errors)
+            payload = f.read(width)
+            if len(payload) != width:
+                raise ValueError(f"{path}: row for {word!r} is cut short; is the file truncated?")
+            yield word, payload
+
+
+def _read_binary_word(f) -> bytes:
+    """Bytes up to the next space, skipping the newline that some writers put after each vector."""
+    word = bytearray()
+    while (char := f.read(1)) != b" ":
+        if not char:
+            raise ValueError("word2vec binary file ends inside a word; is the file truncated?")
+        if char != b"\n":
+            word += char
+    return bytes(word)
+
+
+def binary_vector_dim(path: str | Path) -> int:
+    """Vector size from a word2vec binary file's header."""
+    with _open(path, "rb") as f:
+        return int(f.readline().split()[1])
+
+
+def parse_binary_row(payload: bytes, word: str) -> np.ndarray:
+    """One row's float32 values (little-endian, as word2vec writes them)."""
+    return np.frombuffer(payload, dtype="<f4").astype(np.float32)
+
+
 def _split_row(line: str, dim: int) -> tuple[str, str]:
     """Split ``word v1 ... vD`` into (word, numbers); fast path when the word has no space."""
     word, _, numbers = line.rstrip().partition(" ")
