@@ -67,6 +67,11 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
     assert 0.0 <= results["sentiment"]["test_accuracy"] <= 1.0
     assert results["rating"]["test_mae"] > 0 and results["lm"]["eval_perplexity"] > 1
     assert json.loads((out / "results.json").read_text())["sentiment"] == results["sentiment"]
+    # The second invocation found the first one's work, so its wall time is labelled as partial.
+    assert results["resumed_stages"] == ["tokenizer", "lm"]
+    assert "this invocation only; resumed tokenizer, lm" in (out / "model" / "README.md").read_text()
+    sentiment_log = json.loads((out / "sentiment" / "trainer_state.json").read_text())["log_history"]
+    assert any("eval_accuracy" in entry for entry in sentiment_log)  # validation during training
 
 
 def test_rerun_skips_finished_stages(finished_run):

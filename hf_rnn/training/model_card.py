@@ -83,9 +83,14 @@ def plot_training_curves(run_dir, path, skip=()) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3.5), squeeze=False)
     for ax, (stage, state_file) in zip(axes[0], stages.items()):
-        history = [e for e in json.loads(state_file.read_text())["log_history"] if "loss" in e]
-        ax.plot([e["step"] for e in history], [e["loss"] for e in history])
-        ax.set(title=stage, xlabel="step", ylabel="training loss")
+        log = json.loads(state_file.read_text())["log_history"]
+        history = [e for e in log if "loss" in e]
+        ax.plot([e["step"] for e in history], [e["loss"] for e in history], label="training")
+        evaluations = [e for e in log if "eval_loss" in e]  # per-epoch validation, when the stage evaluated
+        if evaluations:
+            ax.plot([e["step"] for e in evaluations], [e["eval_loss"] for e in evaluations], "o-", label="validation")
+            ax.legend()
+        ax.set(title=stage, xlabel="step", ylabel="loss")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

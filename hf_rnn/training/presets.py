@@ -12,7 +12,7 @@ COMMON = {
                save_total_limit=1, eval_strategy="no", report_to=[]),
     "classifier": dict(per_device_train_batch_size=32, per_device_eval_batch_size=64, learning_rate=3e-3,
                        weight_decay=0.01, adam_beta1=0.7, adam_beta2=0.99, logging_steps=25, save_steps=200,
-                       save_total_limit=1, eval_strategy="no", report_to=[],
+                       save_total_limit=1, eval_strategy="epoch", report_to=[],
                        train_sampling_strategy="group_by_length"),
 }
 

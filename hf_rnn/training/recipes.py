@@ -194,6 +194,12 @@ def classification_datasets(tokenizer, dsd, data_args: DataArguments):
     return classification_features(splits, tokenizer, target=data_args.target, max_length=data_args.max_length)
 
 
+def by_length(split: datasets.Dataset | None) -> datasets.Dataset | None:
+    """Rows sorted by length, for evaluation: metrics do not depend on row order, and sorted batches carry almost
+    no padding (random order pads half of every batch)."""
+    return split.sort("length") if split is not None else None
+
+
 def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments, ulmfit: ULMFiTArguments,
                      training_args: TrainingArguments) -> dict:
     """Train a sentiment or rating classifier, evaluate on validation, then report on test."""
@@ -205,15 +211,13 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
     model = classifier_model(tokenizer, data_args, model_args)
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
                            trainer_class=LengthGroupedTrainer, train_dataset=features["train"],
-                           eval_dataset=features["validation"], processing_class=tokenizer,
+                           eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),
                            compute_metrics=compute_metrics_for(data_args.target))
     metrics = train_and_save(trainer, training_args.output_dir)
     for split in ("validation", "test"):
         if split in features:
-            # Metrics do not depend on row order, and length-sorted batches carry almost no padding (random
-            # order pads half of every batch), so evaluation sorts by length.
-            result = trainer.evaluate(features[split].sort("length"), metric_key_prefix=split)
+            result = trainer.evaluate(by_length(features[split]), metric_key_prefix=split)
             trainer.log_metrics(split, result)
             trainer.save_metrics(split, result)
             metrics.update(result)
