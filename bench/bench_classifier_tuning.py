@@ -1,0 +1,88 @@
+"""Classifier settings on the validation split, fine-tuning one pretrained LM (the test split is never touched).
+
+    python bench/bench_classifier_tuning.py --run runs/bench-imdb-full --preset full \
+        --variant baseline '{}' --variant epochs3 '{"num_train_epochs": 3}' \
+        --variant unfreeze '{"gradual_unfreezing_steps": 300}'
+
+`--run` is a finished main-job folder (its `tokenizer/` and `lm/` are reused). Each variant is a JSON object of
+field overrides on top of the preset: ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments fields.
+Every finished variant is written to bench/results/classifier_tuning_<preset>.{json,md} at once (a crash keeps
+the finished ones); a variant already in that file is skipped, so a killed sweep resumes.
+"""
+
+import argparse
+import dataclasses
+import json
+import shutil
+import tempfile
+import time
+
+from common import RESULTS_DIR, write_results
+from transformers import AutoTokenizer, TrainingArguments
+
+from hf_rnn.training import DataArguments, ModelArguments, ULMFiTArguments, load_imdb, train_classifier
+from hf_rnn.training.imdb import with_preset
+from hf_rnn.training.presets import COMMON, PRESETS
+
+
+def split_overrides(overrides: dict) -> dict[type, dict]:
+    """Route each field to the dataclass that has it; an unknown field is an error, not silently ignored."""
+    classes = (ModelArguments, ULMFiTArguments, DataArguments, TrainingArguments)
+    routed = {cls: {} for cls in classes}
+    for name, value in overrides.items():
+        owner = next((cls for cls in classes if name in {f.name for f in dataclasses.fields(cls)}), None)
+        if owner is None:
+            raise SystemExit(f"Unknown field {name!r}: use a Model, ULMFiT, Data or TrainingArguments field.")
+        routed[owner][name] = value
+    return routed
+
+
+def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, seed: int) -> dict:
+    routed = split_overrides(overrides)
+    data = dataclasses.replace(with_preset(DataArguments, preset["data"]), **routed[DataArguments])
+    model = dataclasses.replace(with_preset(ModelArguments, preset["model"]), init_from=f"{run_dir}/lm",
+                                **routed[ModelArguments])
+    ulmfit = dataclasses.replace(with_preset(ULMFiTArguments, preset["ulmfit"]), **routed[ULMFiTArguments])
+    output_dir = tempfile.mkdtemp(prefix="hf_rnn_tuning_")
+    settings = {**COMMON["classifier"], **preset["classifier_training"], "save_strategy": "no",
+                "disable_tqdm": True, **routed[TrainingArguments]}
+    args = TrainingArguments(output_dir=output_dir, seed=seed, **settings)
+    start = time.time()
+    try:
+        metrics = train_classifier(tokenizer, dsd, data, model, ulmfit, args)
+    finally:
+        shutil.rmtree(output_dir, ignore_errors=True)
+    return {"validation accuracy": metrics.get("validation_accuracy"), "validation F1": metrics.get("validation_f1"),
+            "train loss": metrics.get("train_loss"), "minutes": (time.time() - start) / 60}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="finished main-job folder with tokenizer/ and lm/")
+    parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
+    parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"), required=True)
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    preset = PRESETS[args.preset]
+    data = with_preset(DataArguments, preset["data"], DataArguments(dataset=args.dataset))
+    dsd = load_imdb(data, seed=args.seed)
+    dsd.pop("test")  # tuning never looks at the test split
+    tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
+    name = f"classifier_tuning_{args.preset}"
+    previous = RESULTS_DIR / f"{name}.json"
+    rows = json.loads(previous.read_text())["Validation"] if previous.is_file() else []
+    for variant, spec in args.variant:
+        if any(row["variant"] == variant for row in rows):
+            continue
+        overrides = json.loads(spec)
+        result = run_variant(args.run, preset, overrides, dsd, tokenizer, args.seed)
+        rows.append({"variant": variant, "overrides": json.dumps(overrides), **result})
+        print(variant, result, flush=True)
+        notes = (f"Fine-tuning the LM of `{args.run}` (preset `{args.preset}`) with the preset's classifier settings "
+                 "plus each variant's overrides; validation split only (cut from train, seeded).")
+        write_results(name, {"Validation": (rows, list(rows[0]))}, notes)
+
+
+if __name__ == "__main__":
+    main()
