@@ -49,6 +49,28 @@ def test_each_problem_type_trains(problem_type, num_labels, labels):
     assert losses[-1] < 0.6 * losses[0], losses
 
 
+def test_regression_head_learns_the_standardised_target_and_answers_in_target_units():
+    torch.manual_seed(0)
+    ids, stars = torch.randint(4, 20, (3, 5)), torch.tensor([8.0, 2.0, 10.0])
+    plain = RNNForSequenceClassification(tiny_config(num_labels=1, problem_type="regression"))
+    scaled = RNNForSequenceClassification(tiny_config(num_labels=1, problem_type="regression",
+                                                      regression_target_mean=5.5, regression_target_std=3.0))
+    scaled.load_state_dict(plain.state_dict())
+    plain.eval(), scaled.eval()
+    raw = plain(input_ids=ids, labels=stars)
+    out = scaled(input_ids=ids, labels=stars)
+    torch.testing.assert_close(out.logits, raw.logits * 3.0 + 5.5)  # outputs in stars
+    expected = torch.nn.functional.mse_loss(raw.logits.squeeze(-1), (stars - 5.5) / 3.0)
+    torch.testing.assert_close(out.loss, expected)  # the loss is on the standardised scale
+
+
+@pytest.mark.parametrize("field, value", [("regression_target_std", 0.0), ("regression_target_std", -1.0),
+                                          ("regression_target_mean", float("nan"))])
+def test_bad_regression_statistics_are_clear_errors(field, value):
+    with pytest.raises(ValueError, match=field):
+        tiny_config(num_labels=1, **{field: value})
+
+
 def test_problem_type_is_inferred_like_transformers():
     model = RNNForSequenceClassification(tiny_config(num_labels=1))
     model(input_ids=torch.randint(4, 20, (2, 3)), labels=torch.tensor([3.0, 7.0]))

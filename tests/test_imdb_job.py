@@ -69,6 +69,8 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
     assert json.loads((out / "results.json").read_text())["sentiment"] == results["sentiment"]
     # The second invocation found the first one's work, so its wall time is labelled as partial.
     assert results["resumed_stages"] == ["tokenizer", "lm"]
+    assert set(results["stage_seconds"]) == {"tokenizer", "lm", "sentiment", "rating"}
+    assert all(seconds > 0 for seconds in results["stage_seconds"].values())  # kept across the two invocations
     assert "this invocation only; resumed tokenizer, lm" in (out / "model" / "README.md").read_text()
     sentiment_log = json.loads((out / "sentiment" / "trainer_state.json").read_text())["log_history"]
     assert any("eval_accuracy" in entry for entry in sentiment_log)  # validation during training

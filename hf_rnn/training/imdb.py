@@ -12,6 +12,7 @@ model=output_dir/model)` loads it, with or without hf_rnn installed (`trust_remo
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from transformers import HfArgumentParser, TrainingArguments
 from .model_card import resumed_note, write_model_card
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .presets import COMMON, PRESETS
-from .recipes import load_imdb, prepare_tokenizer, pretrain_language_model, train_classifier
+from .recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer, pretrain_language_model,
+                      train_classifier)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,20 @@ def with_preset(cls, preset_values: dict, user=None):
     return dataclasses.replace(default, **{**preset_values, **user_set})
 
 
+def timed_stage(stage_dir: Path, run):
+    """Run a stage; when this invocation finished it, add its duration to its stage_done.json as `stage_seconds`, so
+    the time of a job resumed across invocations can still be added up (a stage resumed mid-way counts only its last
+    invocation, which `resumed_stages` says)."""
+    already_done = finished_stage(stage_dir) is not None
+    start = time.time()
+    value = run()
+    done = finished_stage(stage_dir)
+    if not already_done and done is not None and int(os.environ.get("RANK", "0")) == 0:
+        done = {**done, "stage_seconds": time.time() - start}
+        mark_stage_done(stage_dir, done)
+    return value, done if done is not None else value
+
+
 def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict) -> TrainingArguments:
     """TrainingArguments for one stage: common settings, then the preset's, then the user's command line."""
     settings = {**COMMON[kind], **overrides, **user}
@@ -66,19 +82,24 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
     resumed = [stage for stage in ("tokenizer", "lm", "sentiment", "rating") if (out / stage).is_dir()]
     dsd = load_imdb(data_args, seed=job.seed)
-    tokenizer = prepare_tokenizer(tok_args, dsd, out / "tokenizer")
+    tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
     lm_args = stage_training_args(job, "lm", "lm", preset["lm_training"], user)
-    results = {"preset": job.preset, "lm": pretrain_language_model(tokenizer, dsd, data_args, model_args, ulmfit,
-                                                                   lm_args)}
+    results = {"preset": job.preset}
+    results["lm"] = timed_stage(out / "lm", lambda: pretrain_language_model(tokenizer, dsd, data_args, model_args,
+                                                                           ulmfit, lm_args))[1]
     from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
     cls_args = stage_training_args(job, "sentiment", "classifier", preset["classifier_training"], user)
-    results["sentiment"] = train_classifier(tokenizer, dsd, data_args, from_lm, ulmfit, cls_args)
+    results["sentiment"] = timed_stage(out / "sentiment", lambda: train_classifier(tokenizer, dsd, data_args, from_lm,
+                                                                                   ulmfit, cls_args))[1]
     if job.rating and "rating" in dsd["train"].column_names:
         rating_data = dataclasses.replace(data_args, target="regression")
         rating_args = stage_training_args(job, "rating", "classifier", preset["classifier_training"], user)
-        results["rating"] = train_classifier(tokenizer, dsd, rating_data, from_lm, ulmfit, rating_args)
+        results["rating"] = timed_stage(out / "rating", lambda: train_classifier(tokenizer, dsd, rating_data, from_lm,
+                                                                                 ulmfit, rating_args))[1]
     elif job.rating:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
+    results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
+                                for stage in ("tokenizer", "lm", "sentiment", "rating") if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
     results["resumed_stages"] = resumed
     finish(job, results, data_args, model_args)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import datasets
+import torch
 from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -159,11 +160,18 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
     return metrics
 
 
-def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArguments):
-    """A classifier for `data_args.target`: from a pretrained LM folder, from word vectors, or from scratch."""
+def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArguments, train_labels=None):
+    """A classifier for `data_args.target`: from a pretrained LM folder, from word vectors, or from scratch.
+
+    `train_labels`: the training targets; for regression their mean and spread standardise the head's target.
+    """
     labels = id2label(data_args.target)
     head = dict(num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
                 problem_type="regression" if data_args.target == "regression" else "single_label_classification")
+    if data_args.target == "regression" and train_labels is not None:
+        values = torch.as_tensor(list(train_labels), dtype=torch.float64)
+        spread = float(values.std()) if len(values) > 1 else 1.0
+        head.update(regression_target_mean=float(values.mean()), regression_target_std=spread if spread > 0 else 1.0)
     if model_args.init_from:
         overrides = {k: v for k, v in model_args.config_kwargs().items()
                      if k.endswith("dropout") or k.startswith("classifier_")}
@@ -208,7 +216,7 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
     set_seed(training_args.seed)  # before the model exists: the new head's initial weights depend on it
-    model = classifier_model(tokenizer, data_args, model_args)
+    model = classifier_model(tokenizer, data_args, model_args, train_labels=features["train"]["labels"])
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
                            trainer_class=LengthGroupedTrainer, train_dataset=features["train"],
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,

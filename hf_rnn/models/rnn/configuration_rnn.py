@@ -61,6 +61,11 @@ class RNNConfig(PretrainedConfig):
             steps with the state carried (0 = one pass). Memory stays bounded for a review of any length.
         classifier_grad_chunks (`int`, *optional*, defaults to 0): with chunking, only the last this-many chunks
             are backpropagated through (0 = all); earlier chunks run without building a graph.
+        regression_target_mean (`float`, *optional*, defaults to 0.0), regression_target_std (`float`, *optional*,
+            defaults to 1.0): for `problem_type="regression"`, the training targets' mean and spread. The head
+            learns the standardised target `(y - mean) / std` and its outputs are mapped back, so logits are in the
+            target's own units (e.g. stars 1-10) while the MSE it trains on stays near 1: raw 1-10 targets give a
+            loss near 12 with gradients to match, which diverged at ULMFiT's learning rate of 1e-2.
         initializer_range (`float`, *optional*, defaults to 0.1): half-width of the uniform init of embeddings
             and recurrent weights (AWD-LSTM style).
         pad_token_id, bos_token_id, eos_token_id (`int`, *optional*): special token ids.
@@ -91,6 +96,8 @@ class RNNConfig(PretrainedConfig):
         num_sampled=1024,
         classifier_chunk_size=0,
         classifier_grad_chunks=0,
+        regression_target_mean=0.0,
+        regression_target_std=1.0,
         initializer_range=0.1,
         pad_token_id=0,
         bos_token_id=None,
@@ -118,6 +125,8 @@ class RNNConfig(PretrainedConfig):
         self.num_sampled = num_sampled
         self.classifier_chunk_size = classifier_chunk_size
         self.classifier_grad_chunks = classifier_grad_chunks
+        self.regression_target_mean = regression_target_mean
+        self.regression_target_std = regression_target_std
         self.initializer_range = initializer_range
         self.pad_token_id = pad_token_id
         self.bos_token_id = bos_token_id
@@ -160,6 +169,10 @@ class RNNConfig(PretrainedConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}={value!r} must be an int >= 0 (0 = off).")
+        if not isinstance(self.regression_target_std, (int, float)) or not self.regression_target_std > 0:
+            raise ValueError(f"regression_target_std={self.regression_target_std!r} must be a number > 0.")
+        if not isinstance(self.regression_target_mean, (int, float)) or self.regression_target_mean != self.regression_target_mean:
+            raise ValueError(f"regression_target_mean={self.regression_target_mean!r} must be a finite number.")
         if self.classifier_chunk_size and self.bidirectional:
             raise ValueError("classifier_chunk_size needs bidirectional=False: a backward pass cannot carry its state "
                              "across chunks. Set classifier_chunk_size=0 or bidirectional=False.")

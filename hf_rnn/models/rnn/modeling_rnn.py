@@ -556,6 +556,8 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             hidden, hidden_states = outputs.last_hidden_state, outputs.hidden_states
         logits = self.classifier(self.pooler(hidden, attention_mask))  # [B, num_labels]
         loss = None if labels is None else sequence_loss(self.config, logits, labels)
+        if self.config.problem_type == "regression":  # the head predicts the standardised target
+            logits = logits * self.config.regression_target_std + self.config.regression_target_mean
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
         return output if return_dict is not False else output.to_tuple()
 
@@ -677,8 +679,9 @@ def sequence_loss(config, logits, labels):
             config.problem_type = "single_label_classification"
         else:
             config.problem_type = "multi_label_classification"
-    if config.problem_type == "regression":
-        return F.mse_loss(logits.squeeze(-1).float(), labels.float().view_as(logits.squeeze(-1)))
+    if config.problem_type == "regression":  # on the standardised scale (see RNNConfig.regression_target_std)
+        target = (labels.float() - config.regression_target_mean) / config.regression_target_std
+        return F.mse_loss(logits.squeeze(-1).float(), target.view_as(logits.squeeze(-1)))
     if config.problem_type == "single_label_classification":
         return F.cross_entropy(logits.float(), labels.view(-1).long())
     return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
