@@ -27,6 +27,7 @@ from .recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokeni
                       train_classifier)
 
 logger = logging.getLogger(__name__)
+STAGES = ("tokenizer", "lm", "sentiment", "rating")  # each in its own folder under output_dir
 
 
 @dataclass
@@ -56,9 +57,10 @@ def timed_stage(stage_dir: Path, run):
     start = time.time()
     value = run()
     done = finished_stage(stage_dir)
-    if not already_done and done is not None and int(os.environ.get("RANK", "0")) == 0:
+    if not already_done and done is not None and int(os.environ.get("RANK", "0")) == 0:  # torchrun: rank 0 writes
         done = {**done, "stage_seconds": time.time() - start}
         mark_stage_done(stage_dir, done)
+    # (value, recorded metrics): a rerun that skips the stage returns what it recorded, so both runs report alike.
     return value, done if done is not None else value
 
 
@@ -80,7 +82,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit)
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
-    resumed = [stage for stage in ("tokenizer", "lm", "sentiment", "rating") if (out / stage).is_dir()]
+    resumed = [stage for stage in STAGES if (out / stage).is_dir()]
     dsd = load_imdb(data_args, seed=job.seed)
     tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
     lm_args = stage_training_args(job, "lm", "lm", preset["lm_training"], user)
@@ -99,7 +101,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     elif job.rating:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
-                                for stage in ("tokenizer", "lm", "sentiment", "rating") if (out / stage).is_dir()}
+                                for stage in STAGES if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
     results["resumed_stages"] = resumed
     finish(job, results, data_args, model_args)
