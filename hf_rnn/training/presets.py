@@ -36,10 +36,11 @@ PRESETS = {
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
     # The best this CPU reaches in under 2 hours. Sized by measured training speed on 2 threads (sampled softmax,
-    # batch 32): embedding 300 + two LSTM 512 layers ran the LM at 3.2k tok/s and the classifier at 4.1k tok/s
-    # (too slow for one pass over the data); embedding 256 + one LSTM 512 runs them at 5.9k and 10.5k tok/s, so
-    # 6,000 LM steps (~13M tokens, 2/3 of train+unsupervised) take ~40 min and each classifier epoch over 22.5k
-    # reviews of up to 512 tokens ~11 min. Classifier settings are the quick preset's, chosen on validation.
+    # batch 32; python bench/bench_preset_sizing.py -> bench/results/preset_sizing.md): embedding 300 + two LSTM 512
+    # layers ran the LM at ~2.0k tok/s and the classifier at ~3.6k tok/s (too slow for one pass over the data);
+    # embedding 256 + one LSTM 512 at ~5.9k and ~7.4k tok/s. 6,000 LM steps (~13M tokens, 2/3 of train+unsupervised)
+    # then took 38 min, each classifier stage (22.5k reviews of up to 512 tokens, 2 epochs) ~25 min.
+    # Classifier settings are the quick preset's, chosen on validation; the full preset itself is untuned.
     "full": {
         "data": dict(block_size=70, max_length=512, lm_streams=32),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),
