@@ -25,6 +25,11 @@ from hf_rnn.training.imdb import with_preset
 from hf_rnn.training.presets import COMMON, PRESETS
 
 
+REPORTED_METRICS = (("validation accuracy", "accuracy"), ("validation F1", "f1"), ("rating MAE", "mae"),
+                    ("rating exact", "exact"), ("rating within one", "within_one"),
+                    ("sentiment from rating", "sentiment_accuracy"))
+
+
 def split_overrides(overrides: dict) -> dict[type, dict]:
     """Route each field to the dataclass that has it; an unknown field is an error, not silently ignored."""
     classes = (ModelArguments, ULMFiTArguments, DataArguments, TrainingArguments)
@@ -52,8 +57,9 @@ def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, see
         metrics = train_classifier(tokenizer, dsd, data, model, ulmfit, args)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
-    return {"validation accuracy": metrics.get("validation_accuracy"), "validation F1": metrics.get("validation_f1"),
-            "train loss": metrics.get("train_loss"), "minutes": (time.time() - start) / 60}
+    # One fixed set of columns for every target, so sentiment and rating variants share a table ("-" = n/a).
+    reported = {name: metrics.get(f"validation_{key}") for name, key in REPORTED_METRICS}
+    return {**reported, "train loss": metrics.get("train_loss"), "minutes": (time.time() - start) / 60}
 
 
 def main():

@@ -44,11 +44,12 @@ def main():
     out = args.output_dir or f"runs/bench-imdb-{args.preset}"
     from hf_rnn.training import DataArguments
 
-    results = run_imdb(JobArguments(output_dir=out, preset=args.preset), data_args=DataArguments(dataset=args.dataset))
+    job = JobArguments(output_dir=out, preset=args.preset)
+    results = run_imdb(job, data_args=DataArguments(dataset=args.dataset))
     main_rows, rating_rows = rows_for(results)
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
     if rating_rows:
-        sections["Rating 1-10 (IMDB test, regression)"] = (rating_rows, list(rating_rows[0]))
+        sections[f"Rating 1-10 (IMDB test, {job.rating_target})"] = (rating_rows, list(rating_rows[0]))
     preset = PRESETS[args.preset]
     notes = (f"Preset `{args.preset}`: {preset}. Test size: "
              f"{preset['data'].get('max_test_samples') or 25_000} reviews (seeded random sample when < 25,000)."

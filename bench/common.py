@@ -39,6 +39,8 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _fmt(value) -> str:
+    if value is None:  # a metric this row's task does not have
+        return "-"
     if isinstance(value, float):
         if abs(value) < 1:
             return f"{value:.4f}"

@@ -11,10 +11,31 @@ def load_classifier(model_dir: str, device=None):
 
 
 def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
-    """Classify texts in batches; a regression model's score becomes a star rating on the 1-10 scale."""
-    is_rating = classifier.model.config.problem_type == "regression"
-    kwargs = {"function_to_apply": "none"} if is_rating else {}
-    outputs = classifier(texts, batch_size=batch_size, truncation=False, **kwargs)
-    if not is_rating:
+    """Classify texts in batches. Sentiment: label and score. Ratings: a star rating on the 1-10 scale, from a
+    regression model's output or, for a 10-class rating model, the median of its predicted distribution (the
+    prediction with the least expected absolute error, as in the rating metrics) beside its most likely label."""
+    config = classifier.model.config
+    if config.problem_type == "regression":
+        outputs = classifier(texts, batch_size=batch_size, truncation=False, function_to_apply="none")
+        return [{"rating": min(10.0, max(1.0, o["score"]))} for o in outputs]
+    if not is_star_rating(config.id2label):
+        outputs = classifier(texts, batch_size=batch_size, truncation=False)
         return [{"label": o["label"], "score": o["score"]} for o in outputs]
-    return [{"rating": min(10.0, max(1.0, o["score"]))} for o in outputs]
+    outputs = classifier(texts, batch_size=batch_size, truncation=False, top_k=None)
+    return [star_rating_from_scores(scores, config.label2id) for scores in outputs]
+
+
+def is_star_rating(id2label: dict) -> bool:
+    return len(id2label) == 10 and all(str(label).endswith("stars") for label in id2label.values())
+
+
+def star_rating_from_scores(scores: list[dict], label2id: dict) -> dict:
+    """Every class's probability (pipeline top_k=None) -> posterior median in stars, and the most likely label."""
+    by_class = sorted(scores, key=lambda entry: label2id[entry["label"]])
+    cumulative = 0.0
+    for stars, entry in enumerate(by_class, start=1):
+        cumulative += entry["score"]
+        if cumulative >= 0.5:
+            break
+    best = max(scores, key=lambda entry: entry["score"])
+    return {"rating": float(stars), "label": best["label"], "score": best["score"]}

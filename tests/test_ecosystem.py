@@ -1,5 +1,6 @@
 """hf_rnn through transformers' own machinery: pipeline(), Trainer, save -> load."""
 
+import pytest
 import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, pipeline
@@ -57,3 +58,23 @@ def test_trainer_lowers_the_loss_and_the_model_round_trips(tokenizer, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(**batch).logits, model.eval()(**batch).logits)
     assert loaded.config.id2label == LABELS
+
+
+def test_ten_class_rating_model_predicts_its_posterior_median(tokenizer):
+    from hf_rnn.data.classification import id2label
+    from hf_rnn.inference import predict_reviews
+
+    labels = id2label("rating10")
+    config = tiny_config(num_labels=10, id2label=labels, label2id={v: k for k, v in labels.items()})
+    model = RNNForSequenceClassification(config).eval()
+    with torch.no_grad():  # a head that is sure of nothing but the bias: P(1 star) = .3, P(4) = .15, P(8) = .55
+        model.classifier.out_proj.weight.zero_()
+        model.classifier.out_proj.bias.copy_(torch.log(torch.tensor([.3, 0, 0, .15, 0, 0, 0, .55, 0, 0]) + 1e-9))
+    classify = pipeline("text-classification", model=model, tokenizer=tokenizer)
+    [result] = predict_reviews(classify, ["a good film"])
+    # The median (cumulative .3, .45, then .55 + .45 >= .5 at 8 stars) is also the mode here; shift mass to see both.
+    assert result == {"rating": 8.0, "label": "8 stars", "score": pytest.approx(0.55, abs=1e-3)}
+    with torch.no_grad():
+        model.classifier.out_proj.bias.copy_(torch.log(torch.tensor([.4, 0, .2, 0, 0, 0, 0, .0, .4, 0]) + 1e-9))
+    [result] = predict_reviews(classify, ["a good film"])
+    assert result["rating"] == 3.0 and result["label"] in {"1 stars", "9 stars"}  # median 3, modes 1 and 9

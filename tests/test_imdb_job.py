@@ -106,3 +106,9 @@ def test_predict_cli_reads_arguments_and_stdin(finished_run):
     rating = subprocess.run([sys.executable, "-m", "hf_rnn.cli", "predict", str(out / "rating"), "Fine."],
                             capture_output=True, text=True, timeout=300)
     assert 1.0 <= json.loads(rating.stdout)["rating"] <= 10.0
+
+
+def test_unknown_rating_target_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="rating_target 'stars'"):
+        run_imdb(JobArguments(output_dir=str(tmp_path / "job"), rating_target="stars"))
+    assert not (tmp_path / "job").exists()

@@ -28,6 +28,7 @@ from .recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokeni
 
 logger = logging.getLogger(__name__)
 STAGES = ("tokenizer", "lm", "sentiment", "rating")  # each in its own folder under output_dir
+RATING_TARGETS = ("regression", "rating10")
 
 
 @dataclass
@@ -35,7 +36,9 @@ class JobArguments:
     output_dir: str = field(default="runs/imdb", metadata={"help": "Folder for every stage and the final model."})
     preset: str = field(default="quick", metadata={"help": f"one of {sorted(PRESETS)}"})
     seed: int = field(default=42, metadata={"help": "Seed of the split, the subsets and training."})
-    rating: bool = field(default=True, metadata={"help": "Also train the 1-10 rating regressor (needs ratings)."})
+    rating: bool = field(default=True, metadata={"help": "Also train a 1-10 rating model (needs ratings)."})
+    rating_target: str = field(default="regression", metadata={
+        "help": "regression (one real output) | rating10 (ten classes; the posterior median is the rating)"})
 
 
 def with_preset(cls, preset_values: dict, user=None):
@@ -75,6 +78,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     """Run every stage of the main job and return the final metrics (also written to `results.json`)."""
     if job.preset not in PRESETS:
         raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(PRESETS)}.")
+    if job.rating_target not in RATING_TARGETS:
+        raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
     preset, user = PRESETS[job.preset], user_training_overrides or {}
     data_args = with_preset(DataArguments, preset["data"], data_args)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
@@ -94,7 +99,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     results["sentiment"] = timed_stage(out / "sentiment", lambda: train_classifier(tokenizer, dsd, data_args, from_lm,
                                                                                    ulmfit, cls_args))[1]
     if job.rating and "rating" in dsd["train"].column_names:
-        rating_data = dataclasses.replace(data_args, target="regression")
+        rating_data = dataclasses.replace(data_args, target=job.rating_target)
         rating_args = stage_training_args(job, "rating", "classifier", preset["classifier_training"], user)
         results["rating"] = timed_stage(out / "rating", lambda: train_classifier(tokenizer, dsd, rating_data, from_lm,
                                                                                  ulmfit, rating_args))[1]
