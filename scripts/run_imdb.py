@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The main job: tokenizer -> LM -> classifier and rating regressor on IMDB (same as `hf-rnn imdb`).
+"""The main job: tokenizer -> LM -> classifier and 1-10 rating model on IMDB (same as `hf-rnn imdb`).
 
     python scripts/run_imdb.py --preset quick --output_dir runs/imdb-quick
 """
