@@ -2,12 +2,13 @@
 
     python bench/bench_classifier_tuning.py --run runs/bench-imdb-full --preset full \
         --variant baseline '{}' --variant epochs3 '{"num_train_epochs": 3}' \
-        --variant unfreeze '{"gradual_unfreezing_steps": 300}'
+        --variant unfreeze '{"gradual_unfreezing_steps": 300}' --reference runs/bench-imdb-full/results.json
 
 `--run` is a finished main-job folder (its `tokenizer/` and `lm/` are reused). Each variant is a JSON object of
 field overrides on top of the preset: ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments fields.
 Every finished variant is written to bench/results/classifier_tuning_<preset>.{json,md} at once (a crash keeps
-the finished ones); a variant already in that file is skipped, so a killed sweep resumes.
+the finished ones); a variant already in that file is skipped, so a killed sweep resumes. `--reference` puts the
+main job's own stages (the preset as run, same LM, split and seed) at the head of the table.
 """
 
 import argparse
@@ -16,6 +17,7 @@ import json
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 from common import RESULTS_DIR, write_results
 from transformers import AutoTokenizer, TrainingArguments
@@ -62,32 +64,55 @@ def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, see
     return {**reported, "train loss": metrics.get("train_loss"), "minutes": (time.time() - start) / 60}
 
 
+def reference_rows(results_path: str, label: str = "") -> list[dict]:
+    """The validation figures a finished main job recorded for its own stages: what each variant is compared with
+    (same LM, split and seed)."""
+    results = json.loads(Path(results_path).read_text())
+    rows = []
+    for stage in ("sentiment", "rating"):
+        if stage in results:
+            metrics = results[stage]
+            reported = {name: metrics.get(f"validation_{key}") for name, key in REPORTED_METRICS}
+            rows.append({"variant": f"{stage} stage of {results_path}{label}", "overrides": "{} (the preset as run)",
+                         **reported, "train loss": metrics.get("train_loss"),
+                         "minutes": metrics.get("train_runtime", 0) / 60})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="finished main-job folder with tokenizer/ and lm/")
     parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
     parser.add_argument("--variant", nargs=2, action="append", metavar=("NAME", "JSON"), required=True)
+    parser.add_argument("--reference", default=None,
+                        help="a main job's results.json: its stages' validation figures head the table")
+    parser.add_argument("--reference_label", default="", help="said of the reference run, e.g. what it trained")
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     preset = PRESETS[args.preset]
-    data = with_preset(DataArguments, preset["data"], DataArguments(dataset=args.dataset))
-    dsd = load_imdb(data, seed=args.seed)
-    dsd.pop("test")  # tuning never looks at the test split
-    tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
     name = f"classifier_tuning_{args.preset}"
     previous = RESULTS_DIR / f"{name}.json"
     rows = json.loads(previous.read_text())["Validation"] if previous.is_file() else []
-    for variant, spec in args.variant:
-        if any(row["variant"] == variant for row in rows):
-            continue
-        overrides = json.loads(spec)
+    rows = [row for row in rows if not row["overrides"].endswith("(the preset as run)")]
+    reference = reference_rows(args.reference, args.reference_label) if args.reference else []
+    notes = (f"Fine-tuning the LM of `{args.run}` (preset `{args.preset}`) with the preset's classifier settings "
+             "plus each variant's overrides; validation split only (cut from train, seeded). Minutes: training "
+             "and per-epoch validation (reference rows: training only).")
+    todo = [(variant, json.loads(spec)) for variant, spec in args.variant
+            if not any(row["variant"] == variant for row in rows)]
+    if todo:
+        data = with_preset(DataArguments, preset["data"], DataArguments(dataset=args.dataset))
+        dsd = load_imdb(data, seed=args.seed)
+        dsd.pop("test")  # tuning never looks at the test split
+        tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
+    for variant, overrides in todo:
         result = run_variant(args.run, preset, overrides, dsd, tokenizer, args.seed)
         rows.append({"variant": variant, "overrides": json.dumps(overrides), **result})
         print(variant, result, flush=True)
-        notes = (f"Fine-tuning the LM of `{args.run}` (preset `{args.preset}`) with the preset's classifier settings "
-                 "plus each variant's overrides; validation split only (cut from train, seeded).")
-        write_results(name, {"Validation": (rows, list(rows[0]))}, notes)
+        write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)
+    if not todo and rows:  # nothing left to run: rewrite the table (e.g. with a new reference)
+        write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)
 
 
 if __name__ == "__main__":
