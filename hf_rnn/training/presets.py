@@ -39,7 +39,7 @@ PRESETS = {
     # batch 32; python bench/bench_preset_sizing.py -> bench/results/preset_sizing.md): embedding 300 + two LSTM 512
     # layers ran the LM at ~2.0k tok/s and the classifier at ~3.6k tok/s (too slow for one pass over the data);
     # embedding 256 + one LSTM 512 at ~5.9k and ~7.4k tok/s. 6,000 LM steps (~13M tokens, 2/3 of train+unsupervised)
-    # took 38 min, each classifier stage (22.5k reviews of up to 512 tokens, 2 epochs) ~25-28 min: 90 min in all, so
+    # took 38 min, each classifier stage (22.5k reviews of up to 512 tokens, 2 epochs) ~25-29 min: 93 min in all, so
     # the LM now gets the rest of the 2 hours, 9,000 steps (~20M tokens, one pass; ~57 min by the same rate).
     # Classifier settings are the quick preset's, chosen on validation; on the full LM, gradual unfreezing did not
     # beat them (bench/results/classifier_tuning_full.md).
