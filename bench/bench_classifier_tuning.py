@@ -59,9 +59,13 @@ def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, see
         metrics = train_classifier(tokenizer, dsd, data, model, ulmfit, args)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
-    # One fixed set of columns for every target, so sentiment and rating variants share a table ("-" = n/a).
-    reported = {name: metrics.get(f"validation_{key}") for name, key in REPORTED_METRICS}
-    return {**reported, "train loss": metrics.get("train_loss"), "minutes": (time.time() - start) / 60}
+    return {**reported_metrics(metrics), "minutes": (time.time() - start) / 60}
+
+
+def reported_metrics(metrics: dict) -> dict:
+    """One fixed set of columns for every target, so sentiment and rating variants share a table ("-" = n/a)."""
+    return {**{name: metrics.get(f"validation_{key}") for name, key in REPORTED_METRICS},
+            "train loss": metrics.get("train_loss")}
 
 
 def reference_rows(results_path: str, label: str = "") -> list[dict]:
@@ -71,11 +75,8 @@ def reference_rows(results_path: str, label: str = "") -> list[dict]:
     rows = []
     for stage in ("sentiment", "rating"):
         if stage in results:
-            metrics = results[stage]
-            reported = {name: metrics.get(f"validation_{key}") for name, key in REPORTED_METRICS}
             rows.append({"variant": f"{stage} stage of {results_path}{label}", "overrides": "{} (the preset as run)",
-                         **reported, "train loss": metrics.get("train_loss"),
-                         "minutes": metrics.get("train_runtime", 0) / 60})
+                         **reported_metrics(results[stage]), "minutes": results[stage].get("train_runtime", 0) / 60})
     return rows
 
 
@@ -110,8 +111,8 @@ def main():
         result = run_variant(args.run, preset, overrides, dsd, tokenizer, args.seed)
         rows.append({"variant": variant, "overrides": json.dumps(overrides), **result})
         print(variant, result, flush=True)
-        write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)
-    if not todo and rows:  # nothing left to run: rewrite the table (e.g. with a new reference)
+        write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)  # each variant kept at once
+    if rows:  # also when nothing was left to run: the table gets the current reference
         write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)
 
 

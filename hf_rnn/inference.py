@@ -2,6 +2,9 @@
 
 from transformers import pipeline
 
+from .data.classification import id2label
+from .training.metrics import posterior_median_stars
+
 
 def load_classifier(model_dir: str, device=None):
     """A text-classification pipeline for an hf_rnn classifier folder (sentiment or rating)."""
@@ -18,24 +21,15 @@ def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[
     if config.problem_type == "regression":
         outputs = classifier(texts, batch_size=batch_size, truncation=False, function_to_apply="none")
         return [{"rating": min(10.0, max(1.0, o["score"]))} for o in outputs]
-    if not is_star_rating(config.id2label):
+    if config.id2label != id2label("rating10"):
         outputs = classifier(texts, batch_size=batch_size, truncation=False)
         return [{"label": o["label"], "score": o["score"]} for o in outputs]
     outputs = classifier(texts, batch_size=batch_size, truncation=False, top_k=None)
     return [star_rating_from_scores(scores, config.label2id) for scores in outputs]
 
 
-def is_star_rating(id2label: dict) -> bool:
-    return len(id2label) == 10 and all(str(label).endswith("stars") for label in id2label.values())
-
-
 def star_rating_from_scores(scores: list[dict], label2id: dict) -> dict:
     """Every class's probability (pipeline top_k=None) -> posterior median in stars, and the most likely label."""
-    by_class = sorted(scores, key=lambda entry: label2id[entry["label"]])
-    cumulative = 0.0
-    for stars, entry in enumerate(by_class, start=1):
-        cumulative += entry["score"]
-        if cumulative >= 0.5:
-            break
+    probs = [entry["score"] for entry in sorted(scores, key=lambda entry: label2id[entry["label"]])]
     best = max(scores, key=lambda entry: entry["score"])
-    return {"rating": float(stars), "label": best["label"], "score": best["score"]}
+    return {"rating": float(posterior_median_stars(probs)), "label": best["label"], "score": best["score"]}

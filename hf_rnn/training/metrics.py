@@ -43,10 +43,13 @@ def ratings_from_outputs(logits, labels, target: str):
     logits, labels = np.asarray(logits), np.asarray(labels)
     if target == "regression":
         return logits.reshape(-1), labels.reshape(-1)
-    probs = _softmax(logits)
-    # The median of the predicted distribution minimises the expected absolute error.
-    median = (np.cumsum(probs, axis=-1) >= 0.5).argmax(axis=-1)
-    return median + 1.0, labels + 1.0
+    return posterior_median_stars(_softmax(logits)), labels + 1.0
+
+
+def posterior_median_stars(probs):
+    """Class probabilities over 1..10 stars (last axis) -> the median star rating, the prediction that minimises the
+    expected absolute error."""
+    return (np.cumsum(np.asarray(probs), axis=-1) >= 0.5).argmax(axis=-1) + 1.0
 
 
 def _softmax(logits):
