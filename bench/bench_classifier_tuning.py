@@ -6,7 +6,8 @@
 
 `--run` is a finished main-job folder (its `tokenizer/` and `lm/` are reused). Each variant is a JSON object of
 field overrides on top of the preset: ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments fields.
-Every finished variant is written to bench/results/classifier_tuning_<preset>.{json,md} at once (a crash keeps
+A variant may set `seed` (training seed; the validation split stays the one of `--seed`). Every finished variant
+is written to bench/results/<--name, default classifier_tuning_<preset>>.{json,md} at once (a crash keeps
 the finished ones); a variant already in that file is skipped, so a killed sweep resumes. `--reference` puts the
 main job's own stages (the preset as run, same LM, split and seed) at the head of the table.
 """
@@ -53,7 +54,7 @@ def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, see
     output_dir = tempfile.mkdtemp(prefix="hf_rnn_tuning_")
     settings = {**COMMON["classifier"], **preset["classifier_training"], "save_strategy": "no",
                 "disable_tqdm": True, **routed[TrainingArguments]}
-    args = TrainingArguments(output_dir=output_dir, seed=seed, **settings)
+    args = TrainingArguments(output_dir=output_dir, **{"seed": seed, **settings})
     start = time.time()
     try:
         metrics = train_classifier(tokenizer, dsd, data, model, ulmfit, args)
@@ -89,10 +90,14 @@ def main():
                         help="a main job's results.json: its stages' validation figures head the table")
     parser.add_argument("--reference_label", default="", help="said of the reference run, e.g. what it trained")
     parser.add_argument("--dataset", default=None)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="validation split and default training seed")
+    parser.add_argument("--name", default=None, help="results file name (default classifier_tuning_<preset>)")
+    parser.add_argument("--time_budget_minutes", type=float, default=None,
+                        help="start no new variant after this long (a rented GPU's lease, say)")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
-    name = f"classifier_tuning_{args.preset}"
+    name = args.name or f"classifier_tuning_{args.preset}"
+    started = time.time()
     previous = RESULTS_DIR / f"{name}.json"
     rows = json.loads(previous.read_text())["Validation"] if previous.is_file() else []
     rows = [row for row in rows if not row["overrides"].endswith("(the preset as run)")]
@@ -105,9 +110,12 @@ def main():
     if todo:
         data = with_preset(DataArguments, preset["data"], DataArguments(dataset=args.dataset))
         dsd = load_imdb(data, seed=args.seed)
-        dsd.pop("test")  # tuning never looks at the test split
+        dsd.pop("test", None)  # tuning never looks at the test split
         tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
     for variant, overrides in todo:
+        if args.time_budget_minutes and (time.time() - started) / 60 > args.time_budget_minutes:
+            print(f"time budget spent: {variant} and later variants not run", flush=True)
+            break
         result = run_variant(args.run, preset, overrides, dsd, tokenizer, args.seed)
         rows.append({"variant": variant, "overrides": json.dumps(overrides), **result})
         print(variant, result, flush=True)

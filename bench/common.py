@@ -20,11 +20,14 @@ def run_metadata() -> dict:
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                            text=True, cwd=Path(__file__).parent).stdout.strip()
     script = os.path.relpath(os.path.abspath(sys.argv[0]), Path(__file__).resolve().parents[1])
+    if not commit:  # a copy of the tree without .git (e.g. a rented GPU machine): the launcher names the commit
+        commit = os.environ.get("HF_RNN_COMMIT", "unknown")
+    accelerator = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     return {
         "command": "python " + " ".join([script, *sys.argv[1:]]),
         "commit": commit + ("+uncommitted" if dirty else ""),
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}{accelerator}",
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
