@@ -81,6 +81,33 @@ def reference_rows(results_path: str, label: str = "") -> list[dict]:
     return rows
 
 
+def seed_summary(rows: list[dict]) -> list[dict]:
+    """Variants that differ only in their training seed, pooled: mean, spread and count of each metric. One
+    seed's figure on 2,500 validation reviews moves by ~0.5 pt, so settings are compared on these means."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        overrides = {k: v for k, v in json.loads(row["overrides"]).items() if k != "seed"}
+        groups.setdefault(json.dumps(overrides), []).append(row)
+    summary = []
+    for overrides, members in groups.items():
+        entry = {"setting": members[0]["variant"].split("_seed")[0], "overrides": overrides, "seeds": len(members)}
+        for name, _ in REPORTED_METRICS:
+            values = [m[name] for m in members if m.get(name) is not None]
+            if values:
+                entry[f"{name} mean"] = sum(values) / len(values)
+                entry[f"{name} min-max"] = f"{min(values):.4f}-{max(values):.4f}"
+        summary.append(entry)
+    return summary
+
+
+def summary_columns(summary: list[dict]) -> list[str]:
+    """Every key any entry has, in first-seen order (sentiment and rating settings have different metrics)."""
+    columns = []
+    for entry in summary:
+        columns += [key for key in entry if key not in columns]
+    return columns
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="finished main-job folder with tokenizer/ and lm/")
@@ -104,7 +131,8 @@ def main():
     reference = reference_rows(args.reference, args.reference_label) if args.reference else []
     notes = (f"Fine-tuning the LM of `{args.run}` (preset `{args.preset}`) with the preset's classifier settings "
              "plus each variant's overrides; validation split only (cut from train, seeded). Minutes: training "
-             "and per-epoch validation (reference rows: training only).")
+             "and per-epoch validation (reference rows: training only). Rows accumulate over runs of this command (a "
+             "variant already in the file is skipped); the command above is the last run that trained one.")
     todo = [(variant, json.loads(spec)) for variant, spec in args.variant
             if not any(row["variant"] == variant for row in rows)]
     if todo:
@@ -112,6 +140,13 @@ def main():
         dsd = load_imdb(data, seed=args.seed)
         dsd.pop("test", None)  # tuning never looks at the test split
         tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
+    def write(meta=None):
+        summary = seed_summary(rows)
+        sections = {"Validation": (reference + rows, list(rows[0])),
+                    "By setting (variants that differ only in the training seed, pooled)":
+                        (summary, summary_columns(summary))}
+        write_results(name, sections, notes, meta=meta)
+
     for variant, overrides in todo:
         if args.time_budget_minutes and (time.time() - started) / 60 > args.time_budget_minutes:
             print(f"time budget spent: {variant} and later variants not run", flush=True)
@@ -119,9 +154,10 @@ def main():
         result = run_variant(args.run, preset, overrides, dsd, tokenizer, args.seed)
         rows.append({"variant": variant, "overrides": json.dumps(overrides), **result})
         print(variant, result, flush=True)
-        write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)  # each variant kept at once
-    if rows:  # also when nothing was left to run: the table gets the current reference
-        write_results(name, {"Validation": (reference + rows, list(rows[0]))}, notes)
+        write()  # each variant kept at once
+    if rows:  # also when nothing was left to run: the tables are re-laid out, the rows' own run metadata kept
+        ran_here = any(row["variant"] == variant for variant, _ in todo for row in rows)
+        write(None if ran_here or not previous.is_file() else json.loads(previous.read_text())["meta"])
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ def run_metadata() -> dict:
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                            text=True, cwd=Path(__file__).parent).stdout.strip()
     script = os.path.relpath(os.path.abspath(sys.argv[0]), Path(__file__).resolve().parents[1])
-    if not commit:  # a copy of the tree without .git (e.g. a rented GPU machine): the launcher names the commit
-        commit = os.environ.get("HF_RNN_COMMIT", "unknown")
+    # A copy of the tree whose .git is missing or stale (a rented GPU machine): the launcher names the commit.
+    if os.environ.get("HF_RNN_COMMIT"):
+        commit, dirty = os.environ["HF_RNN_COMMIT"], ""
+    commit = commit or "unknown"
     accelerator = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     return {
         "command": "python " + " ".join([script, *sys.argv[1:]]),
@@ -52,13 +54,14 @@ def _fmt(value) -> str:
 
 
 def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], notes: str = "",
-                  raw: dict | None = None) -> Path:
+                  raw: dict | None = None, meta: dict | None = None) -> Path:
     """Write `results/<name>.json` and `results/<name>.md` atomically (a crash never leaves half a file).
 
-    `raw` (optional) is stored in the JSON as is, e.g. every metric a run reported.
+    `raw` (optional) is stored in the JSON as is, e.g. every metric a run reported. `meta` (optional) keeps the
+    command, commit and machine of the run that produced the rows, when a table is only re-laid out here.
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    meta = run_metadata()
+    meta = meta or run_metadata()
     payload = {"meta": meta, **{title: rows for title, (rows, _) in sections.items()}, **({"raw": raw} if raw else {})}
     md = [f"# {name}", "", f"Command: `{meta['command']}`  ", f"Commit: `{meta['commit']}`  ",
           f"Machine: {meta['machine']}, torch {meta['torch']} ({meta['torch_threads']} threads), "

@@ -38,11 +38,11 @@ PRESETS = {
     # The best this CPU reaches in under 2 hours. Sized by measured training speed on 2 threads (sampled softmax,
     # batch 32; python bench/bench_preset_sizing.py -> bench/results/preset_sizing.md): embedding 300 + two LSTM 512
     # layers ran the LM at ~2.0k tok/s and the classifier at ~3.6k tok/s (too slow for one pass over the data);
-    # embedding 256 + one LSTM 512 at ~5.9k and ~7.4k tok/s. 6,000 LM steps (~13M tokens, 2/3 of train+unsupervised)
-    # took 38 min, each classifier stage (22.5k reviews of up to 512 tokens, 2 epochs) ~25-29 min: 93 min in all, so
-    # the LM now gets the rest of the 2 hours, 9,000 steps (~20M tokens, one pass; ~57 min by the same rate).
-    # Classifier settings are the quick preset's, chosen on validation; on the full LM, gradual unfreezing did not
-    # beat them (bench/results/classifier_tuning_full.md).
+    # embedding 256 + one LSTM 512 at ~5.9k and ~7.4k tok/s. Measured (bench/results/imdb_full.md): 9,000 LM steps
+    # (one pass over train+unsupervised, ~20M tokens) 54 min, sentiment 28 min, rating 31 min: 113 min in all.
+    # Classifier settings are the quick preset's, chosen on validation; on the full LM neither gradual unfreezing,
+    # concat pooling, full dropouts, 3 epochs, whole reviews nor another learning rate beat them beyond seed noise
+    # (bench/results/classifier_tuning_full.md, classifier_tuning_full9k_gpu.md).
     "full": {
         "data": dict(block_size=70, max_length=512, lm_streams=32),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),

@@ -1,0 +1,117 @@
+"""Does the main job's model beat the bag-of-words baselines beyond chance? Paired tests on the IMDB test split.
+
+    python bench/bench_paired_test.py --run runs/bench-imdb-full-9k --preset full --dataset ../shared/data/imdb
+
+Both systems score every test review. Sentiment: McNemar's exact test on the reviews exactly one of them gets right,
+and a 95% interval for the accuracy difference. Rating: the same test on exact hits, and a sign test on which system
+is closer to the true rating (ties dropped). The run's models are re-evaluated the way the main job evaluated them
+(same tokenizer, truncation and metric), so their accuracy must equal the job's recorded test figure; the baselines
+are refit exactly as `bench_baselines.py` fits them (hyperparameters fixed in advance).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from bench_baselines import clean, nb_ratio, rating_posterior_median, vectorize
+from common import write_results
+from scipy.stats import binomtest
+from sklearn.linear_model import LogisticRegression
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+
+from hf_rnn.data import classification_collator, classification_features, load_reviews
+from hf_rnn.training.metrics import posterior_median_stars
+from hf_rnn.training.presets import PRESETS
+
+
+def model_outputs(stage_dir: Path, test, target: str, max_length: int) -> np.ndarray:
+    """Logits for every test review, in the split's own order (evaluated in length-sorted batches: less padding)."""
+    tokenizer = AutoTokenizer.from_pretrained(stage_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(stage_dir)
+    features = classification_features(test, tokenizer, target=target, max_length=max_length)
+    order = np.argsort(np.asarray(features["length"]), kind="stable")
+    args = TrainingArguments(output_dir="/tmp/hf_rnn_paired_test", per_device_eval_batch_size=64, report_to=[])
+    trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer))
+    logits = trainer.predict(features.select(order)).predictions
+    unsorted = np.empty_like(logits)
+    unsorted[order] = logits
+    return unsorted
+
+
+def mcnemar(ours_right: np.ndarray, theirs_right: np.ndarray) -> dict:
+    """Exact McNemar test plus the paired 95% interval of the difference in accuracy (ours - theirs)."""
+    only_ours = int((ours_right & ~theirs_right).sum())
+    only_theirs = int((~ours_right & theirs_right).sum())
+    n = len(ours_right)
+    difference = (only_ours - only_theirs) / n
+    spread = np.sqrt(only_ours + only_theirs - (only_ours - only_theirs) ** 2 / n) / n
+    p_value = binomtest(only_ours, only_ours + only_theirs).pvalue if only_ours + only_theirs else 1.0
+    return {"ours": ours_right.mean(), "theirs": theirs_right.mean(), "difference": difference,
+            "95% interval": f"{difference - 1.96 * spread:+.4f} to {difference + 1.96 * spread:+.4f}",
+            "only ours right": only_ours, "only theirs right": only_theirs, "p (two-sided)": p_value}
+
+
+def sign_test(our_errors: np.ndarray, their_errors: np.ndarray) -> dict:
+    closer, farther = int((our_errors < their_errors).sum()), int((our_errors > their_errors).sum())
+    return {"ours closer": closer, "theirs closer": farther, "ties": len(our_errors) - closer - farther,
+            "ours MAE": our_errors.mean(), "theirs MAE": their_errors.mean(),
+            "p (two-sided)": binomtest(closer, closer + farther).pvalue if closer + farther else 1.0}
+
+
+def check_matches_job(name: str, measured: float, recorded: float | None):
+    """The re-evaluation must reproduce the job's own test figure, or the comparison is not about that model."""
+    if recorded is not None and abs(measured - recorded) > 1e-4:
+        raise SystemExit(f"{name}: re-evaluated test figure {measured:.5f} differs from the job's {recorded:.5f}.")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="finished main-job folder with sentiment/ and rating/")
+    parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
+    parser.add_argument("--dataset", default=None)
+    args = parser.parse_args()
+    run = Path(args.run)
+    max_length = PRESETS[args.preset]["data"]["max_length"]
+    dsd = load_reviews(args.dataset)
+    train, test = dsd["train"], dsd["test"]
+    labels, ratings = np.array(test["label"]), np.array(test["rating"])
+    x_train, x_test = vectorize(clean(train["text"]), clean(test["text"]))
+    y_train = np.array(train["label"])
+
+    sentiment_done = json.loads((run / "sentiment" / "stage_done.json").read_text())
+    ours_right = model_outputs(run / "sentiment", test, "binary", max_length).argmax(-1) == labels
+    check_matches_job("sentiment", ours_right.mean(), sentiment_done.get("test_accuracy"))
+    tfidf = LogisticRegression(C=10, max_iter=2000).fit(x_train, y_train)
+    r = nb_ratio(x_train, y_train)
+    nblr = LogisticRegression(C=10, max_iter=2000).fit(x_train.multiply(r).tocsr(), y_train)
+    sentiment_rows = [
+        {"baseline": "TF-IDF uni+bigram + logistic regression", **mcnemar(ours_right, tfidf.predict(x_test) == labels)},
+        {"baseline": "NB-weighted logistic regression",
+         **mcnemar(ours_right, nblr.predict(x_test.multiply(r).tocsr()) == labels)},
+    ]
+    sections = {"Sentiment (accuracy; McNemar exact test)": (sentiment_rows, list(sentiment_rows[0]))}
+
+    rating_done_path = run / "rating" / "stage_done.json"
+    rating_config = json.loads((run / "rating" / "config.json").read_text()) if rating_done_path.is_file() else {}
+    if len(rating_config.get("id2label", {})) == 10:  # a rating10 stage; a regression stage has no posterior median
+        logits = model_outputs(run / "rating", test, "rating10", max_length)
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        our_stars = posterior_median_stars(probs / probs.sum(-1, keepdims=True))
+        check_matches_job("rating", np.abs(our_stars - ratings).mean(),
+                          json.loads(rating_done_path.read_text()).get("test_mae"))
+        multi = LogisticRegression(C=3, max_iter=3000).fit(x_train, np.array(train["rating"]))
+        their_stars = rating_posterior_median(multi, x_test)
+        exact = {"comparison": "exact rating, vs multinomial LR", **mcnemar(our_stars == ratings, their_stars == ratings)}
+        closer = {"comparison": "closer to the true rating, vs multinomial LR",
+                  **sign_test(np.abs(our_stars - ratings), np.abs(their_stars - ratings))}
+        sections["Rating: exact (McNemar)"] = ([exact], list(exact))
+        sections["Rating: which is closer (sign test)"] = ([closer], list(closer))
+
+    notes = (f"Models of `{args.run}` (preset `{args.preset}`, trained on 22,500 labelled reviews) against the "
+             "baselines of bench_baselines.py (trained on all 25,000); all 25,000 test reviews, scored by both.")
+    print(write_results(f"paired_test_{args.preset}", sections, notes))
+
+
+if __name__ == "__main__":
+    main()
