@@ -3,7 +3,7 @@
     python bench/bench_imdb.py --preset quick      # <= 10 min on 2 cores
     python bench/bench_imdb.py --preset full       # ~2 h (measured: 113 min, sum of stages)
 
-Writes bench/results/imdb_<preset>.json|md and copies the training curves next to them.
+Writes bench/results/imdb_<preset>.json|md and copies the model card and training curves next to them.
 """
 
 import argparse
@@ -56,9 +56,10 @@ def main():
              + (f" Resumed run: wall time covers the last invocation only ({results['resumed_stages']})."
                 if results.get("resumed_stages") else ""))
     print(write_results(f"imdb_{args.preset}", sections, notes, raw=results))
-    curves = Path(out) / "model" / "training_curves.png"
-    if curves.is_file():
-        shutil.copyfile(curves, RESULTS_DIR / f"imdb_{args.preset}_training_curves.png")
+    # The model folder's card and curves, rendered from this run's metrics, kept beside the figures they quote.
+    for produced, kept in (("training_curves.png", "training_curves.png"), ("README.md", "model_card.md")):
+        if (Path(out) / "model" / produced).is_file():
+            shutil.copyfile(Path(out) / "model" / produced, RESULTS_DIR / f"imdb_{args.preset}_{kept}")
 
 
 if __name__ == "__main__":

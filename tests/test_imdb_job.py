@@ -71,7 +71,9 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
     assert results["resumed_stages"] == ["tokenizer", "lm"]
     assert set(results["stage_seconds"]) == {"tokenizer", "lm", "sentiment", "rating"}
     assert all(seconds > 0 for seconds in results["stage_seconds"].values())  # kept across the two invocations
-    assert "this invocation only; resumed tokenizer, lm" in (out / "model" / "README.md").read_text()
+    card = (out / "model" / "README.md").read_text()
+    assert "this invocation only; resumed tokenizer, lm; stages took tokenizer " in card
+    assert f"{sum(results['stage_seconds'].values()) / 60:.1f} in all" in card  # the whole job's time, added up
     sentiment_log = json.loads((out / "sentiment" / "trainer_state.json").read_text())["log_history"]
     assert any("eval_accuracy" in entry for entry in sentiment_log)  # validation during training
 

@@ -36,9 +36,16 @@ def result_rows(results: dict) -> list[dict]:
 
 
 def resumed_note(results: dict) -> str:
-    """Says when the wall time covers only the last invocation of a resumed job."""
+    """Says when the wall time covers only the last invocation of a resumed job, and then what the stages took in
+    all, where every stage recorded its own duration."""
     stages = results.get("resumed_stages")
-    return f" (this invocation only; resumed {', '.join(stages)})" if stages else ""
+    if not stages:
+        return ""
+    seconds = results.get("stage_seconds") or {}
+    known = seconds and all(value is not None for value in seconds.values())
+    total = (f"; stages took {', '.join(f'{stage} {value / 60:.1f}' for stage, value in seconds.items())} min, "
+             f"{sum(seconds.values()) / 60:.1f} in all" if known else "")
+    return f" (this invocation only; resumed {', '.join(stages)}{total})"
 
 
 def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Path:
@@ -52,7 +59,7 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
     test_size = data_args.max_test_samples
     card = ModelCard.from_template(
         card_data, template_path=str(TEMPLATE), model_name=f"hf_rnn IMDB sentiment ({job.preset})",
-        preset=job.preset, result_rows=result_rows(results), 
+        preset=job.preset, result_rows=result_rows(results),
         wall_time_min=f"{results['wall_time_s'] / 60:.1f}{resumed_note(results)}",
         machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
         test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
