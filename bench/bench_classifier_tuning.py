@@ -29,7 +29,8 @@ from hf_rnn.training.presets import COMMON, PRESETS
 
 
 REPORTED_METRICS = (("validation accuracy", "accuracy"), ("validation F1", "f1"), ("rating MAE", "mae"),
-                    ("rating exact", "exact"), ("rating within one", "within_one"),
+                    ("rating exact", "exact"), ("rating exact (most likely)", "exact_most_likely"),
+                    ("rating within one", "within_one"),
                     ("sentiment from rating", "sentiment_accuracy"))
 
 

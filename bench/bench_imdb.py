@@ -30,7 +30,9 @@ def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
              "wall time min": results["wall_time_s"] / 60, "sum of stage times min": stage_minutes(results)}]
     rating = results.get("rating", {})
     rating_rows = [{"preset": results["preset"], "MAE": rating.get("test_mae"), "RMSE": rating.get("test_rmse"),
-                    "exact": rating.get("test_exact"), "within one": rating.get("test_within_one"),
+                    "exact": rating.get("test_exact"),
+                    "exact (most likely rating)": rating.get("test_exact_most_likely"),
+                    "within one": rating.get("test_within_one"),
                     "sentiment accuracy from rating": rating.get("test_sentiment_accuracy")}] if rating else []
     return main, rating_rows
 

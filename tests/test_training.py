@@ -88,6 +88,16 @@ def test_ten_way_ratings_use_the_median_of_the_predicted_distribution():
     assert predicted.tolist() == [10.0] and actual.tolist() == [10.0]
 
 
+def test_ten_way_ratings_report_exact_hits_of_the_mode_beside_the_median():
+    probs = np.full((2, 10), 1e-6)
+    probs[:, [0, 2, 9]] = [0.4, 0.3, 0.3]  # mode 1 star, median 3 stars
+    metrics = rating_compute_metrics("rating10")((np.log(probs), np.array([0, 2])))  # true ratings 1 and 3
+    assert metrics["exact"] == 0.5 and metrics["exact_most_likely"] == 0.5
+    metrics = rating_compute_metrics("rating10")((np.log(probs), np.array([0, 0])))
+    assert metrics["exact"] == 0.0 and metrics["exact_most_likely"] == 1.0
+    assert "exact_most_likely" not in rating_compute_metrics("regression")((np.array([[8.2]]), np.array([8.0])))
+
+
 def test_stateful_trainer_carries_the_state_between_batches(tmp_path):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments, default_data_collator
