@@ -124,3 +124,24 @@ def test_sampled_softmax_trains_the_exact_model():
     _, full_after, _ = exact_loss_after_training("full")
     assert training_logits is None  # no [B, T, V] logits while training on sampled softmax
     assert before - sampled_after >= 0.8 * (before - full_after), (before, sampled_after, full_after)
+
+
+def test_sampled_softmax_gradient_is_the_same_on_every_run_with_two_threads():
+    """The same seed must give the same LM: with repeated ids and 2 CPU threads, the output layer's gradient is
+    added up in a fixed order (indexing's backward added it atomically, in an order that varied from run to run)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = RNNForCausalLM(tiny_config(vocab_size=2000, embedding_size=64, hidden_size=64, num_sampled=512))
+        model.train()
+        hidden = torch.randn(32, 65, 64, generator=torch.Generator().manual_seed(0))
+        labels = torch.randint(0, 50, (32, 65), generator=torch.Generator().manual_seed(1))  # many repeated ids
+        grads = []
+        for _ in range(4):
+            model.zero_grad()
+            torch.manual_seed(3)  # the same negatives each time
+            model._sampled_softmax_loss(hidden, labels).backward()
+            grads.append(model.lm_head.weight.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(grads[0], grad) for grad in grads[1:])

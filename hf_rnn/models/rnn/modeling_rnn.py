@@ -418,8 +418,12 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         negatives = sample_log_uniform(self.config.num_sampled, self.config.vocab_size, hidden.device)  # [K]
         weight, bias = self.lm_head.weight, self.lm_head.bias  # [V, E], [V]
         log_expected = lambda ids: torch.log(self.config.num_sampled * log_uniform_probability(ids, weight.size(0)))
-        true_logits = (features * weight[targets]).sum(-1) + bias[targets] - log_expected(targets)  # [N]
-        sampled_logits = features @ weight[negatives].T + bias[negatives] - log_expected(negatives)  # [N, K]
+        # Rows are looked up with F.embedding, not weight[ids]: on a multi-threaded CPU the backward of indexing
+        # adds repeated ids' gradients atomically in a varying order, so the same seed gave different models.
+        rows = lambda ids: F.embedding(ids, weight)  # [n, E]
+        offsets = lambda ids: F.embedding(ids, bias[:, None])[:, 0]  # [n]
+        true_logits = (features * rows(targets)).sum(-1) + offsets(targets) - log_expected(targets)  # [N]
+        sampled_logits = features @ rows(negatives).T + offsets(negatives) - log_expected(negatives)  # [N, K]
         accidental_hit = negatives[None, :] == targets[:, None]  # a negative that is the target is no negative
         sampled_logits = sampled_logits.masked_fill(accidental_hit, torch.finfo(sampled_logits.dtype).min)
         logits = torch.cat([true_logits[:, None], sampled_logits], dim=1).float()  # [N, 1 + K]
