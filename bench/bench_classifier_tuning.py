@@ -126,8 +126,9 @@ def main():
     preset = PRESETS[args.preset]
     name = args.name or f"classifier_tuning_{args.preset}"
     started = time.time()
-    previous = RESULTS_DIR / f"{name}.json"
-    rows = json.loads(previous.read_text())["Validation"] if previous.is_file() else []
+    previous_path = RESULTS_DIR / f"{name}.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
+    rows = previous.get("Validation", [])
     rows = [row for row in rows if not row["overrides"].endswith("(the preset as run)")]
     reference = reference_rows(args.reference, args.reference_label) if args.reference else []
     notes = (f"Fine-tuning the LM of `{args.run}` (preset `{args.preset}`) with the preset's classifier settings "
@@ -141,6 +142,7 @@ def main():
         dsd = load_imdb(data, seed=args.seed)
         dsd.pop("test", None)  # tuning never looks at the test split
         tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
+
     def write(meta=None):
         summary = seed_summary(rows)
         sections = {"Validation": (reference + rows, list(rows[0])),
@@ -158,7 +160,7 @@ def main():
         write()  # each variant kept at once
     if rows:  # also when nothing was left to run: the tables are re-laid out, the rows' own run metadata kept
         ran_here = any(row["variant"] == variant for variant, _ in todo for row in rows)
-        write(None if ran_here or not previous.is_file() else json.loads(previous.read_text())["meta"])
+        write(None if ran_here else previous.get("meta"))
 
 
 if __name__ == "__main__":
