@@ -5,7 +5,8 @@
         --variant unfreeze '{"gradual_unfreezing_steps": 300}' --reference runs/bench-imdb-full/results.json
 
 `--run` is a finished main-job folder (its `tokenizer/` and `lm/` are reused). Each variant is a JSON object of
-field overrides on top of the preset: ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments fields.
+field overrides on top of the preset: ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments fields
+(`init_from` too: e.g. the run's `sentiment/` classifier instead of its LM).
 A variant may set `seed` (training seed; the validation split stays the one of `--seed`). Every finished variant
 is written to bench/results/<--name, default classifier_tuning_<preset>>.{json,md} at once (a crash keeps
 the finished ones); a variant already in that file is skipped, so a killed sweep resumes. `--reference` puts the
@@ -21,9 +22,13 @@ import time
 from pathlib import Path
 
 from common import RESULTS_DIR, write_results
-from transformers import AutoTokenizer, TrainingArguments
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-from hf_rnn.training import DataArguments, ModelArguments, ULMFiTArguments, load_imdb, train_classifier
+from hf_rnn.data import classification_collator, classification_features
+
+from hf_rnn.training import (DataArguments, ModelArguments, ULMFiTArguments, compute_metrics_for, load_imdb,
+                             train_classifier)
+from hf_rnn.training.recipes import by_length
 from hf_rnn.training.imdb import with_preset
 from hf_rnn.training.presets import COMMON, PRESETS
 
@@ -49,8 +54,8 @@ def split_overrides(overrides: dict) -> dict[type, dict]:
 def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, seed: int) -> dict:
     routed = split_overrides(overrides)
     data = dataclasses.replace(with_preset(DataArguments, preset["data"]), **routed[DataArguments])
-    model = dataclasses.replace(with_preset(ModelArguments, preset["model"]), init_from=f"{run_dir}/lm",
-                                **routed[ModelArguments])
+    model = dataclasses.replace(with_preset(ModelArguments, preset["model"]),
+                                **{"init_from": f"{run_dir}/lm", **routed[ModelArguments]})
     ulmfit = dataclasses.replace(with_preset(ULMFiTArguments, preset["ulmfit"]), **routed[ULMFiTArguments])
     output_dir = tempfile.mkdtemp(prefix="hf_rnn_tuning_")
     settings = {**COMMON["classifier"], **preset["classifier_training"], "save_strategy": "no",
@@ -70,16 +75,56 @@ def reported_metrics(metrics: dict) -> dict:
             "train loss": metrics.get("train_loss")}
 
 
-def reference_rows(results_path: str, label: str = "") -> list[dict]:
+def reference_rows(results_path: str, label: str = "", validation=None, max_length: int | None = None) -> list[dict]:
     """The validation figures a finished main job recorded for its own stages: what each variant is compared with
-    (same LM, split and seed)."""
+    (same LM, split and seed). A metric the job did not record yet (added to hf_rnn later) is measured by
+    re-evaluating the stage's saved model on `validation`, once the re-evaluation reproduces a recorded figure."""
     results = json.loads(Path(results_path).read_text())
     rows = []
     for stage in ("sentiment", "rating"):
-        if stage in results:
-            rows.append({"variant": f"{stage} stage of {results_path}{label}", "overrides": "{} (the preset as run)",
-                         **reported_metrics(results[stage]), "minutes": results[stage].get("train_runtime", 0) / 60})
+        if stage not in results:
+            continue
+        recorded = reported_metrics(results[stage])
+        stage_dir = Path(results_path).parent / stage
+        missing = [name for name, value in recorded.items() if value is None]
+        note = ""
+        if validation is not None and missing and (stage_dir / "config.json").is_file():
+            measured = reevaluated_metrics(stage_dir, validation, max_length, recorded)
+            filled = [name for name in missing if measured.get(name) is not None]
+            recorded.update({name: measured[name] for name in filled})
+            note = f"; {', '.join(filled)} re-evaluated from the saved model" if filled else ""
+        rows.append({"variant": f"{stage} stage of {results_path}{label}{note}", "overrides": "{} (the preset as run)",
+                     **recorded, "minutes": results[stage].get("train_runtime", 0) / 60})
     return rows
+
+
+def target_of(config) -> str:
+    """The classification target a saved classifier was trained for, read from its config."""
+    if config.problem_type == "regression":
+        return "regression"
+    return "rating10" if config.num_labels == 10 else "binary"
+
+
+def reevaluated_metrics(stage_dir: Path, validation, max_length: int | None, recorded: dict) -> dict:
+    """A saved stage model's validation metrics, computed now; stops if a figure the job recorded is not reproduced
+    (then the model or split differs, and the filled-in figures would describe another model)."""
+    model = AutoModelForSequenceClassification.from_pretrained(stage_dir)
+    tokenizer = AutoTokenizer.from_pretrained(stage_dir)
+    target = target_of(model.config)
+    features = classification_features(validation, tokenizer, target=target, max_length=max_length)
+    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="hf_rnn_reference_"), per_device_eval_batch_size=64,
+                             report_to=[], disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer),
+                      compute_metrics=compute_metrics_for(target))
+    try:
+        measured = reported_metrics(trainer.evaluate(by_length(features), metric_key_prefix="validation"))
+    finally:
+        shutil.rmtree(args.output_dir, ignore_errors=True)
+    for name, value in recorded.items():
+        if name != "train loss" and None not in (value, measured.get(name)) and abs(value - measured[name]) > 1e-4:
+            raise SystemExit(f"{stage_dir}: re-evaluated {name} {measured[name]:.5f} differs from the recorded "
+                             f"{value:.5f}.")
+    return measured
 
 
 def seed_summary(rows: list[dict]) -> list[dict]:
@@ -130,18 +175,19 @@ def main():
     previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
     rows = previous.get("Validation", [])
     rows = [row for row in rows if not row["overrides"].endswith("(the preset as run)")]
-    reference = reference_rows(args.reference, args.reference_label) if args.reference else []
     notes = (f"Fine-tuning the LM of `{args.run}` (preset `{args.preset}`) with the preset's classifier settings "
              "plus each variant's overrides; validation split only (cut from train, seeded). Minutes: training "
              "and per-epoch validation (reference rows: training only). Rows accumulate over runs of this command (a "
              "variant already in the file is skipped); the command above is the last run that trained one.")
     todo = [(variant, json.loads(spec)) for variant, spec in args.variant
             if not any(row["variant"] == variant for row in rows)]
-    if todo:
+    if todo or args.reference:
         data = with_preset(DataArguments, preset["data"], DataArguments(dataset=args.dataset))
         dsd = load_imdb(data, seed=args.seed)
         dsd.pop("test", None)  # tuning never looks at the test split
         tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
+    reference = (reference_rows(args.reference, args.reference_label, dsd["validation"], data.max_length)
+                 if args.reference else [])
 
     def write(meta=None):
         summary = seed_summary(rows)

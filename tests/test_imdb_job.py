@@ -93,6 +93,7 @@ def test_model_folder_serves_pipeline_with_a_card(finished_run):
             "training_curves.png"} <= names
     card = (model_dir / "README.md").read_text()
     assert "model-index" in card and f"{results['sentiment']['test_accuracy']:.4f}" in card
+    assert "the 1-10 rating model (`rating10`) was fine-tuned from the sentiment classifier" in card
     classify = pipeline("text-classification", model=str(model_dir))
     outputs = classify(["A wonderful, moving film.", "Dreadful. " * 300])  # the second is longer than max_length
     assert {o["label"] for o in outputs} <= {"neg", "pos"}
@@ -113,4 +114,10 @@ def test_predict_cli_reads_arguments_and_stdin(finished_run):
 def test_unknown_rating_target_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="rating_target 'stars'"):
         run_imdb(JobArguments(output_dir=str(tmp_path / "job"), rating_target="stars"))
+    assert not (tmp_path / "job").exists()
+
+
+def test_unknown_rating_start_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="rating_init_from 'tokenizer'"):
+        run_imdb(JobArguments(output_dir=str(tmp_path / "job"), rating_init_from="tokenizer"))
     assert not (tmp_path / "job").exists()

@@ -9,9 +9,11 @@ from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.metrics import load_metric
-from hf_rnn.training import (GradualUnfreezingCallback, discriminative_param_groups, layer_groups,
-                             rating_compute_metrics, sentiment_compute_metrics, slanted_triangular_schedule)
+from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArguments, discriminative_param_groups,
+                             layer_groups, rating_compute_metrics, sentiment_compute_metrics,
+                             slanted_triangular_schedule)
 from hf_rnn.training.metrics import ratings_from_outputs
+from hf_rnn.training.recipes import classifier_model
 from conftest import tiny_config
 
 
@@ -128,3 +130,17 @@ def test_stateful_trainer_carries_the_state_between_batches(tmp_path):
     with pytest.raises(ValueError, match="sequential"):
         StatefulLMTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
                           train_dataset=blocks)
+
+
+def test_a_rating_classifier_starts_from_a_sentiment_classifier_with_only_its_output_layer_new(tmp_path, caplog):
+    sentiment = RNNForSequenceClassification(tiny_config(num_labels=2))
+    sentiment.save_pretrained(tmp_path)
+    model_args = ModelArguments(init_from=str(tmp_path), classifier_hidden_size=6)
+    with caplog.at_level("WARNING"):
+        rating = classifier_model(None, DataArguments(target="rating10"), model_args)
+    assert rating.config.num_labels == 10 and rating.classifier.out_proj.weight.shape[0] == 10
+    reused = {name: p for name, p in sentiment.named_parameters() if not name.startswith("classifier.out_proj")}
+    for name, parameter in rating.named_parameters():
+        if name in reused:
+            assert torch.equal(parameter, reused[name]), name
+    assert "started anew: ['classifier.out_proj.bias', 'classifier.out_proj.weight']" in caplog.text

@@ -48,6 +48,14 @@ def resumed_note(results: dict) -> str:
     return f" (this invocation only; resumed {', '.join(stages)}{total})"
 
 
+def rating_note(results: dict, job) -> str:
+    """What the job's rating model (beside this one) was and where it started from, when the job trained one."""
+    if "rating" not in results:
+        return ""
+    start = "the sentiment classifier" if job.rating_init_from == "sentiment" else "the language model"
+    return f"; the 1-10 rating model (`{job.rating_target}`) was fine-tuned from {start}"
+
+
 def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results."""
     model_dir = Path(model_dir)
@@ -70,7 +78,7 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
         perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=str(model_dir),
         validation_note=f"{int(data_args.validation_size * 100)}% held out for validation",
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
-                        f"LM loss `{model_args.lm_loss}`",
+                        f"LM loss `{model_args.lm_loss}`{rating_note(results, job)}",
     )
     card.save(model_dir / "README.md")
     plot_training_curves(model_dir.parent, model_dir / "training_curves.png", skip=(model_dir.name,))

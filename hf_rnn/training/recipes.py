@@ -175,8 +175,10 @@ def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArgum
     if model_args.init_from:
         overrides = {k: v for k, v in model_args.config_kwargs().items()
                      if k.endswith("dropout") or k.startswith("classifier_")}
+        # A classifier for another target (sentiment -> rating) has an output layer of another size: that layer
+        # starts anew and report_transfer says so; everything else is reused.
         model, info = RNNForSequenceClassification.from_pretrained(
-            model_args.init_from, output_loading_info=True, **overrides, **head)
+            model_args.init_from, output_loading_info=True, ignore_mismatched_sizes=True, **overrides, **head)
         report_transfer(info)
         return model
     model = RNNForSequenceClassification(new_model_config(tokenizer, model_args, **head))
@@ -189,11 +191,14 @@ def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArgum
 
 
 def report_transfer(info: dict):
-    """Say plainly what a classifier took from the language model and what is new."""
+    """Say plainly what a classifier took from the model it starts from (an LM or another classifier) and what is
+    new."""
     new = sorted({key.split(".")[0] for key in info["missing_keys"]})
     dropped = sorted({key.split(".")[0] for key in info["unexpected_keys"]})
-    logger.warning("Classifier from language model: embedding and backbone reused; new (trained from scratch): %s; "
-                   "not used: %s", new or "none", dropped or "none")
+    resized = sorted(entry[0] if isinstance(entry, tuple) else entry for entry in info.get("mismatched_keys", []))
+    logger.warning("Classifier initialised from a saved model: embedding and backbone reused; new (trained from "
+                   "scratch): %s; not used: %s; other shape, started anew: %s", new or "none", dropped or "none",
+                   resized or "none")
 
 
 def classification_datasets(tokenizer, dsd, data_args: DataArguments):
