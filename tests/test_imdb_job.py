@@ -93,7 +93,7 @@ def test_model_folder_serves_pipeline_with_a_card(finished_run):
             "training_curves.png"} <= names
     card = (model_dir / "README.md").read_text()
     assert "model-index" in card and f"{results['sentiment']['test_accuracy']:.4f}" in card
-    assert "the 1-10 rating model (`rating10`) was fine-tuned from the sentiment classifier" in card
+    assert "the 1-10 rating model (`rating10`) was fine-tuned from the language model" in card
     classify = pipeline("text-classification", model=str(model_dir))
     outputs = classify(["A wonderful, moving film.", "Dreadful. " * 300])  # the second is longer than max_length
     assert {o["label"] for o in outputs} <= {"neg", "pos"}
