@@ -21,14 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_paired_test import model_outputs
 from common import RESULTS_DIR, write_results
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
-
-from hf_rnn.data import classification_collator, classification_features
+from transformers import AutoConfig, AutoTokenizer, TrainingArguments
 
 from hf_rnn.training import (DataArguments, ModelArguments, ULMFiTArguments, compute_metrics_for, load_imdb,
                              train_classifier)
-from hf_rnn.training.recipes import by_length
 from hf_rnn.training.imdb import with_preset
 from hf_rnn.training.presets import COMMON, PRESETS
 
@@ -108,18 +106,10 @@ def target_of(config) -> str:
 def reevaluated_metrics(stage_dir: Path, validation, max_length: int | None, recorded: dict) -> dict:
     """A saved stage model's validation metrics, computed now; stops if a figure the job recorded is not reproduced
     (then the model or split differs, and the filled-in figures would describe another model)."""
-    model = AutoModelForSequenceClassification.from_pretrained(stage_dir)
-    tokenizer = AutoTokenizer.from_pretrained(stage_dir)
-    target = target_of(model.config)
-    features = classification_features(validation, tokenizer, target=target, max_length=max_length)
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="hf_rnn_reference_"), per_device_eval_batch_size=64,
-                             report_to=[], disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer),
-                      compute_metrics=compute_metrics_for(target))
-    try:
-        measured = reported_metrics(trainer.evaluate(by_length(features), metric_key_prefix="validation"))
-    finally:
-        shutil.rmtree(args.output_dir, ignore_errors=True)
+    target = target_of(AutoConfig.from_pretrained(stage_dir))
+    logits, labels = model_outputs(stage_dir, validation, target, max_length)
+    measured = reported_metrics({f"validation_{key}": value
+                                 for key, value in compute_metrics_for(target)((logits, labels)).items()})
     for name, value in recorded.items():
         if name != "train loss" and None not in (value, measured.get(name)) and abs(value - measured[name]) > 1e-4:
             raise SystemExit(f"{stage_dir}: re-evaluated {name} {measured[name]:.5f} differs from the recorded "

@@ -26,18 +26,19 @@ from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.training.presets import PRESETS
 
 
-def model_outputs(stage_dir: Path, test, target: str, max_length: int) -> np.ndarray:
-    """Logits for every test review, in the split's own order (evaluated in length-sorted batches: less padding)."""
+def model_outputs(stage_dir: Path, split, target: str, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels (as the job encodes them for `target`) for every review of `split`, in the split's own
+    order (evaluated in length-sorted batches: less padding)."""
     tokenizer = AutoTokenizer.from_pretrained(stage_dir)
     model = AutoModelForSequenceClassification.from_pretrained(stage_dir)
-    features = classification_features(test, tokenizer, target=target, max_length=max_length)
+    features = classification_features(split, tokenizer, target=target, max_length=max_length)
     order = np.argsort(np.asarray(features["length"]), kind="stable")
     args = TrainingArguments(output_dir="/tmp/hf_rnn_paired_test", per_device_eval_batch_size=64, report_to=[])
     trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer))
     logits = trainer.predict(features.select(order)).predictions
     unsorted = np.empty_like(logits)
     unsorted[order] = logits
-    return unsorted
+    return unsorted, np.asarray(features["labels"])
 
 
 def mcnemar(ours_right: np.ndarray, theirs_right: np.ndarray) -> dict:
@@ -81,7 +82,7 @@ def main():
     y_train = np.array(train["label"])
 
     sentiment_done = json.loads((run / "sentiment" / "stage_done.json").read_text())
-    ours_right = model_outputs(run / "sentiment", test, "binary", max_length).argmax(-1) == labels
+    ours_right = model_outputs(run / "sentiment", test, "binary", max_length)[0].argmax(-1) == labels
     check_matches_job("sentiment", ours_right.mean(), sentiment_done.get("test_accuracy"))
     tfidf = LogisticRegression(C=10, max_iter=2000).fit(x_train, y_train)
     r = nb_ratio(x_train, y_train)
@@ -96,8 +97,8 @@ def main():
     rating_done_path = run / "rating" / "stage_done.json"
     rating_config = json.loads((run / "rating" / "config.json").read_text()) if rating_done_path.is_file() else {}
     if len(rating_config.get("id2label", {})) == 10:  # a rating10 stage; a regression stage has no posterior median
-        logits = model_outputs(run / "rating", test, "rating10", max_length)
-        our_stars, _ = ratings_from_outputs(logits, ratings - 1, "rating10")  # the job's own prediction: the median
+        logits, rating_labels = model_outputs(run / "rating", test, "rating10", max_length)
+        our_stars, _ = ratings_from_outputs(logits, rating_labels, "rating10")  # the job's own prediction: the median
         check_matches_job("rating", np.abs(our_stars - ratings).mean(),
                           json.loads(rating_done_path.read_text()).get("test_mae"))
         multi = LogisticRegression(C=3, max_iter=3000).fit(x_train, np.array(train["rating"]))

@@ -48,7 +48,7 @@ def main():
     dsd = load_imdb(data, seed=args.seed)
     train, validation = dsd["train"], dsd["validation"]
     ratings = np.array(validation["rating"])
-    ours = model_outputs(Path(args.run) / args.stage, validation, "rating10", data.max_length).argmax(-1) + 1
+    ours = model_outputs(Path(args.run) / args.stage, validation, "rating10", data.max_length)[0].argmax(-1) + 1
     x_train, x_validation = vectorize(clean(train["text"]), clean(validation["text"]))
     theirs = LogisticRegression(C=3, max_iter=3000).fit(x_train, np.array(train["rating"])).predict(x_validation)
     stated = np.array([STATED_SCORE.search(text) is not None for text in validation["text"]])

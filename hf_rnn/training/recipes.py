@@ -195,7 +195,7 @@ def report_transfer(info: dict):
     new."""
     new = sorted({key.split(".")[0] for key in info["missing_keys"]})
     dropped = sorted({key.split(".")[0] for key in info["unexpected_keys"]})
-    resized = sorted(entry[0] if isinstance(entry, tuple) else entry for entry in info.get("mismatched_keys", []))
+    resized = sorted(key for key, *_shapes in info.get("mismatched_keys", []))  # (key, saved shape, new shape)
     logger.warning("Classifier initialised from a saved model: embedding and backbone reused; new (trained from "
                    "scratch): %s; not used: %s; other shape, started anew: %s", new or "none", dropped or "none",
                    resized or "none")
