@@ -2,8 +2,9 @@
 
     python bench/bench_imdb.py --preset quick      # <= 10 min on 2 cores
     python bench/bench_imdb.py --preset full       # ~2 h (measured: 113 min, sum of stages)
+    python bench/bench_imdb.py --preset full --final_fit --name imdb_full_final_fit   # classifiers on all labels
 
-Writes bench/results/imdb_<preset>.json|md and copies the model card and training curves next to them.
+Writes bench/results/<name>.json|md (default name imdb_<preset>) and copies the model card and training curves next to them.
 """
 
 import argparse
@@ -24,7 +25,8 @@ def stage_minutes(results: dict) -> float | None:
 
 def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
     sentiment, lm = results["sentiment"], results["lm"]
-    main = [{"preset": results["preset"], "test accuracy": sentiment.get("test_accuracy"),
+    main = [{"preset": results["preset"], "training reviews": sentiment.get("train_reviews"),
+             "test accuracy": sentiment.get("test_accuracy"),
              "test F1": sentiment.get("test_f1"), "validation accuracy": sentiment.get("validation_accuracy"),
              "LM perplexity (validation)": lm.get("eval_perplexity"),
              "wall time min": results["wall_time_s"] / 60, "sum of stage times min": stage_minutes(results)}]
@@ -42,11 +44,16 @@ def main():
     parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     parser.add_argument("--output_dir", default=None, help="default: runs/bench-imdb-<preset>")
     parser.add_argument("--dataset", default=None)
+    parser.add_argument("--rating_init_from", default="lm", help="JobArguments.rating_init_from")
+    parser.add_argument("--final_fit", action="store_true", help="JobArguments.final_fit: classifiers on all labels")
+    parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
     args = parser.parse_args()
     out = args.output_dir or f"runs/bench-imdb-{args.preset}"
+    name = args.name or f"imdb_{args.preset}"
     from hf_rnn.training import DataArguments
 
-    job = JobArguments(output_dir=out, preset=args.preset)
+    job = JobArguments(output_dir=out, preset=args.preset, rating_init_from=args.rating_init_from,
+                       final_fit=args.final_fit)
     results = run_imdb(job, data_args=DataArguments(dataset=args.dataset))
     main_rows, rating_rows = rows_for(results)
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
@@ -55,13 +62,15 @@ def main():
     preset = PRESETS[args.preset]
     notes = (f"Preset `{args.preset}`: {preset}. Test size: "
              f"{preset['data'].get('max_test_samples') or 25_000} reviews (seeded random sample when < 25,000)."
+             + (" Final fit: the classifiers trained on train + validation (all labelled reviews)."
+                if job.final_fit else "")
              + (f" Resumed run: wall time covers the last invocation only ({results['resumed_stages']})."
                 if results.get("resumed_stages") else ""))
-    print(write_results(f"imdb_{args.preset}", sections, notes, raw=results))
+    print(write_results(name, sections, notes, raw=results))
     # The model folder's card and curves, rendered from this run's metrics, kept beside the figures they quote.
     for produced, kept in (("training_curves.png", "training_curves.png"), ("README.md", "model_card.md")):
         if (Path(out) / "model" / produced).is_file():
-            shutil.copyfile(Path(out) / "model" / produced, RESULTS_DIR / f"imdb_{args.preset}_{kept}")
+            shutil.copyfile(Path(out) / "model" / produced, RESULTS_DIR / f"{name}_{kept}")
 
 
 if __name__ == "__main__":

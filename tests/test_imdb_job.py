@@ -121,3 +121,16 @@ def test_unknown_rating_start_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="rating_init_from 'tokenizer'"):
         run_imdb(JobArguments(output_dir=str(tmp_path / "job"), rating_init_from="tokenizer"))
     assert not (tmp_path / "job").exists()
+
+
+def test_final_fit_trains_classifiers_on_every_labelled_review(tmp_path):
+    job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", final_fit=True)
+    results = run_imdb(job, user_training_overrides={"max_steps": 2, "save_steps": 2}, **TINY)
+    labelled = TINY["data_args"].max_train_samples + TINY["data_args"].max_eval_samples
+    for stage in ("sentiment", "rating"):
+        assert results[stage]["train_reviews"] == labelled, stage
+        assert not any(key.startswith("validation_") for key in results[stage]), stage
+        log = json.loads((tmp_path / "job" / stage / "trainer_state.json").read_text())["log_history"]
+        assert not any("eval_loss" in entry for entry in log)  # nothing left to validate on
+    assert results["final_fit"] and results["lm"]["eval_perplexity"] > 1  # the LM still measures on validation
+    assert "final fit: the classifiers trained on all of them" in (tmp_path / "job" / "model" / "README.md").read_text()

@@ -56,6 +56,15 @@ def rating_note(results: dict, job) -> str:
     return f"; the 1-10 rating model (`{job.rating_target}`) was fine-tuned from {start}"
 
 
+def validation_note(job, data_args) -> str:
+    """How the labelled reviews were used: part held out for validation, or all trained on (final fit)."""
+    held_out = f"{int(data_args.validation_size * 100)}%"
+    if getattr(job, "final_fit", False):
+        return (f"final fit: the classifiers trained on all of them, with settings chosen before on {held_out} held "
+                "out for validation; the language model never trained on those and measures its perplexity on them")
+    return f"{held_out} held out for validation"
+
+
 def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results."""
     model_dir = Path(model_dir)
@@ -76,7 +85,7 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
         hidden_size=config["hidden_size"], embedding_size=config["embedding_size"], vocab_size=config["vocab_size"],
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
         perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=str(model_dir),
-        validation_note=f"{int(data_args.validation_size * 100)}% held out for validation",
+        validation_note=validation_note(job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
                         f"LM loss `{model_args.lm_loss}`{rating_note(results, job)}",
     )

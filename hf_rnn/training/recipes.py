@@ -227,7 +227,7 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),
                            compute_metrics=compute_metrics_for(data_args.target))
-    metrics = train_and_save(trainer, training_args.output_dir)
+    metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"])}
     for split in ("validation", "test"):
         if split in features:
             result = trainer.evaluate(by_length(features[split]), metric_key_prefix=split)
