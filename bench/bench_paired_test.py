@@ -72,6 +72,7 @@ def main():
     parser.add_argument("--run", required=True, help="finished main-job folder with sentiment/ and rating/")
     parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
     parser.add_argument("--dataset", default=None)
+    parser.add_argument("--name", default=None, help="results name; default paired_test_<preset>")
     args = parser.parse_args()
     run = Path(args.run)
     max_length = PRESETS[args.preset]["data"]["max_length"]
@@ -114,9 +115,16 @@ def main():
         sections["Rating: exact (McNemar)"] = (exact, list(exact[0]))
         sections["Rating: which is closer (sign test)"] = ([closer], list(closer))
 
-    notes = (f"Models of `{args.run}` (preset `{args.preset}`, trained on 22,500 labelled reviews) against the "
-             "baselines of bench_baselines.py (trained on all 25,000); all 25,000 test reviews, scored by both.")
-    print(write_results(f"paired_test_{args.preset}", sections, notes))
+    notes = (f"Models of `{args.run}` (preset `{args.preset}`, trained on {training_reviews(sentiment_done)}) against "
+             "the baselines of bench_baselines.py (trained on all 25,000); all 25,000 test reviews, scored by both.")
+    print(write_results(args.name or f"paired_test_{args.preset}", sections, notes))
+
+
+def training_reviews(stage_done: dict) -> str:
+    """How many labelled reviews the job's classifier trained on (recorded since the final-fit option; earlier runs
+    trained on the job's default split, train less 10% for validation)."""
+    count = stage_done.get("train_reviews")
+    return f"{count:,} labelled reviews" if count else "train less its 10% validation split: 22,500 labelled reviews"
 
 
 if __name__ == "__main__":
