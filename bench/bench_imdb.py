@@ -4,7 +4,8 @@
     python bench/bench_imdb.py --preset full       # ~2 h (measured: 113 min, sum of stages)
     python bench/bench_imdb.py --preset full --final_fit --name imdb_full_final_fit   # classifiers on all labels
 
-Writes bench/results/<name>.json|md (default name imdb_<preset>) and copies the model card and training curves next to them.
+Writes bench/results/<name>.json|md (default name imdb_<preset>) and copies the model card and training curves
+next to them.
 """
 
 import argparse
@@ -12,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from common import RESULTS_DIR, write_results
-from hf_rnn.training.imdb import JobArguments, run_imdb
+from hf_rnn.training.imdb import RATING_STARTS, JobArguments, run_imdb
 from hf_rnn.training.presets import PRESETS
 
 
@@ -44,7 +45,7 @@ def main():
     parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     parser.add_argument("--output_dir", default=None, help="default: runs/bench-imdb-<preset>")
     parser.add_argument("--dataset", default=None)
-    parser.add_argument("--rating_init_from", default="lm", help="JobArguments.rating_init_from")
+    parser.add_argument("--rating_init_from", default="lm", choices=RATING_STARTS)
     parser.add_argument("--final_fit", action="store_true", help="JobArguments.final_fit: classifiers on all labels")
     parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
     args = parser.parse_args()

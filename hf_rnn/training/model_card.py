@@ -59,7 +59,7 @@ def rating_note(results: dict, job) -> str:
 def validation_note(job, data_args) -> str:
     """How the labelled reviews were used: part held out for validation, or all trained on (final fit)."""
     held_out = f"{int(data_args.validation_size * 100)}%"
-    if getattr(job, "final_fit", False):
+    if job.final_fit:
         return (f"final fit: the classifiers trained on all of them, with settings chosen before on {held_out} held "
                 "out for validation; the language model never trained on those and measures its perplexity on them")
     return f"{held_out} held out for validation"
