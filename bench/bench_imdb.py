@@ -1,7 +1,8 @@
 """Run the IMDB main job with a preset and record its figures (the ones README and the model card quote).
 
     python bench/bench_imdb.py --preset quick      # <= 10 min on 2 cores
-    python bench/bench_imdb.py --preset full       # ~2 h (measured: 113 min, sum of stages)
+    python bench/bench_imdb.py --preset full       # ~2 h (measured: 113 min, sum of stages; 122.5 min
+                                                   # in one invocation with --final_fit)
     python bench/bench_imdb.py --preset full --final_fit --name imdb_full_final_fit   # classifiers on all labels
 
 Writes bench/results/<name>.json|md (default name imdb_<preset>) and copies the model card and training curves

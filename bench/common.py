@@ -47,6 +47,8 @@ def _fmt(value) -> str:
     if value is None:  # a metric this row's task does not have
         return "-"
     if isinstance(value, float):
+        if 0 < abs(value) < 1e-4:  # would print as 0.0000, hiding a difference that is small but real
+            return f"{value:.1e}"
         if abs(value) < 1:
             return f"{value:.4f}"
         return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
