@@ -27,8 +27,7 @@ from transformers import AutoConfig, AutoTokenizer, TrainingArguments
 
 from hf_rnn.training import (DataArguments, ModelArguments, ULMFiTArguments, compute_metrics_for, load_imdb,
                              train_classifier)
-from hf_rnn.training.imdb import with_preset
-from hf_rnn.training.presets import COMMON, PRESETS
+from hf_rnn.recipes.imdb import COMMON, PRESETS, with_preset
 
 
 REPORTED_METRICS = (("validation accuracy", "accuracy"), ("validation F1", "f1"), ("rating MAE", "mae"),

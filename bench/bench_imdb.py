@@ -14,8 +14,7 @@ import shutil
 from pathlib import Path
 
 from common import RESULTS_DIR, write_results
-from hf_rnn.training.imdb import RATING_STARTS, JobArguments, run_imdb
-from hf_rnn.training.presets import PRESETS
+from hf_rnn.recipes.imdb import PRESETS, RATING_STARTS, JobArguments, run_imdb
 
 
 def stage_minutes(results: dict) -> float | None:

@@ -23,7 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 from hf_rnn.data import classification_collator, classification_features, load_reviews
 from hf_rnn.training.metrics import ratings_from_outputs
-from hf_rnn.training.presets import PRESETS
+from hf_rnn.recipes.imdb import PRESETS
 
 
 def model_outputs(stage_dir: Path, split, target: str, max_length: int) -> tuple[np.ndarray, np.ndarray]:

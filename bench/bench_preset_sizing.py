@@ -12,7 +12,7 @@ import torch
 from common import write_results
 
 from hf_rnn import RNNConfig, RNNForCausalLM, RNNForSequenceClassification
-from hf_rnn.training.presets import HALF_ULMFIT_DROPOUTS
+from hf_rnn.recipes.imdb.presets import HALF_ULMFIT_DROPOUTS
 
 CANDIDATES = [(128, 256, 1, 10_000, 512), (256, 512, 1, 20_000, 1024), (300, 512, 2, 30_000, 1024),
               (200, 384, 2, 20_000, 1024), (256, 768, 1, 20_000, 1024)]  # emb, hidden, layers, vocab, sampled

@@ -20,8 +20,7 @@ from common import write_results
 from sklearn.linear_model import LogisticRegression
 
 from hf_rnn.training import DataArguments, load_imdb
-from hf_rnn.training.imdb import with_preset
-from hf_rnn.training.presets import PRESETS
+from hf_rnn.recipes.imdb import PRESETS, with_preset
 
 # "7/10", "7 / 10", "8.5/10", "3 out of 10": a score on IMDB's own scale.
 STATED_SCORE = re.compile(r"\b\d+(\.\d+)?\s*(/|out of)\s*10\b", re.IGNORECASE)

@@ -49,7 +49,7 @@ def _to_list(value):
 
 COMMANDS = {
     "timeseries": timeseries_main,
-    "imdb": lambda argv: __import__("hf_rnn.training.imdb", fromlist=["main"]).main(argv),
+    "imdb": lambda argv: __import__("hf_rnn.recipes.imdb", fromlist=["main"]).main(argv),
     "predict": predict_main,
 }
 

@@ -4,7 +4,7 @@
     python scripts/run_imdb.py --preset quick --output_dir runs/imdb-quick
 """
 
-from hf_rnn.training.imdb import main
+from hf_rnn.recipes.imdb import main
 
 if __name__ == "__main__":
     main()

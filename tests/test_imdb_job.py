@@ -11,7 +11,7 @@ from transformers import TrainerCallback, pipeline
 from hf_rnn.data import default_imdb_path
 from hf_rnn.training import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from hf_rnn.training import recipes
-from hf_rnn.training.imdb import JobArguments, run_imdb
+from hf_rnn.recipes.imdb import JobArguments, run_imdb
 
 pytestmark = pytest.mark.skipif(not default_imdb_path().exists(), reason="local IMDB copy not found")
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import datasets
 from transformers import HfArgumentParser, TrainingArguments
 
+from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
+                                 pretrain_language_model, train_classifier)
 from .model_card import resumed_note, write_model_card
-from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .presets import COMMON, PRESETS
-from .recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer, pretrain_language_model,
-                      train_classifier)
 
 logger = logging.getLogger(__name__)
 STAGES = ("tokenizer", "lm", "sentiment", "rating")  # each in its own folder under output_dir

@@ -1,4 +1,4 @@
-"""Model cards rendered with huggingface_hub.ModelCard from a run's real metrics, plus training-curve plots."""
+"""The IMDB job's model card, rendered with huggingface_hub.ModelCard from a run's real metrics; training curves."""
 
 import json
 import platform
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "imdb_classifier.md"
+TEMPLATE = Path(__file__).resolve().parents[3] / "model_cards" / "imdb_classifier.md"
 
 
 def eval_results(results: dict) -> list[EvalResult]:
