@@ -6,6 +6,7 @@
 """
 
 import argparse
+import functools
 import json
 import sys
 
@@ -40,15 +41,30 @@ def timeseries_main(argv):
     args = parser.parse_args(argv)
     from .timeseries import predict_file
 
-    print(json.dumps(predict_file(args.model, args.path, horizon=args.horizon), default=_to_list))
+    result = predict_file(args.model, args.path, horizon=args.horizon)
+    print(json.dumps(result, default=_to_list, allow_nan=False))  # strict JSON: NaN is no JSON value
 
 
 def _to_list(value):
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
+def _bad_input_in_one_line(command):
+    """Wrap a command so bad input (a ValueError or OSError whose message names the fix) ends it with one line
+    on stderr and exit status 1, instead of a traceback."""
+
+    @functools.wraps(command)
+    def run(argv):
+        try:
+            command(argv)
+        except (ValueError, OSError) as error:
+            sys.exit(f"hf-rnn: error: {error}")
+
+    return run
+
+
 COMMANDS = {
-    "timeseries": timeseries_main,
+    "timeseries": _bad_input_in_one_line(timeseries_main),
     "imdb": lambda argv: __import__("hf_rnn.recipes.imdb", fromlist=["main"]).main(argv),
     "predict": predict_main,
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import Trainer, TrainingArguments
 
 from hf_rnn.timeseries import (
@@ -23,6 +23,7 @@ from hf_rnn.timeseries import (
     predict,
     predict_file,
     prepare_splits,
+    series_features,
     series_to_dataset,
     sliding_windows,
     split_series,
@@ -206,3 +207,39 @@ def test_whole_series_denoising_scores_only_each_splits_new_steps():
     assert [len(x) for x in prepared["test"]["labels"]] == [5]  # the 15 training steps are not re-scored
     with pytest.raises(ValueError, match="window"):
         prepare_splits(raw, "forecast", window=0)
+
+
+def test_non_finite_inputs_are_rejected_naming_the_series_and_step(tmp_path):
+    gap = np.sin(np.arange(40.0))
+    gap[30] = np.nan
+    with pytest.raises(ValueError, match=r"series 1 has a non-finite value \(nan\) at step 30, channel 0.*interpolate"):
+        series_to_dataset([np.arange(5.0), gap])
+    built_directly = Dataset.from_dict({"input_values": [gap[:, None]], "length": [40]}, features=series_features(1))
+    with pytest.raises(ValueError, match=r"split 'train': series 0 .* step 30"):
+        prepare_splits(DatasetDict(train=built_directly), "forecast", window=8)  # training would log loss 0
+    csv_file = tmp_path / "gap.csv"
+    csv_file.write_text("date,v\n2020,1\n\n2021,\n2022,3\n")  # a blank line, then an empty cell on line 4
+    with pytest.raises(ValueError, match=r"gap.csv line 4, column 'v'"):
+        load_csv_series(csv_file)
+    model = build_model(build_config("forecast", 1, embedding_size=4, hidden_size=4))
+    with pytest.raises(ValueError, match=r"series 0 has a non-finite value \(inf\) at step 2"):
+        predict(model, [1.0, 2.0, np.inf, 3.0], horizon=2)
+
+
+def test_cli_timeseries_prints_strict_json_and_one_line_errors(tmp_path, capsys):
+    from hf_rnn.cli import main
+
+    model = build_model(build_config("forecast", 1, embedding_size=4, hidden_size=4))
+    model.save_pretrained(tmp_path / "model")
+    (tmp_path / "ok.csv").write_text("v\n1\n2\n3\n")
+    (tmp_path / "gap.csv").write_text("v\n1\nnan\n3\n")
+    assert main(["timeseries", str(tmp_path / "model"), str(tmp_path / "ok.csv"), "--horizon", "2"]) == 0
+    forecast = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"non-JSON {name}"))
+    assert np.asarray(forecast["forecast"]).shape == (1, 2, 1)
+    with pytest.raises(SystemExit, match=r"^hf-rnn: error: .*gap.csv line 3, column 'v'"):
+        main(["timeseries", str(tmp_path / "model"), str(tmp_path / "gap.csv")])
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))  # weights of a model trained on series with gaps
+    model.save_pretrained(tmp_path / "broken")
+    with pytest.raises(SystemExit, match=r"non-finite 'forecast'.*Retrain"):
+        main(["timeseries", str(tmp_path / "broken"), str(tmp_path / "ok.csv")])

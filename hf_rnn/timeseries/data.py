@@ -3,6 +3,11 @@
 Every example stores one series as `input_values` of shape `[time, channels]` (an `Array2D` whose first
 dimension is free, so series of different lengths share one column), its `length`, and a `label` for
 classification. aeon is optional: it is imported only when a `.ts` file is read.
+
+Missing values are rejected, not masked: a NaN or infinite input would turn the recurrent state (and, in
+training, every weight) into NaN. `series_to_dataset`, `load_csv_series`, `prepare_splits` and `predict` raise
+a `ValueError` naming the series and step (the file line for a CSV); fill the gaps (e.g. interpolate) or cut
+the series there first. NaN *labels* are allowed: a NaN target is context, never scored (see `sliding_windows`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import torch
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value
 
 AEON_INSTALL_HINT = 'Reading .ts archives needs aeon: pip install "hf_rnn[timeseries]" (or pip install aeon).'
+MISSING_VALUES_HINT = ("hf_rnn time-series models cannot read missing values (a NaN turns the recurrent state, and "
+                       "in training every weight, into NaN): fill them (e.g. interpolate) or cut the series there.")
 
 
 def _aeon():
@@ -56,6 +63,7 @@ def series_to_dataset(series, labels=None, class_names: list[str] | None = None)
         class_names: the label vocabulary; inferred (sorted) from string labels when omitted.
     """
     arrays = [_as_time_by_channel(s) for s in series]
+    require_finite(arrays)
     channels = {a.shape[1] for a in arrays}
     if len(channels) != 1:
         raise ValueError(f"All series must have the same number of channels; found {sorted(channels)}.")
@@ -77,6 +85,21 @@ def _as_time_by_channel(series) -> np.ndarray:
     return array
 
 
+def require_finite(arrays, where: str = "") -> None:
+    """Raise a `ValueError` naming the first series, step and channel holding a NaN or infinite value.
+
+    Args:
+        arrays: series as `[time, channels]` arrays.
+        where: prefix naming their source in the message, e.g. `"split 'train': "`.
+    """
+    for index, array in enumerate(arrays):
+        bad = np.argwhere(~np.isfinite(array))
+        if len(bad):
+            step, channel = bad[0]
+            raise ValueError(f"{where}series {index} has a non-finite value ({array[step, channel]}) at step "
+                             f"{step}, channel {channel}. {MISSING_VALUES_HINT}")
+
+
 def _class_id(label, class_names):
     if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
         return int(label)
@@ -94,6 +117,7 @@ def load_ts_file(path: str | Path, class_names: list[str] | None = None) -> Data
     X, y, meta = _aeon().load_from_ts_file(str(path), return_meta_data=True)
     class_names = class_names or [str(c) for c in meta.get("class_values") or sorted(set(y))]
     series = [np.asarray(case, dtype=np.float32).T for case in X]  # [C, T] -> [T, C]
+    require_finite(series, f"{path}: ")  # aeon reads a '?' value as NaN
     return series_to_dataset(series, [str(label) for label in y], class_names)
 
 
@@ -125,14 +149,23 @@ def load_csv_series(path: str | Path, value_columns: list[str] | None = None) ->
         A one-row dataset; cut it with `split_series` and `sliding_windows`.
     """
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        numbered = [(row, reader.line_num) for row in reader]  # file line of each row, blank lines counted
+    rows, line_numbers = [row for row, _ in numbered], [line for _, line in numbered]
     if not rows:
         raise ValueError(f"{path} has no data rows.")
-    columns = value_columns or [c for c in rows[0] if all(_is_number(r[c]) for r in rows)]
+    columns = value_columns or [c for c in rows[0] if _is_numeric_column([r[c] for r in rows])]
     if not columns:
         raise ValueError(f"{path} has no numeric column; pass value_columns=[...] naming the channels.")
-    values = np.array([[float(r[c]) if r[c] != "" else np.nan for c in columns] for r in rows], dtype=np.float32)
+    values = np.array([[_number_or_nan(r[c]) for c in columns] for r in rows], dtype=np.float32)
+    _require_finite_cells(values, path, columns, line_numbers)
     return series_to_dataset([values])
+
+
+def _is_numeric_column(cells: list) -> bool:
+    # Empty cells do not disqualify a column: they are missing values, reported with their line below.
+    filled = [cell for cell in cells if cell not in ("", None)]
+    return bool(filled) and all(_is_number(cell) for cell in filled)
 
 
 def _is_number(text: str) -> bool:
@@ -141,6 +174,21 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _number_or_nan(cell) -> float:
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _require_finite_cells(values: np.ndarray, path, columns: list[str], line_numbers) -> None:
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        row, channel = bad[0]
+        raise ValueError(f"{path} line {line_numbers[row]}, column {columns[channel]!r}: not a finite number "
+                         f"(empty, NaN, inf or text). {MISSING_VALUES_HINT}")
 
 
 def split_series(dataset: Dataset, test_size: int, validation_size: int = 0) -> DatasetDict:

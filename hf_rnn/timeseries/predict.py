@@ -13,7 +13,14 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-from .data import ChannelNormalizer, TimeSeriesCollator, _as_time_by_channel, load_csv_series, load_ts_file
+from .data import (
+    ChannelNormalizer,
+    TimeSeriesCollator,
+    _as_time_by_channel,
+    load_csv_series,
+    load_ts_file,
+    require_finite,
+)
 
 AUTO_CLASSES = {
     "classify": AutoModelForSequenceClassification,
@@ -62,7 +69,7 @@ def predict(model_dir, series, horizon: int = 1, batch_size: int = 64) -> dict:
     arrays = _as_list(series, model.config.input_size)
     outputs = [_predict_batch(model, normalizer, arrays[i : i + batch_size], horizon)
                for i in range(0, len(arrays), batch_size)]
-    return _merge(outputs, model.config)
+    return _require_finite_outputs(_merge(outputs, model.config))
 
 
 def _as_list(series, channels):
@@ -71,6 +78,7 @@ def _as_list(series, channels):
     else:
         one = np.ndim(series[0]) == 0  # a list of floats is one univariate series
     arrays = [_as_time_by_channel(s) for s in ([series] if one else series)]
+    require_finite(arrays)
     wrong = {a.shape[1] for a in arrays} - {channels}
     if wrong:
         raise ValueError(f"The model reads {channels} channel(s); got series with {sorted(wrong)} channels.")
@@ -100,6 +108,16 @@ def _merge(outputs, config):
         merged[key] = sum(parts, []) if isinstance(parts[0], list) else np.concatenate(parts)
     if "label_ids" in merged:
         merged["labels"] = [config.id2label[int(i)] for i in merged["label_ids"]]
+    return merged
+
+
+def _require_finite_outputs(merged: dict) -> dict:
+    # Finite inputs give NaN outputs only when the weights are NaN (e.g. trained on series with gaps).
+    for key, value in merged.items():
+        parts = value if isinstance(value, list) else [value]  # `denoised` is a list of arrays
+        if key != "labels" and not all(np.isfinite(part).all() for part in parts):
+            raise ValueError(f"The model produced non-finite {key!r} for finite inputs: its weights hold NaN or "
+                             "inf (was it trained on series with missing values?). Retrain it on finite data.")
     return merged
 
 

@@ -22,10 +22,12 @@ from ..models.rnn import (
 )
 from .data import (
     ChannelNormalizer,
+    _as_time_by_channel,
     add_noise,
     aeon_data_dir,
     load_csv_series,
     load_ucr_uea,
+    require_finite,
     sliding_windows,
     split_series,
 )
@@ -109,7 +111,12 @@ def prepare_splits(raw: DatasetDict, task: str, window: int = 0, stride: int = 1
 
     Returns:
         The prepared `DatasetDict` and the fitted `ChannelNormalizer` (store it with `build_config`).
+
+    Raises:
+        ValueError: an input value is NaN or infinite (the message names the split, series and step).
     """
+    for split, dataset in raw.items():
+        require_finite([_as_time_by_channel(s) for s in dataset["input_values"]], f"split {split!r}: ")
     normalizer = ChannelNormalizer.fit(raw["train"])
     normalised = normalizer.apply(raw)
     if task in ("classify", "regress"):
