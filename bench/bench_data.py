@@ -177,7 +177,7 @@ def write(part: str, result: dict, info: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["tokenize", "padding", "case"], choices=["tokenize", "padding", "case"])
-    parser.add_argument("--imdb", default=None, help="IMDB folder (default: $HF_RNN_IMDB_PATH or ../shared/data/imdb)")
+    parser.add_argument("--imdb", default=None, help="IMDB folder (default: $HF_RNN_IMDB_PATH, else the Hub)")
     args = parser.parse_args()
     info = machine_info()
     dsd = load_reviews(args.imdb)

@@ -32,7 +32,8 @@ PROBE_WORDS = ["good", "bad", "movie", "actor", "boring", "hitchcock"]
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="/work/shared/data/imdb")
+    parser.add_argument("--dataset", default=os.environ.get("HF_RNN_IMDB_PATH", "stanfordnlp/imdb"),
+                        help="IMDB folder or Hub id (default: $HF_RNN_IMDB_PATH, else the Hub's stanfordnlp/imdb)")
     parser.add_argument("--split", default="train+unsupervised")
     parser.add_argument("--methods", nargs="+", default=["cbow", "skipgram", "fasttext"])
     parser.add_argument("--vector_size", type=int, default=100)

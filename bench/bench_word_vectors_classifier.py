@@ -29,7 +29,8 @@ from hf_rnn.embeddings import import_word_vectors
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="/work/shared/data/imdb")
+    parser.add_argument("--dataset", default=os.environ.get("HF_RNN_IMDB_PATH", "stanfordnlp/imdb"),
+                        help="IMDB folder or Hub id (default: $HF_RNN_IMDB_PATH, else the Hub's stanfordnlp/imdb)")
     parser.add_argument("--vectors_dir", default="/tmp/hf_rnn_word_vectors")
     parser.add_argument("--inits", nargs="+", default=["random", "cbow", "skipgram", "fasttext"])
     parser.add_argument("--train_examples", type=int, default=8_000)

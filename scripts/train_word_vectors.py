@@ -3,7 +3,7 @@
 
 Example (IMDB train+unsupervised, the lecture's CBOW 100-d, 5 epochs):
 
-    python scripts/train_word_vectors.py --dataset_name /work/shared/data/imdb \
+    python scripts/train_word_vectors.py --dataset_name $HF_RNN_IMDB_PATH \
         --tokenizer_name_or_path out/tokenizer --method cbow --output_file out/imdb_cbow100.bin
 
 Saves word2vec text/binary (or Facebook ``.bin`` for FastText, keeping subwords), never a pickle, and

@@ -1,4 +1,8 @@
-"""Shared fixtures: tiny configs and a tiny word-level tokenizer, built in the test (no downloads)."""
+"""Shared fixtures: tiny configs and a tiny word-level tokenizer, built in the test (no downloads); the local IMDB
+copy, when there is one."""
+
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,6 +10,22 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from hf_rnn import RNNConfig
+from hf_rnn.data import default_imdb_path
+
+# CI clones the repository into a folder with shared/ copied beside it: point the library at that IMDB copy, as a
+# user would with the variable (the library itself knows no folder).
+CI_IMDB_COPY = Path(__file__).resolve().parents[1].parent / "shared/data/imdb"
+if CI_IMDB_COPY.is_dir():
+    os.environ.setdefault("HF_RNN_IMDB_PATH", str(CI_IMDB_COPY))
+
+
+def local_imdb() -> Path | None:
+    """The IMDB copy `$HF_RNN_IMDB_PATH` names, when it exists."""
+    path = default_imdb_path()
+    return path if path is not None and path.exists() else None
+
+
+needs_imdb = pytest.mark.skipif(local_imdb() is None, reason="no local IMDB copy: set HF_RNN_IMDB_PATH")
 
 TINY_WORDS = (
     "<pad> <unk> <s> </s> the a movie film was is great good bad awful boring fun i loved hated it "

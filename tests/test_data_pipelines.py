@@ -24,7 +24,9 @@ from hf_rnn.data import (
 from hf_rnn.data import tokenize as tokenize_module
 from hf_rnn.tokenization import train_word_level_tokenizer
 
-IMDB = Path(__file__).resolve().parents[1].parent / "shared/data/imdb"
+from conftest import local_imdb, needs_imdb
+
+IMDB = local_imdb()
 # Documents made of distinct words w0..w99, so every token tells where in the stream it came from.
 DOCS = [" ".join(f"w{i}" for i in range(start, start + 10)) for start in range(0, 100, 10)]
 
@@ -194,7 +196,7 @@ def test_trainer_predict_keeps_order_and_trains_grouped_by_length_column(tok, tm
     assert padded_fraction(ds["length"], batches) < padded_fraction(ds["length"], [list(range(i, i + 4)) for i in range(0, n, 4)])
 
 
-@pytest.mark.skipif(not IMDB.exists(), reason=f"local IMDB copy not found at {IMDB}")
+@needs_imdb
 def test_real_imdb_slice_end_to_end():
     dsd = load_reviews(IMDB)
     train = dsd["train"].select(range(12_400, 12_600))  # 100 neg + 100 pos (rows sorted by label)

@@ -11,8 +11,9 @@ import pytest
 from hf_rnn.data import sources
 from hf_rnn.data.sources import add_validation_split, default_imdb_path, load_reviews
 
-REPO = Path(__file__).resolve().parents[1]
-IMDB = REPO.parent / "shared/data/imdb"
+from conftest import local_imdb, needs_imdb
+
+IMDB = local_imdb()
 
 # (split folder, polarity, id, rating, text)
 ACL_FILES = [
@@ -78,15 +79,18 @@ def test_hub_id_calls_load_dataset_and_invents_no_ratings(monkeypatch, caplog):
     assert "no star ratings" in caplog.text
 
 
-def test_default_source_uses_env_var_then_hub(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_RNN_IMDB_PATH", str(tmp_path / "imdb"))
-    assert default_imdb_path() == tmp_path / "imdb"
+def test_default_source_is_the_env_var_else_the_hub_never_a_workplace_path(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(sources, "load_from_hub", lambda hub_id: calls.append(hub_id) or datasets.DatasetDict())
-    load_reviews()  # the env var's folder does not exist -> falls back to the Hub id
+    monkeypatch.delenv("HF_RNN_IMDB_PATH", raising=False)
+    assert default_imdb_path() is None  # the library knows no folder of its own
+    load_reviews()
     assert calls == ["stanfordnlp/imdb"]
-    monkeypatch.delenv("HF_RNN_IMDB_PATH")
-    assert default_imdb_path() == REPO.parent / "shared/data/imdb"
+    monkeypatch.setenv("HF_RNN_IMDB_PATH", str(tmp_path / "imdb"))
+    assert default_imdb_path() == tmp_path / "imdb"
+    with pytest.raises(FileNotFoundError, match="imdb"):  # a set variable is honoured: a typo is an error, not a
+        load_reviews()                                     # silent download
+    assert calls == ["stanfordnlp/imdb"]
 
 
 def test_csv_and_json_files_with_mapped_columns(tmp_path):
@@ -142,7 +146,7 @@ def test_validation_split_is_seeded_and_stratified():
         add_validation_split(datasets.DatasetDict({"train": ds}), 0.25)
 
 
-@pytest.mark.skipif(not IMDB.exists(), reason=f"local IMDB copy not found at {IMDB}")
+@needs_imdb
 def test_local_imdb_parquet_copy():
     dsd = load_reviews(IMDB)
     assert {k: v.num_rows for k, v in dsd.items()} == {"train": 25000, "test": 25000, "unsupervised": 50000}

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback, pipeline
 
-from hf_rnn.data import default_imdb_path
 from hf_rnn.training import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from hf_rnn.training import recipes
 from hf_rnn.recipes.imdb import JobArguments, run_imdb
 
-pytestmark = pytest.mark.skipif(not default_imdb_path().exists(), reason="local IMDB copy not found")
+from conftest import needs_imdb
+
+pytestmark = needs_imdb
 
 TINY = dict(
     data_args=DataArguments(max_lm_documents=80, max_train_samples=64, max_eval_samples=32, max_test_samples=32,

@@ -5,8 +5,7 @@ unknown, e.g. `unsupervised`) and, where the source has it, `rating` (int8 star 
 unknown, as in aclImdb's `unsup/ID_0.txt` file names). Sources:
 
 * a Hub id (`stanfordnlp/imdb`): the Hub copy has **no ratings**, so no `rating` column is made up;
-* a local folder in the Hub's parquet layout (the IMDB copy this project uses: `HF_RNN_IMDB_PATH`, or
-  `../shared/data/imdb` next to the repository);
+* a local folder in the Hub's parquet layout (a local IMDB copy, e.g. the one `HF_RNN_IMDB_PATH` names);
 * the original `aclImdb` folder or `aclImdb_v1.tar.gz` (rating parsed from `ID_RATING.txt`; the tarball
   is streamed, never unpacked to disk);
 * CSV / JSON / parquet files with a text column and a label and/or rating column (names mapped).
@@ -32,12 +31,11 @@ _FILE_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-def default_imdb_path() -> Path:
-    """Local IMDB copy: `$HF_RNN_IMDB_PATH`, else `<repo>/../shared/data/imdb` (may not exist)."""
+def default_imdb_path() -> Path | None:
+    """The local IMDB copy named by `$HF_RNN_IMDB_PATH`, or None when the variable is unset (then: the Hub)."""
     if os.environ.get(IMDB_PATH_ENV):
         return Path(os.environ[IMDB_PATH_ENV]).expanduser()
-    repo_root = Path(__file__).resolve().parents[2]
-    return repo_root.parent / "shared/data/imdb"
+    return None
 
 
 def load_reviews(
@@ -52,8 +50,8 @@ def load_reviews(
 
     Args:
         source: A Hub id, a folder (Hub parquet layout or `aclImdb`), an `aclImdb_v1.tar.gz`, or a
-            CSV/JSON/parquet file. `None`: the local IMDB copy (`default_imdb_path()`) if it exists,
-            else the Hub id `stanfordnlp/imdb`.
+            CSV/JSON/parquet file. `None`: the folder `$HF_RNN_IMDB_PATH` names when it is set, else the
+            Hub id `stanfordnlp/imdb`.
         text_column: Name of the text column in the source.
         label_column: Name of the label column (0/1, or strings such as "negative"/"positive"), or None.
         rating_column: Name of the star-rating column, or None.
@@ -74,8 +72,7 @@ def load_reviews(
 def _load_raw(source: str | os.PathLike | None) -> datasets.DatasetDict:
     """Dispatch on the kind of source; local paths win over Hub ids of the same spelling."""
     if source is None:
-        local = default_imdb_path()
-        source = local if local.exists() else IMDB_HUB_ID
+        source = default_imdb_path() or IMDB_HUB_ID  # a set but missing path fails below, naming it
     path = Path(source).expanduser()
     if path.is_dir():
         return _load_folder(path)

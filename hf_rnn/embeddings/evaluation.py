@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import new_figure
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PLOT_PAIRS = {
@@ -115,15 +117,11 @@ def plot_analogy_pairs(kv, path: str | Path, pairs: dict | None = None, title: s
     Returns:
         ``path``. Raises ValueError if no group has two usable pairs (nothing to compare).
     """
-    try:
-        from matplotlib.figure import Figure  # no pyplot: no global state, no display backend needed
-    except ImportError as err:
-        raise ImportError('Plotting needs matplotlib: pip install "hf_rnn[bench]"') from err
     groups = {name: _known_pairs(kv, group) for name, group in (pairs or DEFAULT_PLOT_PAIRS).items()}
     groups = {name: group for name, group in groups.items() if len(group) >= 2}
     if not groups:
         raise ValueError("No group has two pairs with both words in the vocabulary; pass other pairs.")
-    fig = Figure(figsize=(6 * len(groups), 5.5))
+    fig = new_figure(figsize=(6 * len(groups), 5.5))
     for ax, (name, group) in zip(fig.subplots(1, len(groups), squeeze=False)[0], groups.items()):
         _draw_pairs(ax, kv, group, name)
     if title:

@@ -122,7 +122,7 @@ def dataset_texts(dataset_name: str, split: str = "train+unsupervised", text_col
     """Yield the texts of a ``datasets`` split batch by batch (Arrow-backed: never one big list).
 
     Args:
-        dataset_name: a Hub name or local folder (``/work/shared/data/imdb``), or a builder such as
+        dataset_name: a Hub name (``stanfordnlp/imdb``) or a local folder, or a builder such as
             ``"text"``/``"json"`` with ``data_files``.
         split: datasets split syntax; ``"train+unsupervised"`` concatenates IMDB's two text-only splits.
         text_column: the column holding the text.

@@ -11,7 +11,7 @@ class DataArguments:
 
     dataset: str | None = field(default=None, metadata={
         "help": "Hub id, local folder (Hub parquet layout or aclImdb), aclImdb_v1.tar.gz or CSV/JSON/parquet file. "
-                "Default: $HF_RNN_IMDB_PATH or ../shared/data/imdb when present, else the Hub's stanfordnlp/imdb."})
+                "Default: the folder $HF_RNN_IMDB_PATH names when it is set, else the Hub's stanfordnlp/imdb."})
     validation_size: float = field(default=0.1, metadata={"help": "Fraction of train held out for validation."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training reviews."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only this many validation reviews."})

@@ -1,6 +1,6 @@
 """The main job: tokenizer -> language model -> sentiment classifier and 1-10 rating model on IMDB.
 
-    hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset ../shared/data/imdb]
+    hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset path/to/imdb]   # or $HF_RNN_IMDB_PATH, or the Hub
 
 Every stage writes into its own folder under `output_dir` and records `stage_done.json` when finished, so a
 killed run started again with the same command skips finished stages and resumes the current one from its

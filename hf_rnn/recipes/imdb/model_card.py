@@ -1,13 +1,19 @@
 """The IMDB job's model card, rendered with huggingface_hub.ModelCard from a run's real metrics; training curves."""
 
 import json
-import platform
+import logging
 import os
+import platform
+from importlib import resources
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "model_cards" / "imdb_classifier.md"
+from ...plotting import plot_training_curves
+
+logger = logging.getLogger(__name__)
+TEMPLATE = "imdb_classifier.md"  # in model_cards/, installed as the package hf_rnn.model_cards
+CURVES = "training_curves.png"
 
 
 def eval_results(results: dict) -> list[EvalResult]:
@@ -74,8 +80,9 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
                               metrics=["accuracy", "f1", "mae"], model_name=model_dir.name,
                               eval_results=eval_results(results) or None)
     test_size = data_args.max_test_samples
+    curves = draw_curves(model_dir)
     card = ModelCard.from_template(
-        card_data, template_path=str(TEMPLATE), model_name=f"hf_rnn IMDB sentiment ({job.preset})",
+        card_data, template_str=template_text(), curves=curves, model_name=f"hf_rnn IMDB sentiment ({job.preset})",
         preset=job.preset, result_rows=result_rows(results),
         wall_time_min=f"{results['wall_time_s'] / 60:.1f}{resumed_note(results)}",
         machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
@@ -90,32 +97,21 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
                         f"LM loss `{model_args.lm_loss}`{rating_note(results, job)}",
     )
     card.save(model_dir / "README.md")
-    plot_training_curves(model_dir.parent, model_dir / "training_curves.png", skip=(model_dir.name,))
     return model_dir / "README.md"
 
 
-def plot_training_curves(run_dir, path, skip=()) -> Path | None:
-    """Training loss of every stage (from each Trainer's trainer_state.json) in one PNG; `skip`: folders to leave
-    out (the published model folder is a copy of a stage)."""
-    import matplotlib
+def template_text() -> str:
+    """The card template, read from the installed package (a wheel carries it as it carries the code)."""
+    return resources.files("hf_rnn.model_cards").joinpath(TEMPLATE).read_text(encoding="utf-8")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    stages = {p.parent.name: p for p in sorted(Path(run_dir).glob("*/trainer_state.json")) if p.parent.name not in skip}
-    if not stages:
+def draw_curves(model_dir: Path) -> str | None:
+    """Plot every stage's losses beside the card; without matplotlib (optional) the card goes without them, said in
+    the log rather than failing a finished job."""
+    try:
+        drawn = plot_training_curves(model_dir.parent, model_dir / CURVES, skip=(model_dir.name,))
+    except ImportError as err:
+        logger.warning("Model card without training curves: %s", err)
         return None
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3.5), squeeze=False)
-    for ax, (stage, state_file) in zip(axes[0], stages.items()):
-        log = json.loads(state_file.read_text())["log_history"]
-        history = [e for e in log if "loss" in e]
-        ax.plot([e["step"] for e in history], [e["loss"] for e in history], label="training")
-        evaluations = [e for e in log if "eval_loss" in e]  # per-epoch validation, when the stage evaluated
-        if evaluations:
-            ax.plot([e["step"] for e in evaluations], [e["eval_loss"] for e in evaluations], "o-", label="validation")
-            ax.legend()
-        ax.set(title=stage, xlabel="step", ylabel="loss")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return CURVES if drawn else None
+

@@ -1,0 +1,94 @@
+"""The installed package, not the checkout: a wheel built from the repository, installed into a fresh environment
+that has no matplotlib, runs the main job to a model folder with its card; the library names no machine path."""
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "hf_rnn", "model_cards")  # all the wheel is built from
+WORDS = {"pos": "great superb moving loved fun".split(), "neg": "awful boring dull hated bad".split(),
+         "any": "the film movie was a and plot acting it i".split()}
+TINY_JOB = ["--preset", "quick", "--max_lm_documents", "40", "--max_train_samples", "36", "--max_eval_samples", "4",
+            "--max_test_samples", "12", "--max_lm_eval_documents", "4", "--max_length", "32", "--block_size", "4",
+            "--vocab_size", "60", "--min_frequency", "1", "--embedding_size", "8", "--hidden_size", "8",
+            "--num_sampled", "8", "--classifier_hidden_size", "4",
+            "--max_steps", "2", "--save_steps", "2", "--logging_steps", "1"]
+
+
+def test_library_names_no_workplace_path():
+    offenders = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+                 for path in sorted((REPO / "hf_rnn").rglob("*.py"))
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if "shared/" in line or "/work/" in line or "../" in line]
+    assert not offenders, "hf_rnn/ must take data from --dataset, $HF_RNN_IMDB_PATH or the Hub:\n" + "\n".join(offenders)
+
+
+def write_tiny_acl_imdb(root: Path, seed: int = 0) -> Path:
+    """An aclImdb folder of short made-up reviews whose words give their polarity away: train, test, unsup."""
+    rng = random.Random(seed)
+    counts = {("train", "pos"): 20, ("train", "neg"): 20, ("test", "pos"): 6, ("test", "neg"): 6, ("train", "unsup"): 12}
+    for (split, polarity), count in counts.items():
+        folder = root / "aclImdb" / split / polarity
+        folder.mkdir(parents=True)
+        for review_id in range(count):
+            cue = WORDS["neg" if polarity == "neg" else "pos"] if polarity != "unsup" else WORDS["pos"] + WORDS["neg"]
+            rating = {"pos": rng.randint(7, 10), "neg": rng.randint(1, 4), "unsup": 0}[polarity]
+            text = " ".join(rng.choice(WORDS["any"] + cue) for _ in range(rng.randint(8, 20)))
+            (folder / f"{review_id}_{rating}.txt").write_text(text + " .", encoding="utf-8")
+    return root / "aclImdb"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built from a copy of the build inputs (a build in the checkout would race other runs on build/)."""
+    source, dist = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    for name in BUILD_INPUTS:
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copyfile
+        copy(REPO / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                            if (REPO / name).is_dir() else {}))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source)])
+    return next(dist.glob("hf_rnn-*.whl"))
+
+
+def run(command, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+    assert result.returncode == 0, f"{command[:4]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+def fresh_environment(folder: Path, wheel: Path) -> Path:
+    """A virtual environment that reuses the installed dependencies, holds the wheel, and hides matplotlib (an
+    optional dependency) behind a stub that fails to import, as it would where it is not installed."""
+    venv.create(folder, system_site_packages=True, with_pip=False)
+    python = folder / "bin" / "python"
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)])
+    site_packages = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+                         .stdout.strip())
+    (site_packages / "matplotlib").mkdir()
+    (site_packages / "matplotlib" / "__init__.py").write_text('raise ImportError("No module named matplotlib")\n')
+    return folder / "bin"
+
+
+def test_wheel_carries_the_card_template_and_runs_the_main_job_without_matplotlib(wheel, tmp_path):
+    bin_dir = fresh_environment(tmp_path / "env", wheel)
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "HF_RNN_IMDB_PATH")}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    where = run([str(bin_dir / "python"), "-c", "import hf_rnn; print(hf_rnn.__file__)"], cwd=tmp_path, env=env)
+    assert Path(where.stdout.strip()).is_relative_to(tmp_path / "env")  # the wheel's copy, not the checkout
+    data = write_tiny_acl_imdb(tmp_path / "data")
+    job = run([str(bin_dir / "hf-rnn"), "imdb", "--output_dir", "job", "--dataset", str(data), *TINY_JOB],
+              cwd=tmp_path, env=env)
+    model_dir = tmp_path / "job" / "model"
+    card = (model_dir / "README.md").read_text()
+    assert "model-index" in card and "hf_rnn IMDB sentiment (quick)" in card
+    assert not (model_dir / "training_curves.png").exists() and "training_curves.png" not in card
+    assert 'without training curves: Plotting needs matplotlib, an optional dependency: pip install "hf_rnn[plot]"' \
+        in job.stderr
+    assert "test accuracy" in job.stdout
