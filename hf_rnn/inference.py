@@ -3,7 +3,7 @@
 from transformers import pipeline
 
 from .data.classification import id2label
-from .training.metrics import posterior_median_stars
+from .ratings import posterior_median_stars
 
 
 def load_classifier(model_dir: str, device=None):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from ..metrics import load_metric
+from ..ratings import posterior_median_stars
 
 
 def sentiment_compute_metrics():
@@ -49,12 +50,6 @@ def ratings_from_outputs(logits, labels, target: str):
     if target == "regression":
         return logits.reshape(-1), labels.reshape(-1)
     return posterior_median_stars(_softmax(logits)), labels + 1.0
-
-
-def posterior_median_stars(probs):
-    """Class probabilities over 1..10 stars (last axis) -> the median star rating, the prediction that minimises the
-    expected absolute error."""
-    return (np.cumsum(np.asarray(probs), axis=-1) >= 0.5).argmax(axis=-1) + 1.0
 
 
 def _softmax(logits):
