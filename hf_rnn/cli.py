@@ -66,7 +66,7 @@ def _bad_input_in_one_line(command):
 COMMANDS = {
     "timeseries": _bad_input_in_one_line(timeseries_main),
     "imdb": lambda argv: __import__("hf_rnn.recipes.imdb", fromlist=["main"]).main(argv),
-    "predict": predict_main,
+    "predict": _bad_input_in_one_line(predict_main),
 }
 
 

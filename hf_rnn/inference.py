@@ -1,16 +1,61 @@
 """Inference on saved classifiers through transformers' pipeline(): labels for sentiment, stars for ratings."""
 
-from transformers import pipeline
+import json
+from pathlib import Path
+
+from transformers import PreTrainedConfig, pipeline
+from transformers.utils import CONFIG_NAME
 
 from .data.classification import id2label
+from .locations import looks_like_hub_id
 from .ratings import posterior_median_stars
+
+EXAMPLE_FOLDER = "runs/imdb-quick/model"
 
 
 def load_classifier(model_dir: str, device=None):
-    """A text-classification pipeline for an hf_rnn classifier folder (sentiment or rating)."""
+    """A text-classification pipeline for an hf_rnn classifier folder (sentiment or rating).
+
+    Raises:
+        FileNotFoundError: `model_dir` is no folder (nor a Hub id), or holds no config.json.
+        ValueError: it holds another kind of model (a language model, a time-series model), for which the
+            pipeline would attach an untrained classifier head and return a different score on every run.
+    """
     import hf_rnn  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
+    check_text_classifier(model_dir)
     return pipeline("text-classification", model=model_dir, device=device)
+
+
+def check_text_classifier(model_dir: str) -> None:
+    """Raise a one-line error unless `model_dir` holds a trained text classifier (see `load_classifier`)."""
+    config = _config_dict(model_dir)
+    if config.get("timeseries_task"):
+        raise ValueError(f"{model_dir} holds a time-series model ({config['timeseries_task']}); run it with "
+                         f"`hf-rnn timeseries {model_dir} SERIES_FILE`.")
+    architectures = config.get("architectures") or []
+    if not any(name.endswith("ForSequenceClassification") for name in architectures):
+        raise ValueError(f"{model_dir} holds {' / '.join(architectures) or 'no named architecture'}, not a text "
+                         f"classifier (*ForSequenceClassification), so its classifier head would be untrained. "
+                         f"Pass a classifier folder (e.g. {EXAMPLE_FOLDER}); a language model generates text "
+                         f"with pipeline('text-generation', model=...).")
+
+
+def _config_dict(model_dir: str) -> dict:
+    path = Path(model_dir).expanduser()
+    if path.is_dir():
+        if not (path / CONFIG_NAME).is_file():
+            raise FileNotFoundError(f"{path} has no {CONFIG_NAME}: pass the model folder a training run saved "
+                                    f"(e.g. {EXAMPLE_FOLDER}), not its parent.")
+        return json.loads((path / CONFIG_NAME).read_text())
+    if not looks_like_hub_id(model_dir):
+        raise FileNotFoundError(f"No such model folder: {model_dir} (pass a folder a training run saved, "
+                                f"e.g. {EXAMPLE_FOLDER}).")
+    try:
+        return PreTrainedConfig.get_config_dict(model_dir)[0]
+    except OSError as error:  # the Hub's message spans several lines; its first one says why
+        raise FileNotFoundError(f"No model folder {model_dir}, and no Hub model of that name could be read: "
+                                f"{str(error).splitlines()[0]}") from None
 
 
 def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
