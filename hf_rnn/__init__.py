@@ -14,6 +14,7 @@ from transformers import (
 )
 
 from .models.rnn import (
+    RNNCache,
     RNNCausalLMOutput,
     RNNConfig,
     RNNForCausalLM,
@@ -49,4 +50,5 @@ __all__ = [
     "RNNModelOutput",
     "RNNCausalLMOutput",
     "RNNForecastOutput",
+    "RNNCache",
 ]

@@ -3,6 +3,7 @@
 from .configuration_rnn import RNNConfig
 from .modeling_rnn import (
     AUTO_MAP,
+    RNNCache,
     RNNCausalLMOutput,
     RNNForCausalLM,
     RNNForecastOutput,

@@ -73,6 +73,8 @@ class RNNConfig(PretrainedConfig):
     """
 
     model_type = "hf_rnn"
+    # Trainer's evaluation gathers every output but these: the state and per-layer outputs are not predictions.
+    keys_to_ignore_at_inference = ["cache", "hidden_states"]
 
     def __init__(
         self,

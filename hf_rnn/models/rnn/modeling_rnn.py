@@ -9,8 +9,10 @@ for unidirectional layers at real positions; packing is used only where it is th
 (bidirectional layers over padded rows, or an LSTM's final cell state for rows of different lengths).
 """
 
+import inspect
 import math
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import Cache, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
@@ -38,6 +40,77 @@ AUTO_MAP = {
 SHIPPED_FILES = ("configuration_rnn.py", "modeling_rnn.py")
 
 
+class RNNCache(Cache):
+    """The recurrent state of every layer: all a recurrent model needs to continue a sequence, O(1) in its length.
+
+    A transformers `Cache`, so `generate(..., cache=out.cache)` continues a conversation or a stream where an earlier
+    call stopped. Unlike a key/value cache it never grows and is never changed in place: every forward returns a
+    new `RNNCache`, so a state kept aside (truncated backpropagation, branching a stream) stays valid.
+
+    Args:
+        states (`list` of per-layer tuples, *optional*): `(h, c)` for an LSTM layer, `(h,)` otherwise, each
+            `(directions, batch, hidden)`.
+        seen_tokens (`int`, *optional*, defaults to 0): how many input columns (padding included) the state has
+            read; `generate` feeds only the columns after them.
+    """
+
+    is_compileable = False
+    is_croppable = False
+
+    def __init__(self, states=None, seen_tokens: int = 0):
+        super().__init__(layers=[])
+        self.states = [tuple(layer) for layer in states] if states else []
+        self.seen_tokens = seen_tokens
+
+    @classmethod
+    def from_legacy(cls, cache):
+        """Accept an `RNNCache`, None, or the tuple of per-layer state tuples that hf_rnn returned before."""
+        if cache is None or isinstance(cache, RNNCache):
+            return cache
+        if isinstance(cache, (tuple, list)):
+            return cls(cache)
+        raise TypeError(f"cache must be an RNNCache (the `cache` a forward returned), got {type(cache).__name__}.")
+
+    def __len__(self):
+        return len(self.states)
+
+    def __getitem__(self, layer_idx):
+        return self.states[layer_idx]
+
+    def __iter__(self):
+        return iter(self.states)
+
+    def __repr__(self):
+        return f"RNNCache(layers={len(self.states)}, seen_tokens={self.seen_tokens})"
+
+    @property
+    def batch_size(self):
+        return self.states[0][0].size(1) if self.states else None
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seen_tokens
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        return -1  # a recurrent state has no length limit
+
+    def _map(self, fn):
+        return RNNCache([tuple(fn(t) for t in layer) for layer in self.states], self.seen_tokens)
+
+    def detach(self) -> "RNNCache":
+        """The same state without its graph: gradients stop here (truncated backpropagation through time)."""
+        return self._map(torch.Tensor.detach)
+
+    # Beam search and num_return_sequences rearrange batch rows; generate calls these in place on its own cache.
+    def reorder_cache(self, beam_idx: torch.LongTensor):
+        self.states = self._map(lambda t: t.index_select(1, beam_idx.to(t.device))).states
+
+    def batch_repeat_interleave(self, repeats: int):
+        self.states = self._map(lambda t: t.repeat_interleave(repeats, dim=1)).states
+
+    def batch_select_indices(self, indices: torch.Tensor):
+        self.states = self._map(lambda t: t[:, indices]).states
+
+
 @dataclass
 class RNNModelOutput(ModelOutput):
     """Output of [`RNNModel`].
@@ -45,9 +118,9 @@ class RNNModelOutput(ModelOutput):
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch, time, output_size)`): last layer's outputs;
             zeros at padding positions.
-        cache (`tuple` of per-layer state tuples, *optional*): the final recurrent state of every layer at each
-            row's last real token, `(h, c)` for an LSTM and `(h,)` otherwise, each `(directions, batch, hidden)`.
-            Pass it back as `cache` to continue the sequence.
+        cache ([`RNNCache`], *optional*): the final recurrent state of every layer at each row's last real token,
+            `(h, c)` for an LSTM and `(h,)` otherwise, each `(directions, batch, hidden)`. Pass it back as `cache`
+            (to a forward or to `generate`) to continue the sequence.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*): the embedded input and every layer's outputs.
     """
 
@@ -76,31 +149,54 @@ class RNNForecastOutput(ModelOutput):
     hidden_states: tuple | None = None
 
 
+def _is_tracing() -> bool:
+    """Under torch.export / torch.compile / jit tracing no Python branch may depend on tensor values."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 class PaddingLayout:
     """Where the real tokens of each row are, and how to move them to the left edge and back.
 
     Rows may be left- or right-padded (or both, as long as the real tokens form one contiguous run). Running
-    the recurrence on right-aligned rows keeps every real output exact without packing.
+    the recurrence on right-aligned rows keeps every real output exact without packing. Under tracing (export)
+    the checks and shortcuts that read tensor values are skipped and every mask takes the general path.
     """
 
     def __init__(self, attention_mask: torch.Tensor | None, batch_size: int, seq_len: int):
         self.seq_len = seq_len
-        self.mask = None if attention_mask is None or bool(attention_mask.all()) else attention_mask.bool()
-        if self.mask is None:
-            self.lengths = self.starts = None  # every row is full: the fastest path
+        self.mask = self.lengths = self.starts = None  # no mask, or every row full: the fastest path
+        if attention_mask is None:
             return
-        if self.mask.shape != (batch_size, seq_len):
-            raise ValueError(f"attention_mask has shape {tuple(self.mask.shape)}, inputs have {(batch_size, seq_len)}.")
+        if tuple(attention_mask.shape) != (batch_size, seq_len):
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs are "
+                             f"{(batch_size, seq_len)} (batch, time); pass the mask the tokenizer returned with them.")
+        tracing = _is_tracing()
+        if not tracing:
+            _check_mask_values(attention_mask)
+            if bool(attention_mask.all()):
+                return
+        self.mask = attention_mask.bool()
         self.lengths = self.mask.sum(1)  # [B]
         self.starts = (self.mask.long().cumsum(1) == 0).sum(1)  # [B] leading pads per row
-        positions = torch.arange(seq_len, device=self.mask.device)[None, :]  # [1, T]
+        # Under tracing every row is rolled: a roll by zero leaves a right-padded row as it is.
+        self.left_padded = True if tracing else bool(self.starts.any())
+        if not tracing:
+            self._check_contiguous()
+
+    def _check_contiguous(self):
+        positions = torch.arange(self.seq_len, device=self.mask.device)[None, :]  # [1, T]
         contiguous = (positions >= self.starts[:, None]) & (positions < (self.starts + self.lengths)[:, None])
         if not torch.equal(contiguous, self.mask):
             raise ValueError(
                 "attention_mask must mark one contiguous run of real tokens per row (left or right padding); "
-                "found a row with padding between real tokens. Split such rows into separate sequences."
+                "found a row with padding between real tokens. Split such rows into separate sequences. If you "
+                "called generate() without attention_mask, transformers built one from pad_token_id, so a prompt "
+                "that contains the pad token looks like padding: pass the attention_mask the tokenizer returned."
             )
-        self.left_padded = bool(self.starts.any())
+
+    def in_caller_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T, D] already in the caller's layout, with padding positions zeroed."""
+        return x if self.mask is None else x * self.mask[:, :, None].to(x.dtype)
 
     def _roll(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(self.seq_len, device=x.device)[None, :]  # [1, T]
@@ -115,9 +211,13 @@ class PaddingLayout:
         """Inverse of `to_right_padding`, with padding positions zeroed."""
         if self.mask is None:
             return x
-        if self.left_padded:
-            x = self._roll(x, -self.starts)
-        return x * self.mask[:, :, None].to(x.dtype)
+        return self.in_caller_layout(self._roll(x, -self.starts) if self.left_padded else x)
+
+
+def _check_mask_values(attention_mask):
+    if attention_mask.dtype != torch.bool and bool(((attention_mask != 0) & (attention_mask != 1)).any()):
+        raise ValueError("attention_mask may hold only 0 (padding) and 1 (real token); found other values. Pass the "
+                         "mask the tokenizer returned, or (mask > 0).long().")
 
 
 class LockedDropout(nn.Module):
@@ -157,6 +257,11 @@ class RNNLayer(nn.Module):
         if lengths is None:
             outputs, final = self._run(x, rnn_state)
         elif self.bidirectional or (need_state and self.is_lstm):
+            if _is_tracing():
+                raise NotImplementedError(
+                    "Exporting with an attention_mask needs use_cache=False for an LSTM or a bidirectional layer "
+                    "(their exact state at each row's end needs packing, which does not trace). Export without the "
+                    "mask, or with use_cache=False.")
             outputs, final = self._run_packed(x, lengths, rnn_state)
         else:
             outputs, final = self._run(x, rnn_state)
@@ -189,7 +294,7 @@ class RNNLayer(nn.Module):
 
     def _keep_incoming_state_for_empty_rows(self, final, state, lengths):
         empty = (lengths == 0)[None, :, None]  # [1, B, 1]
-        if not bool(empty.any()):
+        if not _is_tracing() and not bool(empty.any()):
             return final
         incoming = state if state is not None else tuple(torch.zeros_like(t) for t in final)
         return tuple(torch.where(empty, old, new) for old, new in zip(incoming, final))
@@ -209,7 +314,7 @@ class RNNPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     _no_split_modules = ["RNNLayer"]
     _is_stateful = True
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True  # per recurrent layer, see RNNModel._run_layer
     # Losses are plain means: Trainer itself scales them for gradient accumulation.
     accepts_loss_kwargs = False
 
@@ -251,6 +356,7 @@ class RNNModel(RNNPreTrainedModel):
         self.input_dropout = LockedDropout(config.input_dropout)
         self.hidden_dropout = LockedDropout(config.hidden_dropout)
         self.layers = nn.ModuleList(RNNLayer(config, i) for i in range(config.num_hidden_layers))
+        self.gradient_checkpointing = False  # switched by gradient_checkpointing_enable()
         self.post_init()
 
     def get_input_embeddings(self):
@@ -279,34 +385,59 @@ class RNNModel(RNNPreTrainedModel):
             inputs_embeds (`torch.FloatTensor` of shape `(batch, time, embedding_size)`, *optional*): instead of ids.
             input_values (`torch.FloatTensor` of shape `(batch, time, input_size)`, *optional*): continuous inputs
                 for a model configured with `input_size`.
-            cache (`tuple`, *optional*): the state returned by a previous call; the sequence continues from it.
+            cache ([`RNNCache`], *optional*): the state returned by a previous call; the sequence continues from it.
+                It is not modified: the continued state is returned as a new `RNNCache`.
             use_cache (`bool`, *optional*): return the final state (defaults to `config.use_cache`).
-            output_hidden_states (`bool`, *optional*): also return every layer's outputs.
+            output_hidden_states (`bool`, *optional*): also return the embedded input and every layer's outputs
+                (defaults to `config.output_hidden_states`); each is the tensor the next layer reads.
 
         A row with no real token (an all-zero mask row) is an empty sequence: its outputs are zeros and its final
         state is the incoming state (zeros without one).
         """
+        cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
         use_cache = self.config.use_cache if use_cache is None else use_cache
-        x = self._embed(input_ids, inputs_embeds, input_values)  # [B, T, E]
+        output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
+        cache = RNNCache.from_legacy(cache)
+        x = self._embed(input_ids, inputs_embeds, input_values)  # [B, T, E] in the caller's layout
         layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
-        x = self.input_dropout(layout.to_right_padding(x))
-        all_hidden = [layout.to_caller_layout(x)] if output_hidden_states else None
         self._check_cache(cache, x.size(0))
+        # Each recorded hidden state is the very tensor the next layer reads, so it is in the graph (retain_grad).
+        hidden = layout.in_caller_layout(self.input_dropout(x))
+        all_hidden = [hidden] if output_hidden_states else None
+        x = layout.to_right_padding(hidden)
         final_states = []
         for idx, layer in enumerate(self.layers):
-            x, final = layer(x, layout.lengths, cache[idx] if cache is not None else None, use_cache)
+            state = cache[idx] if cache else None
+            x, final = self._run_layer(layer, x, layout.lengths, state, use_cache)
             final_states.append(final)
-            if all_hidden is not None:
-                all_hidden.append(layout.to_caller_layout(x))
-            if idx < len(self.layers) - 1:
+            is_last = idx == len(self.layers) - 1
+            if is_last or all_hidden is not None:
+                hidden = layout.to_caller_layout(x)
+                x = hidden if is_last else layout.to_right_padding(hidden)
+                if all_hidden is not None:
+                    all_hidden.append(hidden)
+            if not is_last:
                 x = self.hidden_dropout(x)
+        seen_before = cache.seen_tokens if cache else 0
         output = RNNModelOutput(
-            last_hidden_state=layout.to_caller_layout(x),
-            cache=tuple(final_states) if use_cache else None,
+            last_hidden_state=hidden,
+            cache=RNNCache(final_states, seen_before + hidden.size(1)) if use_cache else None,
             hidden_states=tuple(all_hidden) if all_hidden is not None else None,
         )
-        return output if return_dict is not False else output.to_tuple()
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
+
+    def _run_layer(self, layer, x, lengths, state, need_state):
+        """One layer, recomputed in the backward pass instead of kept in memory under gradient checkpointing."""
+        if not (self.gradient_checkpointing and self.training and torch.is_grad_enabled()):
+            return layer(x, lengths, state, need_state)
+
+        def run(inputs, *state_tensors):  # tensors only in and out, so either checkpoint flavour works
+            outputs, final = layer(inputs, lengths, state_tensors or None, need_state)
+            return (outputs, *(final or ()))
+
+        outputs, *final = self._gradient_checkpointing_func(run, x, *(state or ()))
+        return outputs, (tuple(final) or None)
 
     def _embed(self, input_ids, inputs_embeds, input_values):
         given = [name for name, v in (("input_ids", input_ids), ("inputs_embeds", inputs_embeds),
@@ -324,21 +455,25 @@ class RNNModel(RNNPreTrainedModel):
         return self._embed_tokens(input_ids)
 
     def _embed_tokens(self, input_ids):
-        weight = self.embeddings.weight  # [V, E]
+        if not _is_tracing():
+            _check_token_ids(input_ids, self.config.vocab_size)
+        # The module is called (not its weight read), so hooks, enable_input_require_grads and adapters apply.
+        embedded = self.embeddings(input_ids)  # [B, T, E]
         p = self.config.embedding_dropout
         if self.training and p > 0:
             # Word dropout: drop whole vocabulary rows, so a dropped word vanishes at all its positions.
-            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p) / (1 - p)  # [V, 1]
-            weight = weight * keep
-        return F.embedding(input_ids, weight)
+            keep = embedded.new_empty(self.config.vocab_size, 1).bernoulli_(1 - p) / (1 - p)  # [V, 1]
+            embedded = embedded * F.embedding(input_ids, keep)  # [B, T, 1] each position's row's fate
+        return embedded
 
     def _check_cache(self, cache, batch_size):
-        if cache is None:
+        if not cache:  # None, or an empty RNNCache: start from zeros
             return
         if len(cache) != len(self.layers):
             raise ValueError(f"cache has {len(cache)} layers, the model has {len(self.layers)}.")
-        if cache[0] is None or cache[0][0].size(1) != batch_size:
-            raise ValueError(f"cache does not match a batch of {batch_size} rows; pass the cache of this batch.")
+        if cache[0] is None or cache.batch_size != batch_size:
+            raise ValueError(f"cache does not match a batch of {batch_size} rows; pass the cache of this batch "
+                             "(it holds no state: was it returned with use_cache=False?).")
 
 
 class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
@@ -391,9 +526,12 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             positions set to -100 are ignored.
         logits_to_keep (`int`, *optional*): compute logits only for the last this-many positions (0 = all).
         """
+        cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
+        output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                             cache=cache, use_cache=use_cache, output_hidden_states=output_hidden_states)
+                             cache=cache, use_cache=use_cache, output_hidden_states=output_hidden_states,
+                             return_dict=True)
         hidden = self.output_dropout(outputs.last_hidden_state)  # [B, T, D*H]
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
@@ -406,7 +544,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             loss = None if labels is None else F.cross_entropy(
                 logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
         output = RNNCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states)
-        return output if return_dict is not False else output.to_tuple()
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
 
     def _sampled_softmax_loss(self, hidden, labels):
         """Sampled softmax (Jean et al. 2015): the target against shared log-uniform negatives, logits corrected by
@@ -431,19 +569,38 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
 
     def prepare_inputs_for_generation(
         self, input_ids, cache=None, attention_mask=None, inputs_embeds=None, use_cache=None,
-        is_first_iteration=False, **kwargs,
+        is_first_iteration=False, next_sequence_length=None, **kwargs,
     ):
-        """With a cache the state already summarises the prefix, so only the newest token is fed: O(1) per token."""
-        if cache is not None:
-            return {"input_ids": input_ids[:, -1:], "cache": cache, "use_cache": True, "logits_to_keep": 1}
-        if inputs_embeds is not None and is_first_iteration:
-            return {"inputs_embeds": inputs_embeds, "attention_mask": attention_mask, "use_cache": use_cache,
-                    "logits_to_keep": 1}
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "use_cache": use_cache, "logits_to_keep": 1}
+        """Feed only the columns the state has not read yet (one per step while decoding): O(1) per token.
 
-    def _reorder_cache(self, cache, beam_idx):
-        """Follow beam search's reordering of rows."""
-        return tuple(tuple(t.index_select(1, beam_idx.to(t.device)) for t in layer) for layer in cache)
+        A cache passed to `generate` (e.g. a previous call's `cache`) continues after the columns it has seen, so a
+        conversation or stream resumes without re-reading its past. Other arguments the forward takes (such as
+        `output_hidden_states`) are passed on.
+        """
+        model_inputs = {k: v for k, v in kwargs.items() if k in self._forward_parameters() and v is not None}
+        model_inputs.update(use_cache=use_cache, logits_to_keep=1)
+        cache = RNNCache.from_legacy(cache)
+        if inputs_embeds is not None and is_first_iteration and not cache:
+            return {**model_inputs, "inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
+        new_columns = self._unread_columns(input_ids, cache, next_sequence_length)
+        if attention_mask is not None:
+            attention_mask = attention_mask[:, new_columns]
+        return {**model_inputs, "input_ids": input_ids[:, new_columns], "attention_mask": attention_mask,
+                "cache": cache if cache else None}
+
+    @staticmethod
+    def _unread_columns(input_ids, cache, next_sequence_length) -> slice:
+        if next_sequence_length is not None:  # generate's own decoding steps: the newest token(s)
+            return slice(input_ids.size(1) - next_sequence_length, None)
+        if not cache:
+            return slice(0, None)
+        if cache.seen_tokens >= input_ids.size(1):
+            raise ValueError(f"The cache has read {cache.seen_tokens} columns but input_ids has only "
+                             f"{input_ids.size(1)}: pass the sequences the cache came from plus the new tokens.")
+        return slice(cache.seen_tokens, None)
+
+    def _forward_parameters(self):
+        return inspect.signature(self.forward).parameters
 
 
 def log_uniform_probability(ids, vocab_size):
@@ -473,21 +630,35 @@ class SequencePooler(nn.Module):
         return 3 if self.pooling == "concat" else 1
 
     def forward(self, hidden, attention_mask=None):
-        # hidden: [B, T, D*H] with zeros at padding; attention_mask: [B, T]
+        """hidden: [B, T, D*H] with zeros at padding; attention_mask: [B, T] -> [B, width_factor * D*H]."""
+        return self.finish(self.summarise(hidden, attention_mask))
+
+    # A long sequence is pooled chunk by chunk: `summarise` each chunk, `combine` the summaries, `finish` once.
+    # The summaries are [B, D*H] each, so pooling memory does not grow with the sequence.
+    def summarise(self, hidden, attention_mask=None) -> dict:
         mask = torch.ones(hidden.shape[:2], device=hidden.device) if attention_mask is None else attention_mask
         mask = mask.to(hidden.dtype)[:, :, None]  # [B, T, 1]
-        pooled = {"last": lambda: self._last(hidden, mask), "mean": lambda: self._mean(hidden, mask),
-                  "max": lambda: self._max(hidden, mask)}
+        count = mask.sum(1)  # [B, 1]
+        maximum = hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(1)  # [B, D*H]
+        return {"sum": (hidden * mask).sum(1), "count": count, "max": maximum, "last": self._last(hidden, mask)}
+
+    @staticmethod
+    def combine(earlier: dict | None, later: dict) -> dict:
+        """Summary of two consecutive chunks of the same rows."""
+        if earlier is None:
+            return later
+        later_has_tokens = later["count"] > 0  # [B, 1]
+        return {"sum": earlier["sum"] + later["sum"], "count": earlier["count"] + later["count"],
+                "max": torch.maximum(earlier["max"], later["max"]),
+                "last": torch.where(later_has_tokens, later["last"], earlier["last"])}
+
+    def finish(self, summary: dict) -> torch.Tensor:
+        has_tokens = summary["count"] > 0  # an empty row pools to zeros
+        pooled = {"last": summary["last"], "mean": summary["sum"] / summary["count"].clamp(min=1),
+                  "max": torch.where(has_tokens, summary["max"], torch.zeros_like(summary["max"]))}
         if self.pooling == "concat":
-            return torch.cat([pooled["last"](), pooled["max"](), pooled["mean"]()], dim=-1)  # [B, 3*D*H]
-        return pooled[self.pooling]()
-
-    def _mean(self, hidden, mask):
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # [B, D*H]; an empty row pools to zeros
-
-    def _max(self, hidden, mask):
-        masked = hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(1)  # [B, D*H]
-        return torch.where(mask.sum(1) > 0, masked, torch.zeros_like(masked))
+            return torch.cat([pooled["last"], pooled["max"], pooled["mean"]], dim=-1)  # [B, 3*D*H]
+        return pooled[self.pooling]
 
     def _last(self, hidden, mask):
         positions = torch.arange(hidden.size(1), device=hidden.device)[None, :, None]  # [1, T, 1]
@@ -547,39 +718,42 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         **kwargs,
     ) -> SequenceClassifierOutput:
         r"""labels: `(batch,)` class ids, `(batch, num_labels)` multi-hot, or `(batch,)`/`(batch, 1)` floats."""
+        cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
+        output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         inputs = {"input_ids": input_ids, "inputs_embeds": inputs_embeds, "input_values": input_values}
         chunk = self.config.classifier_chunk_size
         seq_len = next(t for t in inputs.values() if t is not None).size(1)
+        hidden_states = None
         if chunk and seq_len > chunk and not output_hidden_states:
-            hidden = self._encode_in_chunks(inputs, attention_mask, cache, chunk)
-            hidden_states = None
+            features = self._encode_in_chunks(inputs, attention_mask, cache, chunk)
         else:
             outputs = self.model(**inputs, attention_mask=attention_mask, cache=cache, use_cache=False,
-                                 output_hidden_states=output_hidden_states)
-            hidden, hidden_states = outputs.last_hidden_state, outputs.hidden_states
-        logits = self.classifier(self.pooler(hidden, attention_mask))  # [B, num_labels]
+                                 output_hidden_states=output_hidden_states, return_dict=True)
+            features, hidden_states = self.pooler(outputs.last_hidden_state, attention_mask), outputs.hidden_states
+        logits = self.classifier(features)  # [B, num_labels]
         loss = None if labels is None else sequence_loss(self.config, logits, labels)
         if self.config.problem_type == "regression":  # the head predicts the standardised target
             logits = logits * self.config.regression_target_std + self.config.regression_target_mean
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
-        return output if return_dict is not False else output.to_tuple()
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
 
     def _encode_in_chunks(self, inputs, attention_mask, cache, chunk):
         """Run the backbone chunk by chunk with the state carried (ULMFiT's MultiBatchEncoder, without hidden
-        module state). Early chunks build no graph, so training memory is bounded by the last chunks."""
+        module state) and pool as it goes. Early chunks build no graph and only the state and the pooled summary
+        outlive a chunk, so memory is bounded for a review of any length."""
         seq_len = next(t for t in inputs.values() if t is not None).size(1)
         starts = list(range(0, seq_len, chunk))
         grad_chunks = self.config.classifier_grad_chunks or len(starts)
-        outputs = []
+        summary = None
         for idx, start in enumerate(starts):
             piece = {k: (v[:, start : start + chunk] if v is not None else None) for k, v in inputs.items()}
             mask = attention_mask[:, start : start + chunk] if attention_mask is not None else None
             with torch.set_grad_enabled(torch.is_grad_enabled() and idx >= len(starts) - grad_chunks):
-                out = self.model(**piece, attention_mask=mask, cache=cache, use_cache=True)
+                out = self.model(**piece, attention_mask=mask, cache=cache, use_cache=True, return_dict=True)
+                summary = self.pooler.combine(summary, self.pooler.summarise(out.last_hidden_state, mask))
             cache = out.cache
-            outputs.append(out.last_hidden_state)  # [B, chunk, D*H]
-        return torch.cat(outputs, dim=1)  # [B, T, D*H]
+        return self.pooler.finish(summary)  # [B, width_factor * D*H]
 
 
 class RNNForTokenClassification(RNNPreTrainedModel):
@@ -606,14 +780,16 @@ class RNNForTokenClassification(RNNPreTrainedModel):
     ) -> TokenClassifierOutput:
         r"""labels: `(batch, time)` class ids (-100 ignored), or floats `(batch, time[, num_labels])` for regression;
         padding positions never count."""
+        cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
+        output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
                              input_values=input_values, cache=cache, use_cache=False,
-                             output_hidden_states=output_hidden_states)
+                             output_hidden_states=output_hidden_states, return_dict=True)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # [B, T, num_labels]
         loss = None if labels is None else token_loss(self.config, logits, labels, attention_mask)
         output = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-        return output if return_dict is not False else output.to_tuple()
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
 
 
 class RNNForForecasting(RNNPreTrainedModel):
@@ -639,14 +815,16 @@ class RNNForForecasting(RNNPreTrainedModel):
                 output_hidden_states=None, return_dict=None, **kwargs) -> RNNForecastOutput:
         r"""labels: `(batch, time, channels)` targets for each step (usually the series shifted by one);
         the loss is the MSE over real positions and finite targets."""
+        cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
+        output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         outputs = self.model(input_values=input_values, attention_mask=attention_mask, cache=cache,
-                             use_cache=use_cache, output_hidden_states=output_hidden_states)
+                             use_cache=use_cache, output_hidden_states=output_hidden_states, return_dict=True)
         predictions = self.head(outputs.last_hidden_state)  # [B, T, C]
         loss = None if labels is None else masked_mse(predictions, labels, attention_mask)
         output = RNNForecastOutput(loss=loss, predictions=predictions, cache=outputs.cache,
                                    hidden_states=outputs.hidden_states)
-        return output if return_dict is not False else output.to_tuple()
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
 
     @torch.no_grad()
     def forecast(self, input_values, horizon: int, attention_mask=None, cache=None) -> torch.Tensor:
@@ -709,6 +887,31 @@ def masked_mse(predictions, targets, attention_mask=None):
         return predictions.sum() * 0.0
     diff = predictions.float()[valid] - targets.float()[valid]
     return (diff * diff).mean()
+
+
+def _check_token_ids(input_ids, vocab_size):
+    low, high = torch.aminmax(input_ids)
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"input_ids hold ids from {int(low)} to {int(high)}, but the embedding has vocab_size="
+                         f"{vocab_size} rows (ids 0..{vocab_size - 1}). Use the tokenizer saved with this model, or "
+                         "model.resize_token_embeddings(len(tokenizer)) after adding tokens.")
+
+
+def _config_default(value, config_value):
+    """An explicit argument wins; None falls back to the config (transformers' output_hidden_states/return_dict)."""
+    return config_value if value is None else value
+
+
+def _take_legacy_cache_name(cache, kwargs):
+    """transformers 4.x called the state `past_key_values`: accept it with a deprecation warning, as its models do."""
+    legacy = kwargs.pop("past_key_values", None)
+    if legacy is None:
+        return cache
+    warnings.warn("`past_key_values` is deprecated for hf_rnn models; pass the state as `cache`.", FutureWarning,
+                  stacklevel=3)
+    if cache is not None:
+        raise ValueError("Pass the state once, as `cache` (not also as `past_key_values`).")
+    return legacy
 
 
 # Arguments the tokenizer or Trainer may pass that recurrent models have no use for.
