@@ -1,23 +1,28 @@
 #!/usr/bin/env python
-"""Pretrain (or fine-tune) the LSTM language model on training + unlabeled reviews; report perplexity.
+"""Pretrain (or fine-tune) an LSTM language model on any text corpus; report perplexity on held-out text.
 
-    python scripts/run_lm.py --output_dir runs/lm --dataset ../shared/data/imdb --max_steps 2000 \
-        --per_device_train_batch_size 32 --learning_rate 3e-3
+    # a Hub dataset (its validation split is the held-out text), streamed: flat memory, bounded by --max_steps
+    python scripts/run_lm.py --output_dir runs/wiki-lm --dataset_name wikitext \
+        --dataset_config_name wikitext-103-raw-v1 --streaming --max_steps 20000 --per_device_train_batch_size 32 \
+        --lm_streams 32 --learning_rate 3e-3
+    # local text files, one document per line (--sample_by paragraph | document), a seeded 1% held out
+    python scripts/run_lm.py --output_dir runs/lm --train_file a.txt b.txt --validation_size 0.01 --max_steps 2000
+    # the reviews (train + unsupervised; validation reviews held out), as before
+    python scripts/run_lm.py --output_dir runs/lm --dataset path/to/imdb --max_steps 2000
+    # several processes: each reads its own shard of the stream
+    torchrun --nproc_per_node 4 scripts/run_lm.py --streaming ...   (or: accelerate launch scripts/run_lm.py ...)
 """
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from hf_rnn.training import (DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments, load_imdb,
-                             prepare_tokenizer, pretrain_language_model)
+from hf_rnn.training import (CorpusArguments, DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments,
+                             pretrain_on_corpus)
 
 
 def main():
-    parser = HfArgumentParser((DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments, TrainingArguments))
-    data_args, tok_args, model_args, ulmfit, training_args = parser.parse_args_into_dataclasses()
-    dsd = load_imdb(data_args, seed=training_args.seed)
-    with training_args.main_process_first(desc="tokenizer"):  # one process trains it, the others load it
-        tokenizer = prepare_tokenizer(tok_args, dsd, f"{training_args.output_dir}/tokenizer")
-    print(pretrain_language_model(tokenizer, dsd, data_args, model_args, ulmfit, training_args))
+    parser = HfArgumentParser((CorpusArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments,
+                               TrainingArguments))
+    print(pretrain_on_corpus(*parser.parse_args_into_dataclasses()))
 
 
 if __name__ == "__main__":

@@ -79,3 +79,23 @@ class ULMFiTArguments:
                                                                       "(else linear decay)."})
     gradual_unfreezing_steps: int = field(default=0, metadata={"help": "Unfreeze one more layer group every N "
                                                                         "steps, top first (0 = off)."})
+
+
+@dataclass
+class CorpusArguments:
+    """A general text corpus for language-model pretraining (`scripts/run_lm.py`); unset: the review source of
+    `DataArguments.dataset`."""
+
+    dataset_name: str | None = field(default=None, metadata={
+        "help": "A Hub dataset (e.g. wikitext) or a local dataset folder, read by datasets.load_dataset."})
+    dataset_config_name: str | None = field(default=None, metadata={
+        "help": "The Hub dataset's configuration (e.g. wikitext-103-raw-v1)."})
+    train_file: list[str] | None = field(default=None, metadata={
+        "help": "Local training files: .txt (see --sample_by), or .csv/.json/.jsonl/.parquet with --text_column."})
+    validation_file: list[str] | None = field(default=None, metadata={
+        "help": "Local held-out files; unset: a seeded --validation_size fraction of the training documents."})
+    text_column: str = field(default="text", metadata={"help": "The column holding the text."})
+    sample_by: str = field(default="line", metadata={
+        "help": "Plain-text files: one document per line | paragraph (blank-line separated) | document (file)."})
+    streaming: bool = field(default=False, metadata={
+        "help": "Read the corpus as a stream, tokenised on the fly, with flat memory (needs --max_steps)."})

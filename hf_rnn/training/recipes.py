@@ -63,19 +63,26 @@ def load_imdb(data_args: DataArguments, seed: int = 42) -> datasets.DatasetDict:
 
 
 def prepare_tokenizer(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, output_dir):
-    """Load the given tokenizer, or train a word-level one on training + unlabeled text and save it."""
+    """Load the given tokenizer, or train a word-level one on training + unlabeled text (in memory or streamed) and
+    save it."""
     if tok_args.tokenizer_name_or_path:
         return AutoTokenizer.from_pretrained(tok_args.tokenizer_name_or_path)
     output_dir = Path(output_dir)
     if finished_stage(output_dir) is not None:
         return AutoTokenizer.from_pretrained(output_dir)
     texts = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
-    if tok_args.max_tokenizer_documents and tok_args.max_tokenizer_documents < len(texts):
-        texts = texts.shuffle(seed=0).select(range(tok_args.max_tokenizer_documents))
-    tokenizer = train_word_level_tokenizer(batch_iterator(texts), vocab_size=tok_args.vocab_size,
+    limit = tok_args.max_tokenizer_documents
+    if isinstance(texts, datasets.IterableDataset):  # a stream: its first documents, read as they come
+        texts = texts.take(limit) if limit else texts
+        batches, documents = (batch["text"] for batch in texts.iter(batch_size=1_000)), limit or "all (stream)"
+    else:
+        if limit and limit < len(texts):
+            texts = texts.shuffle(seed=0).select(range(limit))
+        batches, documents = batch_iterator(texts), len(texts)
+    tokenizer = train_word_level_tokenizer(batches, vocab_size=tok_args.vocab_size,
                                            min_frequency=tok_args.min_frequency)
     tokenizer.save_pretrained(output_dir)
-    mark_stage_done(output_dir, {"vocab_size": len(tokenizer), "documents": len(texts)})
+    mark_stage_done(output_dir, {"vocab_size": len(tokenizer), "documents": documents})
     return tokenizer
 
 
@@ -109,10 +116,12 @@ def make_trainer(model, training_args, ulmfit: ULMFiTArguments, num_steps: int, 
     return trainer_class(model=model, args=training_args, optimizers=optimizers, callbacks=callbacks, **kwargs)
 
 
-def planned_steps(training_args: TrainingArguments, num_rows: int) -> int:
-    """Optimizer steps the run will take (for the schedule), from max_steps or epochs."""
+def planned_steps(training_args: TrainingArguments, num_rows: int | None) -> int:
+    """Optimizer steps the run will take (for the schedule), from max_steps or epochs (`num_rows` None: a stream)."""
     if training_args.max_steps and training_args.max_steps > 0:
         return training_args.max_steps
+    if num_rows is None:
+        raise ValueError("A streamed corpus has no length to count epochs in: pass --max_steps to bound the run.")
     per_step = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
     per_step *= max(1, training_args.world_size)
     return max(1, int(training_args.num_train_epochs * -(-num_rows // per_step)))
@@ -133,11 +142,37 @@ def train_and_save(trainer, output_dir) -> dict:
 
 def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments,
                             ulmfit: ULMFiTArguments, training_args: TrainingArguments) -> dict:
-    """Train (or fine-tune, with `model_args.init_from`) the LSTM language model; report validation perplexity."""
+    """Train (or fine-tune, with `model_args.init_from`) the LSTM language model on review splits; report validation
+    perplexity."""
     if (done := finished_stage(training_args.output_dir)) is not None:
         return done
     with training_args.main_process_first(desc="LM blocks"):
         train, valid = lm_datasets(tokenizer, dsd, data_args)
+    return train_language_model(tokenizer, train, valid, data_args, model_args, ulmfit, training_args)
+
+
+def train_language_model(tokenizer, train, valid, data_args: DataArguments, model_args: ModelArguments,
+                         ulmfit: ULMFiTArguments, training_args: TrainingArguments) -> dict:
+    """Train (or fine-tune, with `model_args.init_from`) the LSTM language model on LM blocks; report perplexity.
+
+    Args:
+        tokenizer: The tokenizer the blocks were made with (saved with the model).
+        train: Training blocks: a `datasets.Dataset` (`lm_blocks`) or a stream (`streamed_lm_blocks`, which needs
+            `max_steps`).
+        valid: Held-out blocks (a `datasets.Dataset`): perplexity is measured on them at the end.
+        data_args: `lm_streams` (carry the state across batches) and `block_size`.
+        model_args: The architecture of a new model, or `init_from`, a saved LM to fine-tune.
+        ulmfit: ULMFiT's fine-tuning techniques (off for a model trained from scratch).
+        training_args: The run; resumed from the last checkpoint in `output_dir`.
+
+    Returns:
+        The training and evaluation metrics (`eval_perplexity`), also recorded in `output_dir/stage_done.json`.
+    """
+    if (done := finished_stage(training_args.output_dir)) is not None:
+        return done
+    streamed = isinstance(train, datasets.IterableDataset)
+    if streamed:
+        read_own_stream_per_process(training_args)
     set_seed(training_args.seed)  # before the model exists: its initial weights are part of "same seed, same result"
     if model_args.init_from:
         model = RNNForCausalLM.from_pretrained(model_args.init_from)
@@ -145,7 +180,7 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
         model = RNNForCausalLM(new_model_config(tokenizer, model_args))
     if not model_args.init_from:  # discriminative rates are for fine-tuning; from scratch every layer learns alike
         ulmfit = dataclasses.replace(ulmfit, discriminative_decay=1.0, gradual_unfreezing_steps=0)
-    trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(train)),
+    trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, None if streamed else len(train)),
                            trainer_class=StatefulLMTrainer if data_args.lm_streams else Trainer,
                            train_dataset=train, eval_dataset=valid, processing_class=tokenizer,
                            data_collator=lm_collator(tokenizer))
@@ -154,10 +189,22 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
     evaluation["eval_perplexity"] = perplexity(evaluation["eval_loss"])
     trainer.log_metrics("eval", evaluation)
     trainer.save_metrics("eval", evaluation)
-    metrics = {**metrics, **evaluation, "train_blocks": len(train), "block_size": data_args.block_size}
+    trained_blocks = trainer.state.global_step * training_args.train_batch_size * max(1, training_args.world_size) \
+        * training_args.gradient_accumulation_steps if streamed else len(train)
+    metrics = {**metrics, **evaluation, "train_blocks": trained_blocks, "block_size": data_args.block_size,
+               "streaming": streamed}
     if trainer.is_world_process_zero():
         mark_stage_done(training_args.output_dir, metrics)
     return metrics
+
+
+def read_own_stream_per_process(training_args: TrainingArguments):
+    """Let each process read its own shard of a stream (`streamed_lm_blocks` has one per process).
+
+    accelerate's default for an `IterableDataset` (`dispatch_batches=True`) reads every batch in process 0 and
+    sends each process every W-th one, which would break the rows' continuation from batch to batch.
+    """
+    training_args.accelerator_config.dispatch_batches = False
 
 
 def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArguments, train_labels=None):

@@ -1,28 +1,34 @@
 """Truncated backpropagation through time across batches: the LM's state carries from one batch to the next.
 
 AWD-LSTM and ULMFiT train this way: each batch row continues the same row of the previous batch, so the
-model learns from context longer than one block. The data side is `hf_rnn.data.lm_blocks(num_streams=B)`;
-this Trainer passes the previous batch's final state (detached: gradients stop at the block boundary) as
-`cache`. The state lives on the Trainer, not on the model, and is reset at every epoch.
+model learns from context longer than one block. The data side is `hf_rnn.data.lm_blocks(num_streams=B)`, or,
+streamed with streams of its own in each process, `hf_rnn.data.streamed_lm_blocks(num_streams=B, world_size=W)`;
+this Trainer passes the previous batch's final state (detached: gradients stop at the block boundary) as `cache`.
+The state lives on the Trainer, not on the model, and is reset at every epoch.
 """
 
+import datasets
 from transformers import Trainer
 
 
 class StatefulLMTrainer(Trainer):
     """`Trainer` for stream-ordered LM blocks that carries the recurrent state across batches.
 
-    Needs `train_sampling_strategy="sequential"`, `per_device_train_batch_size == num_streams` of the blocks, and
-    a single process (each process would need its own streams). Evaluation runs blocks independently.
+    Needs `per_device_train_batch_size == num_streams` of the blocks and, for blocks held in memory,
+    `train_sampling_strategy="sequential"` and a single process; several processes need a stream with one shard per
+    process (`streamed_lm_blocks(world_size=W)`). Evaluation runs blocks independently.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.args.train_sampling_strategy != "sequential":
+        streamed = isinstance(self.train_dataset, datasets.IterableDataset)  # no sampler: rows come in stream order
+        if not streamed and self.args.train_sampling_strategy != "sequential":
             raise ValueError("StatefulLMTrainer needs train_sampling_strategy='sequential': shuffled blocks do not "
                              "continue each other.")
-        if self.args.world_size > 1:
-            raise ValueError("StatefulLMTrainer runs in one process; use shuffled blocks (carry_state=False) for DDP.")
+        if self.args.world_size > 1 and not (streamed and self.train_dataset.n_shards == self.args.world_size):
+            raise ValueError("StatefulLMTrainer under several processes needs one stream per process: "
+                             "streamed_lm_blocks(..., world_size=W) (run_lm.py --streaming); in-memory blocks would "
+                             "be dealt out batch by batch across processes.")
         self.train_state = None
         self._state_epoch = None
 
