@@ -24,6 +24,11 @@ Normalisation (see `build_normalizer`):
       ("goooood") are not marked (no `xxrep`): the word-level model maps them to `<unk>`, the subword
       models split them into known pieces.
 
+Decoding keeps the space before every word, the first one included: transformers' text-generation pipeline
+decodes only the new tokens and appends them to the prompt as they are, so "this movie is" + " really great"
+must carry that space (a decoder that drops it gives "this movie isreally great"). A decoded whole text may
+therefore begin with a space (word-level and Unigram always, byte-level BPE after a case marker): `.strip()` it.
+
 Special tokens: `<pad>`=0, `<unk>`=1, `<s>`=2, `</s>`=3 (then `xxmaj`, `xxup` with case markers). The post-processor
 adds `<s>` at the start of every encoded text (no `</s>`: a trailing eos on a generation prompt would
 tell a language model the document is over). LM pipelines append `</s>` to each document themselves.
@@ -113,13 +118,18 @@ def build_word_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
 
 
 def build_word_decoder() -> decoders.Decoder:
-    """Join words with spaces and re-attach punctuation and clitics.
+    """Put a space before every word, the first one included, and re-attach punctuation and clitics.
 
-    WordLevel has no decoder of its own; WordPiece's joins pieces with spaces and, with `cleanup`, removes
-    the space before `. , ! ? n't 's 're 've 'm` and around `'`. Its continuation prefix is set to a string
-    that never occurs in a word, so no word is glued to the previous one.
+    WordLevel has no decoder of its own. Each token gets a leading space, the tokens are fused into one string,
+    and WordPiece's `cleanup` removes the space before `. , ! ? n't 's 're 've 'm` and around `'` (its
+    continuation prefix never occurs in a word, so it glues nothing itself). The first word keeps its space
+    because a decoded continuation is appended to the prompt as it is (see "Decoding" in the module notes).
     """
-    return decoders.WordPiece(prefix="\u0000##", cleanup=True)
+    return decoders.Sequence([
+        decoders.Replace(Regex("^"), " "),  # per token: " word", " ."
+        decoders.Fuse(),
+        decoders.WordPiece(prefix="\u0000##", cleanup=True),  # " word ." -> " word."
+    ])
 
 
 def special_tokens(case_markers: bool = False) -> list[str | AddedToken]:
@@ -225,8 +235,8 @@ def _subword_parts(algorithm: str, vocab_size: int, min_frequency: int, specials
     if algorithm == "bpe":
         tokenizer = Tokenizer(models.BPE(unk_token=UNK))
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        # ByteLevel decodes to one string; Strip then drops the space a leading (skipped) marker leaves
-        tokenizer.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Strip(" ", 1, 0)])
+        # no Strip: the space a word's first piece carries ("Ġgreat") is what separates a continuation
+        tokenizer.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -235,7 +245,7 @@ def _subword_parts(algorithm: str, vocab_size: int, min_frequency: int, specials
     if algorithm == "unigram":
         tokenizer = Tokenizer(models.Unigram())
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-        tokenizer.decoder = decoders.Metaspace()
+        tokenizer.decoder = decoders.Metaspace(prepend_scheme="never")  # keeps the first word's "▁" as a space
         return tokenizer, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=UNK)
     raise ValueError(f"Unknown subword algorithm {algorithm!r}; use 'bpe' or 'unigram'.")
 

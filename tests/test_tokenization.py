@@ -60,7 +60,7 @@ def test_vocab_size_min_frequency_and_unknown_words(word_tok):
 def test_word_decoder_joins_words_and_attaches_punctuation(word_tok):
     ids = word_tok("I didn't like the ending, though! It's good (maybe)...")["input_ids"]
     text = word_tok.decode(ids, skip_special_tokens=True)
-    assert text == "i didn't like the ending, though! it's good ( maybe )..."
+    assert text == " i didn't like the ending, though! it's good ( maybe )..."  # every word has its space
 
 
 def test_save_and_autotokenizer_load_without_custom_code(word_tok, tmp_path):
@@ -104,7 +104,7 @@ def test_subword_robust_to_misspellings(algorithm, vocab_size):
         # the misspelling is spelled with multi-character pieces that correct words also use
         assert {p for p in pieces if len(p.strip("Ġ▁")) > 1} & corpus_pieces, pieces
     ids = tok("The movie was goood.")["input_ids"]
-    assert tok.decode(ids, skip_special_tokens=True) == "the movie was goood."
+    assert tok.decode(ids, skip_special_tokens=True) == " the movie was goood."  # space kept after "xxmaj"
 
 
 def test_subword_rejects_unknown_algorithm():

@@ -3,12 +3,13 @@
 import re
 
 import datasets
+import pytest
 import torch
 from transformers import AutoTokenizer, pipeline
 
 from hf_rnn import RNNConfig, RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.data import classification_collator, classification_features
-from hf_rnn.tokenization import train_word_level_tokenizer
+from hf_rnn.tokenization import train_subword_tokenizer, train_word_level_tokenizer
 
 RAW = [
     "The movie was GREAT.<br /><br />I didn't expect it &amp; loved it!",
@@ -49,3 +50,31 @@ def test_generated_text_reads_naturally():
     assert new and "xxmaj" not in new and "xxup" not in new and "<s>" not in new
     assert re.search(r"[a-z] [a-z]", new), new  # words are separated by spaces (WordLevel alone glues them)
     assert not re.search(r" [.,!?]|  | 's| n't", new), new  # punctuation and clitics attached
+
+
+def _tokenizer(kind):
+    corpus = ["this movie is really great.", "this film is really bad.", "the plot was really fun."] * 20
+    if kind == "word":
+        return train_word_level_tokenizer(corpus, min_frequency=1)
+    return train_subword_tokenizer(corpus, vocab_size={"bpe": 300, "unigram": 40}[kind], algorithm=kind)
+
+
+def _always_says(tok, token):
+    """A tiny language model whose every next token is `token` (all weights zero, its output bias set)."""
+    model = RNNForCausalLM(_config(tok)).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+        model.lm_head.bias[tok.convert_tokens_to_ids(token)] = 10.0
+    return model
+
+
+@pytest.mark.parametrize("kind,token,text", [("word", "really", "really"), ("bpe", "Ġreally", "really"),
+                                             ("unigram", "▁th", "th")])  # a piece that starts a word
+def test_generated_words_are_separated_from_the_prompt(kind, token, text):
+    tok = _tokenizer(kind)
+    generate = pipeline("text-generation", model=_always_says(tok, token), tokenizer=tok)
+    generated = generate("this movie is", max_new_tokens=2, do_sample=False)[0]["generated_text"]
+    assert generated == f"this movie is {text} {text}"  # not "this movie is{text} {text}"
+    full_stop = pipeline("text-generation", model=_always_says(tok, "."), tokenizer=tok)
+    assert full_stop("this movie is", max_new_tokens=1, do_sample=False)[0]["generated_text"] == "this movie is."
