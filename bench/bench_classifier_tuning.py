@@ -5,8 +5,8 @@
         --variant unfreeze '{"gradual_unfreezing_steps": 300}' --reference runs/bench-imdb-full/results.json
 
 `--run` is a finished main-job folder (its `tokenizer/` and `lm/` are reused). Each variant is a JSON object of
-field overrides on top of the preset: ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments fields
-(`init_from` too: e.g. the run's `sentiment/` classifier instead of its LM).
+field overrides on top of the preset: RNNConfig, ModelArguments, ULMFiTArguments, DataArguments or TrainingArguments
+fields (`init_from` too: e.g. the run's `sentiment/` classifier instead of its LM).
 A variant may set `seed` (training seed; the validation split stays the one of `--seed`). Every finished variant
 is written to bench/results/<--name, default classifier_tuning_<preset>>.{json,md} at once (a crash keeps
 the finished ones); a variant already in that file is skipped, so a killed sweep resumes. `--reference` puts the
@@ -25,9 +25,11 @@ from bench_paired_test import model_outputs
 from common import RESULTS_DIR, write_results
 from transformers import AutoConfig, AutoTokenizer, TrainingArguments
 
+from hf_rnn import RNNConfig
+from hf_rnn.recipes.imdb import COMMON, PRESETS, with_config_preset, with_preset
 from hf_rnn.training import (DataArguments, ModelArguments, ULMFiTArguments, compute_metrics_for, load_imdb,
                              train_classifier)
-from hf_rnn.recipes.imdb import COMMON, PRESETS, with_preset
+from hf_rnn.training.overrides import config_defaults, format_config_overrides
 
 
 REPORTED_METRICS = (("validation accuracy", "accuracy"), ("validation F1", "f1"), ("rating MAE", "mae"),
@@ -38,12 +40,15 @@ REPORTED_METRICS = (("validation accuracy", "accuracy"), ("validation F1", "f1")
 
 def split_overrides(overrides: dict) -> dict[type, dict]:
     """Route each field to the dataclass that has it; an unknown field is an error, not silently ignored."""
-    classes = (ModelArguments, ULMFiTArguments, DataArguments, TrainingArguments)
-    routed = {cls: {} for cls in classes}
+    fields = {cls: {f.name for f in dataclasses.fields(cls)}
+              for cls in (ModelArguments, ULMFiTArguments, DataArguments, TrainingArguments)}
+    fields[RNNConfig] = set(config_defaults())
+    routed = {cls: {} for cls in fields}
     for name, value in overrides.items():
-        owner = next((cls for cls in classes if name in {f.name for f in dataclasses.fields(cls)}), None)
+        owner = next((cls for cls, names in fields.items() if name in names), None)
         if owner is None:
-            raise SystemExit(f"Unknown field {name!r}: use a Model, ULMFiT, Data or TrainingArguments field.")
+            raise SystemExit(f"Unknown field {name!r}: use an RNNConfig, Model, ULMFiT, Data or TrainingArguments "
+                             "field.")
         routed[owner][name] = value
     return routed
 
@@ -51,7 +56,8 @@ def split_overrides(overrides: dict) -> dict[type, dict]:
 def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, seed: int) -> dict:
     routed = split_overrides(overrides)
     data = dataclasses.replace(with_preset(DataArguments, preset["data"]), **routed[DataArguments])
-    model = dataclasses.replace(with_preset(ModelArguments, preset["model"]),
+    variant_config = ModelArguments(config_overrides=format_config_overrides(routed[RNNConfig]))
+    model = dataclasses.replace(with_config_preset(variant_config, preset["model"]),
                                 **{"init_from": f"{run_dir}/lm", **routed[ModelArguments]})
     ulmfit = dataclasses.replace(with_preset(ULMFiTArguments, preset["ulmfit"]), **routed[ULMFiTArguments])
     output_dir = tempfile.mkdtemp(prefix="hf_rnn_tuning_")

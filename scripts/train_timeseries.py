@@ -3,7 +3,8 @@
 
 Examples:
     python scripts/train_timeseries.py --dataset GunPoint --task classify --output_dir out/gunpoint \\
-        --num_train_epochs 60 --per_device_train_batch_size 16 --learning_rate 3e-3 --bidirectional
+        --num_train_epochs 60 --per_device_train_batch_size 16 --learning_rate 3e-3 \\
+        --config_overrides bidirectional=true
     python scripts/train_timeseries.py --dataset Airline --task forecast --window 36 --test_size 24 \\
         --output_dir out/airline --num_train_epochs 200
     python scripts/train_timeseries.py --dataset GunPoint --task denoise --noise_std 0.5 --output_dir out/dn
@@ -19,6 +20,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from hf_rnn.timeseries import TimeSeriesCollator, accuracy_metrics, build_config, build_model, load_raw
 from hf_rnn.timeseries import prepare_splits
+from hf_rnn.training.overrides import parse_config_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +42,10 @@ class DataArguments:
 
 @dataclass
 class ModelArguments:
-    cell_type: str = field(default="gru", metadata={"help": "rnn | lstm | gru"})
-    embedding_size: int = field(default=32, metadata={"help": "Width of the input projection."})
-    hidden_size: int = field(default=64, metadata={"help": "Recurrent width per direction."})
-    num_hidden_layers: int = field(default=1, metadata={"help": "Stacked recurrent layers."})
-    bidirectional: bool = field(default=False, metadata={"help": "Both directions (not for forecast)."})
-    classifier_pooling: str = field(default="concat", metadata={"help": "last | mean | max | concat"})
-    classifier_hidden_size: int = field(default=0, metadata={"help": "Head hidden layer width (0 = linear)."})
-    hidden_dropout: float = field(default=0.0, metadata={"help": "Locked dropout between layers."})
-    classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout before the head."})
+    config_overrides: str | None = field(default=None, metadata={
+        "help": "RNNConfig fields that differ from the time-series defaults of hf_rnn.timeseries.build_config "
+                "(a 1-layer GRU, 64 wide, input projection 32, concat pooling, linear head): "
+                "'cell_type=lstm,hidden_size=128,bidirectional=true' (bidirectional: not for forecast)."})
 
 
 def main():
@@ -61,7 +58,7 @@ def main():
                                             data_args.noise_std, data_args.noise_copies, training_args.seed)
     label = raw["train"].features.get("label")
     config = build_config(data_args.task, raw["train"].features["input_values"].shape[1], normalizer,
-                          getattr(label, "names", None), **vars(model_args))
+                          getattr(label, "names", None), **parse_config_overrides(model_args.config_overrides))
     eval_split = "validation" if "validation" in splits else "test"
     trainer = Trainer(
         model=build_model(config, training_args.seed), args=training_args, train_dataset=splits["train"],

@@ -29,7 +29,8 @@ def write_reviews(path: Path, rows: int = 96):
 def run_script(data, out, nproc):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
     args = ["scripts/run_classifier.py", "--dataset", str(data), "--output_dir", str(out), "--vocab_size", "100",
-            "--min_frequency", "1", "--embedding_size", "16", "--hidden_size", "16", "--classifier_hidden_size", "8",
+            "--min_frequency", "1",
+            "--config_overrides", "embedding_size=16,hidden_size=16,num_hidden_layers=1,classifier_hidden_size=8",
             "--max_length", "32", "--max_steps", "6", "--per_device_train_batch_size", "8", "--learning_rate", "0.01",
             "--validation_size", "0.25", "--save_strategy", "no", "--report_to", "none", "--use_cpu",
             "--ddp_backend", "gloo", "--seed", "3", "--data_seed", "3", "--logging_steps", "1"]

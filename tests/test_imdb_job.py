@@ -20,7 +20,8 @@ TINY = dict(
     data_args=DataArguments(max_lm_documents=80, max_train_samples=64, max_eval_samples=32, max_test_samples=32,
                             max_lm_eval_documents=16, max_length=64, block_size=16),
     tok_args=TokenizerArguments(vocab_size=600, max_tokenizer_documents=300, min_frequency=2),
-    model_args=ModelArguments(embedding_size=16, hidden_size=24, num_sampled=64, classifier_hidden_size=8),
+    model_args=ModelArguments(
+        config_overrides="embedding_size=16,hidden_size=24,num_sampled=64,classifier_hidden_size=8"),
     ulmfit=ULMFiTArguments(gradual_unfreezing_steps=2),
 )
 

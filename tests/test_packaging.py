@@ -17,8 +17,8 @@ WORDS = {"pos": "great superb moving loved fun".split(), "neg": "awful boring du
          "any": "the film movie was a and plot acting it i".split()}
 TINY_JOB = ["--preset", "quick", "--max_lm_documents", "40", "--max_train_samples", "36", "--max_eval_samples", "4",
             "--max_test_samples", "12", "--max_lm_eval_documents", "4", "--max_length", "32", "--block_size", "4",
-            "--vocab_size", "60", "--min_frequency", "1", "--embedding_size", "8", "--hidden_size", "8",
-            "--num_sampled", "8", "--classifier_hidden_size", "4",
+            "--vocab_size", "60", "--min_frequency", "1",
+            "--config_overrides", "embedding_size=8,hidden_size=8,num_sampled=8,classifier_hidden_size=4",
             "--max_steps", "2", "--save_steps", "2", "--logging_steps", "1"]
 
 
@@ -27,13 +27,15 @@ def test_library_names_no_workplace_path():
                  for path in sorted((REPO / "hf_rnn").rglob("*.py"))
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                  if "shared/" in line or "/work/" in line or "../" in line]
-    assert not offenders, "hf_rnn/ must take data from --dataset, $HF_RNN_IMDB_PATH or the Hub:\n" + "\n".join(offenders)
+    assert not offenders, "hf_rnn/ must take data from --dataset, $HF_RNN_IMDB_PATH or the Hub:\n" + \
+        "\n".join(offenders)
 
 
 def write_tiny_acl_imdb(root: Path, seed: int = 0) -> Path:
     """An aclImdb folder of short made-up reviews whose words give their polarity away: train, test, unsup."""
     rng = random.Random(seed)
-    counts = {("train", "pos"): 20, ("train", "neg"): 20, ("test", "pos"): 6, ("test", "neg"): 6, ("train", "unsup"): 12}
+    counts = {("train", "pos"): 20, ("train", "neg"): 20, ("test", "pos"): 6, ("test", "neg"): 6,
+              ("train", "unsup"): 12}
     for (split, polarity), count in counts.items():
         folder = root / "aclImdb" / split / polarity
         folder.mkdir(parents=True)

@@ -181,7 +181,7 @@ def test_script_trains_saves_and_predicts(tmp_path, monkeypatch, one_thread):
 
     monkeypatch.setattr(sys, "argv", [
         "train_timeseries.py", "--dataset", "ItalyPowerDemand", "--task", "classify", "--output_dir", str(tmp_path),
-        "--max_steps", "3", "--hidden_size", "8", "--embedding_size", "4", "--use_cpu", "--report_to", "none",
+        "--max_steps", "3", "--config_overrides", "hidden_size=8,embedding_size=4", "--use_cpu", "--report_to", "none",
         "--save_strategy", "no", "--disable_tqdm", "true"])
     train_timeseries.main()
     config = json.loads((tmp_path / "config.json").read_text())

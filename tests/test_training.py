@@ -135,7 +135,7 @@ def test_stateful_trainer_carries_the_state_between_batches(tmp_path):
 def test_a_rating_classifier_starts_from_a_sentiment_classifier_with_only_its_output_layer_new(tmp_path, caplog):
     sentiment = RNNForSequenceClassification(tiny_config(num_labels=2))
     sentiment.save_pretrained(tmp_path)
-    model_args = ModelArguments(init_from=str(tmp_path), classifier_hidden_size=6)
+    model_args = ModelArguments(init_from=str(tmp_path), config_overrides="classifier_hidden_size=6")
     with caplog.at_level("WARNING"):
         rating = classifier_model(None, DataArguments(target="rating10"), model_args)
     assert rating.config.num_labels == 10 and rating.classifier.out_proj.weight.shape[0] == 10

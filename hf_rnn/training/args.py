@@ -1,8 +1,8 @@
 """Typed arguments shared by the scripts and the main job (HfArgumentParser reads them from the command line)."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from ..models.rnn.configuration_rnn import CELL_TYPES, POOLINGS
+from .overrides import parse_config_overrides
 
 
 @dataclass
@@ -26,7 +26,7 @@ class DataArguments:
     block_size: int = field(default=64, metadata={"help": "LM training block (BPTT) length in tokens."})
     max_length: int = field(default=512, metadata={"help": "Classifier: keep at most this many tokens per review "
                                                             "(the end, where the verdict usually is)."})
-    target: str = field(default="binary", metadata={"help": "binary | rating10 | regression"})
+    target: str = field(default="binary", metadata={"help": "binary | rating10 | regression | binary+rating10 (one model, sentiment and rating heads)"})
 
 
 @dataclass
@@ -40,33 +40,20 @@ class TokenizerArguments:
 
 @dataclass
 class ModelArguments:
-    """The architecture (for a model trained from scratch) and where its weights start from."""
+    """Where a model's weights start from and, for a new model, how its RNNConfig differs from the defaults."""
 
     init_from: str | None = field(default=None, metadata={
-        "help": "A saved hf_rnn model folder (e.g. a pretrained LM) whose embedding and backbone to reuse."})
+        "help": "A saved hf_rnn model folder (e.g. a pretrained LM) whose embedding and backbone to reuse; it keeps "
+                "its architecture (--config_overrides may change its dropouts and classifier_* fields)."})
     word_vectors: str | None = field(default=None, metadata={
         "help": "word2vec/GloVe/FastText vector file to initialise the embedding of a model trained from scratch."})
-    cell_type: str = field(default="lstm", metadata={"help": f"one of {CELL_TYPES}"})
-    embedding_size: int = 300
-    hidden_size: int = 512
-    num_hidden_layers: int = 1
-    embedding_dropout: float = 0.02
-    input_dropout: float = 0.25
-    hidden_dropout: float = 0.15
-    weight_dropout: float = 0.2
-    output_dropout: float = 0.1
-    lm_loss: str = field(default="sampled", metadata={"help": "full | sampled (training only; eval is exact)"})
-    num_sampled: int = 1024
-    classifier_pooling: str = field(default="concat", metadata={"help": f"one of {POOLINGS}"})
-    classifier_hidden_size: int = 50
-    classifier_dropout: float = 0.2
-    classifier_chunk_size: int = field(default=0, metadata={"help": "Classify in chunks of this many tokens "
-                                                                     "(0 = one pass)."})
-    classifier_grad_chunks: int = field(default=0, metadata={"help": "Backpropagate through the last chunks only."})
+    config_overrides: str | None = field(default=None, metadata={
+        "help": "RNNConfig fields that differ from its defaults, as transformers' run_clm.py: "
+                "'hidden_size=512,num_hidden_layers=2,lm_loss=sampled' (booleans: true/false)."})
 
     def config_kwargs(self) -> dict:
-        """Every field that is an RNNConfig field."""
-        return {k: v for k, v in asdict(self).items() if k not in ("init_from", "word_vectors")}
+        """The overrides as typed RNNConfig keyword arguments (see `parse_config_overrides`)."""
+        return parse_config_overrides(self.config_overrides)
 
 
 @dataclass

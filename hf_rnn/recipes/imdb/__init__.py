@@ -4,8 +4,9 @@ The job and its stages (`job`), the presets sized for a 2-core CPU (`presets`) a
 run's metrics (`model_card`).
 """
 
-from .job import RATING_STARTS, RATING_TARGETS, STAGES, JobArguments, main, run_imdb, with_preset
+from .job import (RATING_STARTS, RATING_TARGETS, STAGES, JobArguments, main, run_imdb, with_config_preset,
+                  with_preset)
 from .presets import COMMON, PRESETS
 
 __all__ = ["COMMON", "PRESETS", "RATING_STARTS", "RATING_TARGETS", "STAGES", "JobArguments", "main", "run_imdb",
-           "with_preset"]
+           "with_config_preset", "with_preset"]

@@ -1,6 +1,6 @@
 """The main job: tokenizer -> language model -> sentiment classifier and 1-10 rating model on IMDB.
 
-    hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset path/to/imdb]   # or $HF_RNN_IMDB_PATH, or the Hub
+    hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset path/to/imdb]  # or $HF_RNN_IMDB_PATH, or the Hub
 
 Every stage writes into its own folder under `output_dir` and records `stage_done.json` when finished, so a
 killed run started again with the same command skips finished stages and resumes the current one from its
@@ -22,6 +22,7 @@ import datasets
 from transformers import HfArgumentParser, TrainingArguments
 
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
                                  pretrain_language_model, train_classifier)
 from .model_card import resumed_note, write_model_card
@@ -69,6 +70,12 @@ def with_preset(cls, preset_values: dict, user=None):
     return dataclasses.replace(default, **{**preset_values, **user_set})
 
 
+def with_config_preset(model_args: ModelArguments, preset_overrides: dict) -> ModelArguments:
+    """RNNConfig's defaults, then the preset's overrides, then the user's `--config_overrides`."""
+    merged = {**preset_overrides, **model_args.config_kwargs()}
+    return dataclasses.replace(model_args, config_overrides=format_config_overrides(merged))
+
+
 def timed_stage(stage_dir: Path, run):
     """Run a stage; when this invocation finished it, add its duration to its stage_done.json as `stage_seconds`, so
     the time of a job resumed across invocations can still be added up (a stage resumed mid-way counts only its last
@@ -110,7 +117,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     preset, user = PRESETS[job.preset], user_training_overrides or {}
     data_args = with_preset(DataArguments, preset["data"], data_args)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
-    model_args = with_preset(ModelArguments, preset["model"], model_args)
+    model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
     ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit)
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
@@ -138,18 +145,18 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                                 for stage in STAGES if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
     results["resumed_stages"] = resumed
-    finish(job, results, data_args, model_args)
+    finish(job, results, data_args)
     return results
 
 
-def finish(job: JobArguments, results: dict, data_args: DataArguments, model_args: ModelArguments):
+def finish(job: JobArguments, results: dict, data_args: DataArguments):
     """Publish the sentiment model as `output_dir/model` with a model card, and write results.json."""
     out = Path(job.output_dir)
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
     shutil.copytree(out / "sentiment", model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
-    write_model_card(model_dir, results, job, data_args, model_args)
+    write_model_card(model_dir, results, job, data_args)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     print(summary_line(results))
 

@@ -71,7 +71,7 @@ def validation_note(job, data_args) -> str:
     return f"{held_out} held out for validation"
 
 
-def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Path:
+def write_model_card(model_dir, results: dict, job, data_args) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results."""
     model_dir = Path(model_dir)
     config = json.loads((model_dir / "config.json").read_text())
@@ -94,7 +94,7 @@ def write_model_card(model_dir, results: dict, job, data_args, model_args) -> Pa
         perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=str(model_dir),
         validation_note=validation_note(job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
-                        f"LM loss `{model_args.lm_loss}`{rating_note(results, job)}",
+                        f"LM loss `{config['lm_loss']}`{rating_note(results, job)}",
     )
     card.save(model_dir / "README.md")
     return model_dir / "README.md"

@@ -1,7 +1,8 @@
 """Presets of the IMDB main job, sized for a 2-core CPU (a GPU, when present, is used by Trainer as is).
 
-Each preset is a set of command-line style overrides for the stage dataclasses, so a user can start from a
-preset and change any field (`hf-rnn imdb --preset quick --hidden_size 512`).
+Each preset is a set of overrides: of the stage dataclasses' fields, and (under "model") of RNNConfig's defaults,
+so a user can start from a preset and change any field
+(`hf-rnn imdb --preset quick --config_overrides hidden_size=512 --learning_rate 1e-3`).
 """
 
 COMMON = {
@@ -19,6 +20,8 @@ COMMON = {
 # ULMFiT's dropouts x 0.5: the quick preset's validation search found them better than the full ones.
 HALF_ULMFIT_DROPOUTS = dict(embedding_dropout=0.01, input_dropout=0.125, hidden_dropout=0.075, weight_dropout=0.1,
                             output_dropout=0.05, classifier_dropout=0.1)
+# The LM's output layer: sampled softmax trains several times faster than the full one on a CPU (docs/results.md).
+SAMPLED_LM = dict(lm_loss="sampled")
 
 PRESETS = {
     # <= 10 minutes end to end on 2 cores: small model, subsets of the data, a 5,000-review test sample.
@@ -30,7 +33,7 @@ PRESETS = {
         # LM): mean pooling at 1e-2 with ULMFiT's dropouts x 0.5 reached 88.3% validation accuracy, concat at
         # 3e-3 with full dropouts 76.6%, concat at 1e-2 diverged.
         "model": dict(embedding_size=128, hidden_size=256, num_hidden_layers=1, num_sampled=512,
-                      classifier_hidden_size=50, classifier_pooling="mean", **HALF_ULMFIT_DROPOUTS),
+                      classifier_hidden_size=50, classifier_pooling="mean", **HALF_ULMFIT_DROPOUTS, **SAMPLED_LM),
         "ulmfit": dict(gradual_unfreezing_steps=0),
         "lm_training": dict(max_steps=2000),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
@@ -47,7 +50,7 @@ PRESETS = {
         "data": dict(block_size=70, max_length=512, lm_streams=32),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),
         "model": dict(embedding_size=256, hidden_size=512, num_hidden_layers=1, num_sampled=1024,
-                      classifier_hidden_size=50, classifier_pooling="mean", **HALF_ULMFIT_DROPOUTS),
+                      classifier_hidden_size=50, classifier_pooling="mean", **HALF_ULMFIT_DROPOUTS, **SAMPLED_LM),
         "ulmfit": dict(gradual_unfreezing_steps=0),
         "lm_training": dict(max_steps=9000, save_steps=500),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),

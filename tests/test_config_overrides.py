@@ -1,0 +1,67 @@
+"""Model defaults have one home, RNNConfig: scripts and presets take `--config_overrides` of it, as run_clm.py."""
+
+import dataclasses
+
+import pytest
+from transformers import HfArgumentParser
+
+from hf_rnn import RNNConfig
+from hf_rnn.recipes.imdb import PRESETS, with_config_preset
+from hf_rnn.training import ModelArguments
+from hf_rnn.training.overrides import config_defaults, format_config_overrides, parse_config_overrides
+from hf_rnn.training.recipes import new_model_config
+
+
+class FakeTokenizer:
+    """What new_model_config reads from a tokenizer."""
+
+    pad_token_id, bos_token_id, eos_token_id = 0, 2, 3
+
+    def __len__(self):
+        return 100
+
+
+def parse_model_arguments(*argv) -> ModelArguments:
+    (model_args,) = HfArgumentParser(ModelArguments).parse_args_into_dataclasses(args=list(argv))
+    return model_args
+
+
+def test_model_arguments_hold_no_defaults_of_their_own():
+    config_fields = set(config_defaults())
+    assert not config_fields & {f.name for f in dataclasses.fields(ModelArguments)}
+    config = new_model_config(FakeTokenizer(), parse_model_arguments())
+    expected = RNNConfig().to_dict()
+    for name in ("embedding_size", "hidden_size", "num_hidden_layers", "lm_loss", "input_dropout"):
+        assert getattr(config, name) == expected[name], name
+
+
+def test_config_overrides_change_only_the_fields_named_typed_as_rnnconfig():
+    model_args = parse_model_arguments(
+        "--config_overrides", "hidden_size=512, num_hidden_layers=2,lm_loss=sampled,bidirectional=true,"
+                              "input_dropout=0.25")
+    assert model_args.config_kwargs() == {"hidden_size": 512, "num_hidden_layers": 2, "lm_loss": "sampled",
+                                          "bidirectional": True, "input_dropout": 0.25}
+    config = new_model_config(FakeTokenizer(), model_args)
+    assert (config.hidden_size, config.num_hidden_layers, config.bidirectional) == (512, 2, True)
+    assert config.embedding_size == RNNConfig().embedding_size and config.vocab_size == 100
+
+
+@pytest.mark.parametrize("text, named", [
+    ("hiden_size=512", "hiden_size"),                  # a misspelt field
+    ("hidden_size", "hidden_size"),                    # no value
+    ("hidden_size=wide", "wide"),                      # a value of the wrong type
+    ("cell_type=transformer", "cell_type"),            # a value RNNConfig rejects
+])
+def test_bad_config_overrides_are_refused_naming_the_problem(text, named):
+    with pytest.raises(ValueError, match="--config_overrides") as error:
+        parse_config_overrides(text)
+    assert named in str(error.value)
+
+
+def test_presets_are_overrides_and_the_user_overrides_the_preset():
+    user = ModelArguments(init_from="lm", config_overrides="hidden_size=64")
+    merged = with_config_preset(user, PRESETS["quick"]["model"])
+    kwargs = merged.config_kwargs()
+    assert kwargs["hidden_size"] == 64 and kwargs["lm_loss"] == "sampled" and merged.init_from == "lm"
+    assert kwargs["embedding_size"] == PRESETS["quick"]["model"]["embedding_size"]
+    assert parse_config_overrides(format_config_overrides(PRESETS["full"]["model"])) == PRESETS["full"]["model"]
