@@ -261,8 +261,11 @@ def wrap_tokenizer(
         model_max_length: Maximum length used by `truncation=True`.
 
     Returns:
-        A `PreTrainedTokenizerFast` without `token_type_ids`, padding and truncating on the left side
-        (keep a review's end, where the verdict usually is; left padding is what generation wants).
+        A `PreTrainedTokenizerFast` without `token_type_ids`, padding and truncating on the left side.
+        Left truncation keeps a review's end, where the verdict usually is. Left padding is what generation
+        needs: `model.generate(**tok(prompts, padding=True))` continues every prompt from its own last token.
+        The recurrent models are exact with either side; `classification_collator` pads right anyway (the
+        models' fast path) and the text-classification pipeline pads left.
     """
     if tokenizer.token_to_id(PAD) != 0:
         raise ValueError(f"{PAD!r} must have id 0 (got {tokenizer.token_to_id(PAD)}); train with special_tokens().")
@@ -275,7 +278,7 @@ def wrap_tokenizer(
         extra_special_tokens=markers,
         model_input_names=list(MODEL_INPUT_NAMES),
         model_max_length=model_max_length,
-        padding_side="right",
+        padding_side="left",
         truncation_side="left",
     )
 

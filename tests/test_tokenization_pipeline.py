@@ -35,7 +35,7 @@ def test_pipeline_applies_training_preprocessing(tmp_path):
         trained_probs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.softmax(-1)
     # inference path: pipeline() with the tokenizer loaded from disk, given the same raw text
     classify = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(tmp_path), top_k=None)
-    for probs, result in zip(trained_probs, classify(RAW)):
+    for probs, result in zip(trained_probs, classify(RAW, batch_size=len(RAW))):  # padded left, as a batch
         scores = {r["label"]: r["score"] for r in result}
         torch.testing.assert_close(torch.tensor([scores["neg"], scores["pos"]]), probs, rtol=1e-5, atol=1e-6)
 
@@ -50,6 +50,19 @@ def test_generated_text_reads_naturally():
     assert new and "xxmaj" not in new and "xxup" not in new and "<s>" not in new
     assert re.search(r"[a-z] [a-z]", new), new  # words are separated by spaces (WordLevel alone glues them)
     assert not re.search(r" [.,!?]|  | 's| n't", new), new  # punctuation and clitics attached
+
+
+def test_batched_prompts_generate_what_each_prompt_generates_alone(tmp_path):
+    torch.manual_seed(0)
+    train_word_level_tokenizer(RAW * 3, min_frequency=1).save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.padding_side == "left"  # right padding would make every shorter prompt continue from <pad>
+    model = RNNForCausalLM(_config(tok)).eval()
+    prompts = ["The acting was bad, the plot", "Terrible."]
+    batched = model.generate(**tok(prompts, return_tensors="pt", padding=True), max_new_tokens=4, do_sample=False)
+    for prompt, row in zip(prompts, batched):
+        alone = model.generate(**tok([prompt], return_tensors="pt"), max_new_tokens=4, do_sample=False)
+        assert row[-4:].tolist() == alone[0, -4:].tolist()
 
 
 def _tokenizer(kind):

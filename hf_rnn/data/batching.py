@@ -16,6 +16,7 @@ Two things the stock `Trainer` (transformers 5) gets wrong for us, fixed by `Len
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import SequentialSampler
@@ -24,19 +25,31 @@ from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_group
 from transformers.trainer_utils import has_length
 
 
+@dataclass
 class DataCollatorWithPaddingNoLength(DataCollatorWithPadding):
-    """`DataCollatorWithPadding` that drops the `length` column.
+    """`DataCollatorWithPadding` that drops the `length` column and pads on its own `padding_side`.
 
     `length` only serves the sampler. `Trainer` removes it before collating (the model's forward does
     not take it), but a plain `DataLoader` would pass it on to the model; the stock collator keeps it.
+    `padding_side` defaults to `"right"` whatever the tokenizer's side (ours pad left, for generation):
+    right-padded rows go straight into the fused recurrent kernel, left-padded ones are rolled first.
     """
 
+    padding_side: str = "right"
+
     def __call__(self, features: list[dict]) -> dict:
-        return super().__call__([{k: v for k, v in f.items() if k != "length"} for f in features])
+        rows = [{k: v for k, v in f.items() if k != "length"} for f in features]
+        batch = self.tokenizer.pad(rows, padding=self.padding, max_length=self.max_length,
+                                   pad_to_multiple_of=self.pad_to_multiple_of, padding_side=self.padding_side,
+                                   return_tensors=self.return_tensors)
+        for name in ("label", "label_ids"):  # the names the stock collator renames to `labels`
+            if name in batch:
+                batch["labels"] = batch.pop(name)
+        return batch
 
 
 def classification_collator(tokenizer: PreTrainedTokenizerBase, pad_to_multiple_of: int | None = None):
-    """Pad each batch to its longest row (right side for our tokenizers) and build `attention_mask`."""
+    """Pad each batch to its longest row, on the right, and build `attention_mask`."""
     return DataCollatorWithPaddingNoLength(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
 
