@@ -63,6 +63,9 @@ def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[
     regression model's output or, for a 10-class rating model, the median of its predicted distribution (the
     prediction with the least expected absolute error, as in the rating metrics) beside its most likely label."""
     config = classifier.model.config
+    if getattr(config, "auxiliary_label_names", None):
+        return [result for start in range(0, len(texts), batch_size)
+                for result in two_head_predictions(classifier, texts[start : start + batch_size])]
     if config.problem_type == "regression":
         outputs = classifier(texts, batch_size=batch_size, truncation=False, function_to_apply="none")
         return [{"rating": min(10.0, max(1.0, o["score"]))} for o in outputs]
@@ -71,6 +74,25 @@ def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[
         return [{"label": o["label"], "score": o["score"]} for o in outputs]
     outputs = classifier(texts, batch_size=batch_size, truncation=False, top_k=None)
     return [star_rating_from_scores(scores, config.label2id) for scores in outputs]
+
+
+def two_head_predictions(classifier, texts: list[str]) -> list[dict]:
+    """Sentiment label and score from the first head, and the star rating from the second head's distribution
+    (posterior median, as for a rating model); the pipeline itself returns only the first head's labels."""
+    import torch
+
+    model, config = classifier.model, classifier.model.config
+    batch = classifier.tokenizer(texts, padding=True, truncation=False, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        out = model(**batch)
+    sentiment, stars = out.logits.softmax(-1), out.auxiliary_logits.softmax(-1)  # [B, 2], [B, 10]
+    results = []
+    for row_sentiment, row_stars in zip(sentiment.tolist(), stars.tolist()):
+        best = max(range(len(row_sentiment)), key=row_sentiment.__getitem__)
+        results.append({"label": config.id2label[best], "score": row_sentiment[best],
+                        "rating": float(posterior_median_stars(row_stars)),
+                        "rating_label": config.auxiliary_label_names[max(range(len(row_stars)), key=row_stars.__getitem__)]})
+    return results
 
 
 def star_rating_from_scores(scores: list[dict], label2id: dict) -> dict:

@@ -9,6 +9,8 @@ Targets:
     * `"binary"`: `labels` = `label` (0 neg, 1 pos), int.
     * `"rating10"`: `labels` = `rating - 1` (0..9), int, for a 10-way classifier.
     * `"regression"`: `labels` = `float(rating)` (1..10), for `problem_type="regression"`.
+    * `"binary+rating10"`: `labels` = `[label, rating - 1]`, for one classifier with a sentiment head and a
+      10-way rating head (`RNNConfig.auxiliary_label_names`), trained in one fine-tune.
 Rows without a target (label -1, rating 0: the `unsupervised` split) are an error, not dropped quietly.
 """
 
@@ -19,7 +21,8 @@ from transformers import PreTrainedTokenizerBase
 
 from .tokenize import tokenize_column
 
-TARGETS = ("binary", "rating10", "regression")
+TARGETS = ("binary", "rating10", "regression", "binary+rating10")
+TWO_HEAD_TARGET = "binary+rating10"
 
 
 def classification_features(
@@ -35,7 +38,7 @@ def classification_features(
         dataset: A `Dataset` or `DatasetDict` in the standard schema (`text`, `label`, maybe `rating`);
             a `DatasetDict`'s `unsupervised` split is left out.
         tokenizer: The tokenizer; its `truncation_side` decides which end of a long review is kept.
-        target: `"binary"`, `"rating10"` or `"regression"` (see module doc).
+        target: `"binary"`, `"rating10"`, `"regression"` or `"binary+rating10"` (see module doc).
         max_length: Maximum tokens per review; None: `tokenizer.model_max_length`; 0: keep whole reviews
             (for a classifier that reads long reviews in chunks).
         text_column: The text column.
@@ -49,40 +52,46 @@ def classification_features(
             {name: classification_features(ds, tokenizer, target, max_length, text_column)
              for name, ds in dataset.items() if name != "unsupervised"}
         )
-    source = _target_source(dataset, target)
+    sources = _target_sources(dataset, target)
     tokens = tokenize_column(
         dataset, tokenizer, text_column=text_column,
-        max_length=tokenizer.model_max_length if max_length is None else (max_length or None), keep_columns=(source,),
+        max_length=tokenizer.model_max_length if max_length is None else (max_length or None), keep_columns=sources,
     )
     return make_targets(tokens, target)
 
 
-def _target_source(dataset: datasets.Dataset, target: str) -> str:
-    """The column a target is computed from, with an error naming the fix if it is missing."""
+def _target_sources(dataset: datasets.Dataset, target: str) -> tuple[str, ...]:
+    """The columns a target is computed from, with an error naming the fix if one is missing."""
     if target not in TARGETS:
         raise ValueError(f"Unknown target {target!r}; use one of {TARGETS}.")
-    source = "label" if target == "binary" else "rating"
-    if source not in dataset.column_names:
-        hint = " (stanfordnlp/imdb on the Hub has no ratings: use the local parquet copy or aclImdb)" if source == "rating" else ""
-        raise ValueError(f"target={target!r} needs a {source!r} column, got {dataset.column_names}{hint}.")
-    return source
+    sources = {"binary": ("label",), TWO_HEAD_TARGET: ("label", "rating")}.get(target, ("rating",))
+    for source in sources:
+        if source not in dataset.column_names:
+            hint = (" (stanfordnlp/imdb on the Hub has no ratings: use the local parquet copy or aclImdb)"
+                    if source == "rating" else "")
+            raise ValueError(f"target={target!r} needs a {source!r} column, got {dataset.column_names}{hint}.")
+    return sources
 
 
 def make_targets(dataset: datasets.Dataset, target: str = "binary") -> datasets.Dataset:
     """Add `labels` for `target` from `label` or `rating`, dropping the source column."""
-    source = _target_source(dataset, target)
+    sources = _target_sources(dataset, target)
     label_type = datasets.Value("float32") if target == "regression" else datasets.Value("int64")
     features = dataset.features.copy()
-    del features[source]
-    features["labels"] = label_type
+    for source in sources:
+        del features[source]
+    features["labels"] = datasets.Sequence(label_type, length=2) if target == TWO_HEAD_TARGET else label_type
     return dataset.map(
-        _targets_batch, batched=True, fn_kwargs=dict(target=target), remove_columns=[source],
+        _targets_batch, batched=True, fn_kwargs=dict(target=target), remove_columns=list(sources),
         features=features, desc=f"{target} labels",
     )
 
 
 def _targets_batch(batch: dict, target: str) -> dict:
     """`labels` for one batch; raises on rows without a target."""
+    if target == TWO_HEAD_TARGET:
+        sentiment, rating = (_targets_batch(batch, t)["labels"] for t in ("binary", "rating10"))
+        return {"labels": [list(pair) for pair in zip(sentiment, rating)]}
     values = batch["label"] if target == "binary" else batch["rating"]
     if target == "binary" and any(v not in (0, 1) for v in values):
         raise ValueError("Found label -1 (no sentiment, e.g. the unsupervised split); classify labelled splits only.")
@@ -94,9 +103,14 @@ def _targets_batch(batch: dict, target: str) -> dict:
 
 
 def id2label(target: str = "binary") -> dict[int, str]:
-    """`id2label` for the model config, so `pipeline()` prints readable labels."""
-    if target == "binary":
+    """`id2label` for the model config, so `pipeline()` prints readable labels (of the first head)."""
+    if target in ("binary", TWO_HEAD_TARGET):
         return {0: "neg", 1: "pos"}
     if target == "rating10":
         return {i: f"{i + 1} stars" for i in range(10)}
     return {0: "rating"}
+
+
+def auxiliary_label_names(target: str) -> list[str] | None:
+    """Class names of the second head a target trains (`RNNConfig.auxiliary_label_names`), or None."""
+    return list(id2label("rating10").values()) if target == TWO_HEAD_TARGET else None

@@ -65,6 +65,23 @@ def perplexity(eval_loss: float) -> float:
         return float("inf")
 
 
+def two_head_compute_metrics():
+    """Sentiment metrics from the first head and `rating_`-prefixed rating metrics from the second (`labels` are
+    (sentiment, rating - 1) pairs, outputs are (logits, auxiliary_logits))."""
+    sentiment, rating = sentiment_compute_metrics(), rating_compute_metrics("rating10")
+
+    def compute(eval_pred):
+        (logits, auxiliary_logits), labels = eval_pred.predictions[:2], np.asarray(eval_pred.label_ids)
+        result = sentiment((logits, labels[:, 0]))
+        result.update({f"rating_{k}": v for k, v in rating((auxiliary_logits, labels[:, 1])).items()})
+        return result
+
+    return compute
+
+
 def compute_metrics_for(target: str):
-    """The compute_metrics function that suits a classification target (binary, rating10, regression)."""
+    """The compute_metrics function that suits a classification target (binary, rating10, regression,
+    binary+rating10)."""
+    if target == "binary+rating10":
+        return two_head_compute_metrics()
     return sentiment_compute_metrics() if target == "binary" else rating_compute_metrics(target)

@@ -61,6 +61,16 @@ class RNNConfig(PretrainedConfig):
             steps with the state carried (0 = one pass). Memory stays bounded for a review of any length.
         classifier_grad_chunks (`int`, *optional*, defaults to 0): with chunking, only the last this-many chunks
             are backpropagated through (0 = all); earlier chunks run without building a graph.
+        ngram_buckets (`int`, *optional*, defaults to 0): classifiers only. With buckets > 0 a bag of n-grams sits
+            beside the recurrent pooling (fastText): the mean embedding of a row's words and of its word pairs,
+            hashed into this many buckets, joins the pooled features. It is computed from `input_ids` inside the
+            model, so it ships with the checkpoint. 0 = off.
+        ngram_embedding_size (`int`, *optional*, defaults to 16): width of the n-gram bag's vectors.
+        auxiliary_label_names (`list[str]`, *optional*): classifiers only. Names of the classes of a second head on
+            the same features (e.g. the ten star ratings beside positive/negative), trained together with the first
+            in one fine-tune: `labels` then has shape `(batch, 2)`, (main class, auxiliary class). The first head
+            stays `logits`, so `pipeline()` serves it; the second is `auxiliary_logits`.
+        auxiliary_loss_weight (`float`, *optional*, defaults to 1.0): weight of the second head's loss.
         regression_target_mean (`float`, *optional*, defaults to 0.0), regression_target_std (`float`, *optional*,
             defaults to 1.0): for `problem_type="regression"`, the training targets' mean and spread. The head
             learns the standardised target `(y - mean) / std` and its outputs are mapped back, so logits are in the
@@ -98,6 +108,10 @@ class RNNConfig(PretrainedConfig):
         num_sampled=1024,
         classifier_chunk_size=0,
         classifier_grad_chunks=0,
+        ngram_buckets=0,
+        ngram_embedding_size=16,
+        auxiliary_label_names=None,
+        auxiliary_loss_weight=1.0,
         regression_target_mean=0.0,
         regression_target_std=1.0,
         initializer_range=0.1,
@@ -127,6 +141,10 @@ class RNNConfig(PretrainedConfig):
         self.num_sampled = num_sampled
         self.classifier_chunk_size = classifier_chunk_size
         self.classifier_grad_chunks = classifier_grad_chunks
+        self.ngram_buckets = ngram_buckets
+        self.ngram_embedding_size = ngram_embedding_size
+        self.auxiliary_label_names = list(auxiliary_label_names) if auxiliary_label_names else None
+        self.auxiliary_loss_weight = auxiliary_loss_weight
         self.regression_target_mean = regression_target_mean
         self.regression_target_std = regression_target_std
         self.initializer_range = initializer_range
@@ -171,6 +189,7 @@ class RNNConfig(PretrainedConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}={value!r} must be an int >= 0 (0 = off).")
+        self._validate_classifier_extras()
         if not isinstance(self.regression_target_std, (int, float)) or not self.regression_target_std > 0:
             raise ValueError(f"regression_target_std={self.regression_target_std!r} must be a number > 0.")
         if not isinstance(self.regression_target_mean, (int, float)) or self.regression_target_mean != self.regression_target_mean:
@@ -182,6 +201,18 @@ class RNNConfig(PretrainedConfig):
             raise ValueError(f"problem_type={self.problem_type!r} is not supported; use one of {PROBLEM_TYPES}.")
         if self.input_size is None and self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id={self.pad_token_id} must lie in [0, vocab_size={self.vocab_size}).")
+
+    def _validate_classifier_extras(self):
+        if not isinstance(self.ngram_buckets, int) or self.ngram_buckets < 0:
+            raise ValueError(f"ngram_buckets={self.ngram_buckets!r} must be an int >= 0 (0 = no n-gram bag).")
+        _require_positive_int("ngram_embedding_size", self.ngram_embedding_size)
+        if self.ngram_buckets and self.input_size is not None:
+            raise ValueError("ngram_buckets needs token inputs (vocab_size), not continuous input_size: set it to 0.")
+        names = self.auxiliary_label_names
+        if names is not None and (len(names) < 2 or not all(isinstance(n, str) for n in names)):
+            raise ValueError(f"auxiliary_label_names={names!r} must name at least two classes (a list of str).")
+        if not isinstance(self.auxiliary_loss_weight, (int, float)) or not self.auxiliary_loss_weight > 0:
+            raise ValueError(f"auxiliary_loss_weight={self.auxiliary_loss_weight!r} must be a number > 0.")
 
 
 def _require_positive_int(name, value):

@@ -154,6 +154,14 @@ def _is_tracing() -> bool:
     return torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
+@dataclass
+class RNNSequenceClassifierOutput(SequenceClassifierOutput):
+    """[`SequenceClassifierOutput`] plus `auxiliary_logits` `(batch, len(config.auxiliary_label_names))`: the second
+    head's scores when the config has one (e.g. star ratings beside the sentiment in `logits`)."""
+
+    auxiliary_logits: torch.FloatTensor | None = None
+
+
 class PaddingLayout:
     """Where the real tokens of each row are, and how to move them to the left edge and back.
 
@@ -327,6 +335,8 @@ class RNNPreTrainedModel(PreTrainedModel):
         """AWD-LSTM style: uniform embeddings, PyTorch's uniform(+-1/sqrt(H)) recurrent weights, zero biases."""
         if isinstance(module, nn.Embedding):
             init.uniform_(module.weight, -self.config.initializer_range, self.config.initializer_range)
+        elif isinstance(module, nn.EmbeddingBag):
+            init.zeros_(module.weight)  # the n-gram bag starts silent: a classifier from an LM starts as without it
         elif isinstance(module, nn.RNNBase):
             bound = 1.0 / math.sqrt(module.hidden_size)
             for name, param in module.named_parameters():
@@ -672,16 +682,40 @@ class SequencePooler(nn.Module):
         return torch.cat([forward_last[:, : self.hidden_size], backward_first[:, self.hidden_size :]], dim=-1)
 
 
+class NgramBag(nn.Module):
+    """fastText's bag of n-grams, beside the recurrent pooling: the mean vector of a row's words and word pairs.
+
+    Word pairs are hashed into `config.ngram_buckets` rows after the `vocab_size` word rows. Written by hand
+    because no library computes hashed n-grams from token ids inside a model (fastText hashes strings outside it);
+    inside the model it ships with the checkpoint and reads exactly the ids the recurrent part reads. A pair
+    counts only when both its tokens are real, so a text gives the same vector alone or padded on either side.
+    """
+
+    HASH_MULTIPLIER = 1_000_003  # a prime, so (a, b) pairs spread over the buckets
+
+    def __init__(self, config: RNNConfig):
+        super().__init__()
+        self.vocab_size, self.buckets = config.vocab_size, config.ngram_buckets
+        self.bag = nn.EmbeddingBag(config.vocab_size + config.ngram_buckets, config.ngram_embedding_size, mode="sum")
+
+    def forward(self, input_ids, attention_mask=None):
+        real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        pairs = (input_ids[:, :-1] * self.HASH_MULTIPLIER + input_ids[:, 1:]) % self.buckets + self.vocab_size
+        ids = torch.cat([input_ids, pairs], dim=1)  # [B, 2T-1]: words, then word pairs
+        weights = torch.cat([real, real[:, :-1] & real[:, 1:]], dim=1).to(self.bag.weight.dtype)  # [B, 2T-1]
+        return self.bag(ids, per_sample_weights=weights) / weights.sum(1, keepdim=True).clamp(min=1)  # [B, D]
+
+
 class ClassificationHead(nn.Module):
     """ULMFiT's head: normalised pooled features, dropout, an optional ReLU hidden layer, dropout, output."""
 
-    def __init__(self, config: RNNConfig, in_features: int):
+    def __init__(self, config: RNNConfig, in_features: int, num_labels: int | None = None):
         super().__init__()
         hidden = config.classifier_hidden_size
         self.norm = nn.LayerNorm(in_features)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.dense = nn.Linear(in_features, hidden) if hidden else None
-        self.out_proj = nn.Linear(hidden or in_features, config.num_labels)
+        self.out_proj = nn.Linear(hidden or in_features, num_labels or config.num_labels)
 
     def forward(self, features):
         x = self.dropout(self.norm(features))
@@ -702,7 +736,11 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         super().__init__(config)
         self.model = RNNModel(config)
         self.pooler = SequencePooler(config)
-        self.classifier = ClassificationHead(config, config.output_size * self.pooler.width_factor)
+        self.ngrams = NgramBag(config) if config.ngram_buckets else None
+        width = config.output_size * self.pooler.width_factor + (config.ngram_embedding_size if self.ngrams else 0)
+        self.classifier = ClassificationHead(config, width)
+        names = config.auxiliary_label_names
+        self.auxiliary_classifier = ClassificationHead(config, width, len(names)) if names else None
         self.post_init()
 
     def forward(
@@ -716,8 +754,9 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
         **kwargs,
-    ) -> SequenceClassifierOutput:
-        r"""labels: `(batch,)` class ids, `(batch, num_labels)` multi-hot, or `(batch,)`/`(batch, 1)` floats."""
+    ) -> RNNSequenceClassifierOutput:
+        r"""labels: `(batch,)` class ids, `(batch, num_labels)` multi-hot, or `(batch,)`/`(batch, 1)` floats; with an
+        auxiliary head, `(batch, 2)`: (main class, auxiliary class) ids (`(batch,)` trains the main head alone)."""
         cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
         output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
@@ -731,12 +770,27 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             outputs = self.model(**inputs, attention_mask=attention_mask, cache=cache, use_cache=False,
                                  output_hidden_states=output_hidden_states, return_dict=True)
             features, hidden_states = self.pooler(outputs.last_hidden_state, attention_mask), outputs.hidden_states
+        if self.ngrams is not None:
+            if input_ids is None:
+                raise ValueError("This classifier's n-gram bag reads input_ids: pass input_ids, not embeddings.")
+            features = torch.cat([features, self.ngrams(input_ids, attention_mask)], dim=-1)  # [B, F + D]
         logits = self.classifier(features)  # [B, num_labels]
-        loss = None if labels is None else sequence_loss(self.config, logits, labels)
+        auxiliary_logits = self.auxiliary_classifier(features) if self.auxiliary_classifier is not None else None
+        loss = None if labels is None else self._loss(logits, auxiliary_logits, labels)
         if self.config.problem_type == "regression":  # the head predicts the standardised target
             logits = logits * self.config.regression_target_std + self.config.regression_target_mean
-        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
+        output = RNNSequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
+                                             auxiliary_logits=auxiliary_logits)
         return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
+
+    def _loss(self, logits, auxiliary_logits, labels):
+        if auxiliary_logits is None or labels.dim() == 1:
+            return sequence_loss(self.config, logits, labels)
+        if labels.dim() != 2 or labels.size(1) != 2:
+            raise ValueError("With an auxiliary head, labels are (batch, 2): (main, auxiliary) class ids; got shape "
+                             f"{tuple(labels.shape)}.")
+        auxiliary = F.cross_entropy(auxiliary_logits.float(), labels[:, 1].long())
+        return sequence_loss(self.config, logits, labels[:, 0]) + self.config.auxiliary_loss_weight * auxiliary
 
     def _encode_in_chunks(self, inputs, attention_mask, cache, chunk):
         """Run the backbone chunk by chunk with the state carried (ULMFiT's MultiBatchEncoder, without hidden

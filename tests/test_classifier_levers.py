@@ -1,0 +1,112 @@
+"""The accuracy levers of the classifier: a bag of n-grams beside the recurrent pooling, and one model with a
+sentiment head and a rating head trained together."""
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import pipeline
+
+from hf_rnn import RNNForSequenceClassification
+from hf_rnn.data import auxiliary_label_names, classification_features, id2label
+from hf_rnn.training import compute_metrics_for
+from conftest import tiny_config
+
+STARS = auxiliary_label_names("binary+rating10")
+
+
+def pad(rows, side):
+    width = max(len(r) for r in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, row in enumerate(rows):
+        span = slice(0, len(row)) if side == "right" else slice(width - len(row), width)
+        ids[i, span], mask[i, span] = torch.tensor(row), 1
+    return ids, mask
+
+
+def ngram_classifier(**overrides):
+    model = RNNForSequenceClassification(tiny_config(num_labels=2, ngram_buckets=97, ngram_embedding_size=5,
+                                                     **overrides)).eval()
+    torch.nn.init.normal_(model.ngrams.bag.weight)  # trained-looking vectors (it starts at zero)
+    return model
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_ngram_bag_gives_the_same_output_alone_or_in_a_padded_batch(side):
+    model = ngram_classifier()
+    rows = [[5, 6, 7, 8, 9, 10], [11, 12, 5], [6]]
+    ids, mask = pad(rows, side)
+    batch = model(ids, attention_mask=mask).logits
+    for i, row in enumerate(rows):
+        alone = model(torch.tensor([row])).logits
+        torch.testing.assert_close(batch[i : i + 1], alone, atol=1e-5, rtol=1e-5)
+    bag = model.ngrams(ids, mask)
+    torch.testing.assert_close(bag[1], model.ngrams(torch.tensor([rows[1]]))[0], atol=1e-6, rtol=1e-6)
+
+
+def test_ngram_bag_sees_word_order_only_through_pairs():
+    model = ngram_classifier()
+    words = model.ngrams.bag.weight[:, :]
+    ids = torch.tensor([[5, 6, 7]])
+    expected_pairs = (ids[:, :-1] * model.ngrams.HASH_MULTIPLIER + ids[:, 1:]) % 97 + model.config.vocab_size
+    expected = torch.cat([words[ids[0]], words[expected_pairs[0]]]).mean(0)
+    torch.testing.assert_close(model.ngrams(ids)[0], expected)
+    assert not torch.allclose(model.ngrams(ids), model.ngrams(ids.flip(1)))  # "5 6" is not "6 5"
+
+
+def test_ngram_bag_starts_silent_and_learns():
+    model = RNNForSequenceClassification(tiny_config(num_labels=2, ngram_buckets=97, ngram_embedding_size=5))
+    assert model.ngrams.bag.weight.abs().sum() == 0  # a classifier from an LM starts as it would without the bag
+    ids = torch.randint(4, 20, (4, 6))
+    model(ids, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
+    assert model.ngrams.bag.weight.grad.abs().sum() > 0
+
+
+def two_head_classifier():
+    labels = id2label("binary+rating10")
+    return RNNForSequenceClassification(tiny_config(
+        num_labels=2, id2label=labels, label2id={v: k for k, v in labels.items()}, auxiliary_label_names=STARS))
+
+
+def test_two_heads_train_together_on_paired_labels():
+    model = two_head_classifier()
+    ids, labels = torch.randint(4, 20, (4, 6)), torch.tensor([[0, 2], [1, 8], [1, 6], [0, 0]])
+    out = model(ids, labels=labels)
+    assert out.logits.shape == (4, 2) and out.auxiliary_logits.shape == (4, 10)
+    sentiment_only = torch.nn.functional.cross_entropy(out.logits, labels[:, 0])
+    rating_only = torch.nn.functional.cross_entropy(out.auxiliary_logits, labels[:, 1])
+    torch.testing.assert_close(out.loss, sentiment_only + rating_only)
+    with pytest.raises(ValueError, match=r"\(batch, 2\)"):
+        model(ids, labels=torch.zeros(4, 3, dtype=torch.long))
+
+
+def test_two_head_model_saves_reloads_and_serves_both_outputs(tmp_path, tokenizer):
+    model = two_head_classifier().eval()
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = RNNForSequenceClassification.from_pretrained(tmp_path).eval()
+    ids = tokenizer(["a great movie", "boring plot"], padding=True, return_tensors="pt")
+    before, after = model(**ids), reloaded(**ids)
+    torch.testing.assert_close(before.auxiliary_logits, after.auxiliary_logits)
+    assert reloaded.config.auxiliary_label_names == STARS
+    classify = pipeline("text-classification", model=str(tmp_path))
+    assert classify("a great movie")[0]["label"] in ("neg", "pos")
+    from hf_rnn.inference import load_classifier, predict_reviews
+
+    (result,) = predict_reviews(load_classifier(str(tmp_path)), ["a great movie"])
+    assert result["label"] in ("neg", "pos") and 1.0 <= result["rating"] <= 10.0
+
+
+def test_two_head_features_and_metrics(tokenizer):
+    reviews = Dataset.from_dict({"text": ["a great movie", "awful plot", "good fun"], "label": [1, 0, 1],
+                                 "rating": [9, 2, 7]})
+    features = classification_features(reviews, tokenizer, target="binary+rating10")
+    assert features["labels"] == [[1, 8], [0, 1], [1, 6]]
+    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]).numpy()
+    auxiliary = torch.nn.functional.one_hot(torch.tensor([8, 1, 2]), 10).float().mul(20).numpy()
+
+    class Prediction:
+        predictions, label_ids = (logits, auxiliary), features["labels"]
+
+    metrics = compute_metrics_for("binary+rating10")(Prediction())
+    assert metrics["accuracy"] == pytest.approx(2 / 3) and metrics["rating_exact_most_likely"] == pytest.approx(2 / 3)
