@@ -10,18 +10,9 @@ from hf_rnn import RNNForSequenceClassification
 from hf_rnn.data import auxiliary_label_names, classification_features, id2label
 from hf_rnn.training import compute_metrics_for
 from conftest import tiny_config
+from test_backbone import pad_batch
 
 STARS = auxiliary_label_names("binary+rating10")
-
-
-def pad(rows, side):
-    width = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), width, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.long)
-    for i, row in enumerate(rows):
-        span = slice(0, len(row)) if side == "right" else slice(width - len(row), width)
-        ids[i, span], mask[i, span] = torch.tensor(row), 1
-    return ids, mask
 
 
 def ngram_classifier(**overrides):
@@ -35,7 +26,7 @@ def ngram_classifier(**overrides):
 def test_ngram_bag_gives_the_same_output_alone_or_in_a_padded_batch(side):
     model = ngram_classifier()
     rows = [[5, 6, 7, 8, 9, 10], [11, 12, 5], [6]]
-    ids, mask = pad(rows, side)
+    ids, mask = pad_batch([torch.tensor(r) for r in rows], side)
     batch = model(ids, attention_mask=mask).logits
     for i, row in enumerate(rows):
         alone = model(torch.tensor([row])).logits
