@@ -161,7 +161,8 @@ def test_pretrain_on_text_files_reports_perplexity(tmp_path, files, streaming):
     metrics = pretrain_on_corpus(*tiny_run(train_file=files, streaming=streaming, output_dir=str(out)))
     assert metrics["streaming"] == streaming and np.isfinite(metrics["eval_perplexity"])
     assert json.loads((out / "stage_done.json").read_text())["eval_perplexity"] == metrics["eval_perplexity"]
-    assert AutoTokenizer.from_pretrained(out).get_vocab() == AutoTokenizer.from_pretrained(out / "tokenizer").get_vocab()
+    saved = AutoTokenizer.from_pretrained(out).get_vocab()
+    assert saved == AutoTokenizer.from_pretrained(out / "tokenizer").get_vocab()
 
 
 def test_a_stream_needs_max_steps(tmp_path, files):
@@ -176,8 +177,9 @@ def run_lm_under_torchrun(files, out, max_steps):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     args = ["tests/lm_batch_recorder.py", "--output_dir", str(out), "--train_file", *files, "--streaming",
             "--validation_size", "0.2", "--vocab_size", "1000", "--min_frequency", "1",
-            "--config_overrides", "embedding_size=16,hidden_size=16,lm_loss=full", "--block_size", "8", "--per_device_train_batch_size", "2",
-            "--lm_streams", "2", "--max_steps", str(max_steps), "--save_steps", "3", "--learning_rate", "0.02",
+            "--config_overrides", "embedding_size=16,hidden_size=16,lm_loss=full", "--block_size", "8",
+            "--per_device_train_batch_size", "2", "--lm_streams", "2", "--max_steps", str(max_steps),
+            "--save_steps", "3", "--learning_rate", "0.02",
             "--logging_steps", "1", "--report_to", "none", "--use_cpu", "--ddp_backend", "gloo", "--seed", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     result = subprocess.run(launcher + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
@@ -201,5 +203,6 @@ def test_two_processes_stream_their_own_shards_resume_and_learn(tmp_path, files)
         assert [row for batch in batches for row in batch] == own_rows
         seen.append({i for batch in batches for row in batch for i in row} & content)
     assert seen[0] and seen[1] and not seen[0] & seen[1]  # the ranks trained on disjoint text
-    losses = [log["loss"] for log in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in log]
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    losses = [log["loss"] for log in history if "loss" in log]
     assert len(losses) == 6 and losses[-1] < losses[0]

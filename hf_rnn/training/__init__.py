@@ -1,10 +1,11 @@
 """Training recipes and ULMFiT's pieces: optimizers, schedules, callbacks, metrics."""
 
-from .args import CorpusArguments, DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
+                   ULMFiTArguments)
 from .callbacks import GradualUnfreezingCallback
 from .metrics import compute_metrics_for, perplexity, rating_compute_metrics, sentiment_compute_metrics
 from .optim import build_optimizer, discriminative_param_groups, layer_groups, slanted_triangular_schedule
-from .pretraining import corpus_lm_blocks, load_corpus, pretrain_on_corpus
+from .pretraining import corpus_lm_blocks, fine_tune_pretrained_lm, load_corpus, pretrain_on_corpus
 from .recipes import (
     finished_stage,
     load_imdb,

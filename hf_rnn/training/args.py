@@ -47,6 +47,10 @@ class ModelArguments:
                 "its architecture (--config_overrides may change its dropouts and classifier_* fields)."})
     word_vectors: str | None = field(default=None, metadata={
         "help": "word2vec/GloVe/FastText vector file to initialise the embedding of a model trained from scratch."})
+    lm_init_from: str | None = field(default=None, metadata={
+        "help": "A pretrained language model (folder or Hub id, e.g. from run_lm.py on a general corpus): fine-tuned "
+                "on this task's text first (ULMFiT), then the classifier starts from it. A vocabulary other than "
+                "this task's tokenizer is matched: shared words keep their rows, new ones start from the mean."})
     config_overrides: str | None = field(default=None, metadata={
         "help": "RNNConfig fields that differ from its defaults, as transformers' run_clm.py: "
                 "'hidden_size=512,num_hidden_layers=2,lm_loss=sampled' (booleans: true/false)."})
@@ -66,6 +70,15 @@ class ULMFiTArguments:
                                                                       "(else linear decay)."})
     gradual_unfreezing_steps: int = field(default=0, metadata={"help": "Unfreeze one more layer group every N "
                                                                         "steps, top first (0 = off)."})
+
+
+@dataclass
+class LMFineTuningArguments:
+    """The language-model stage of `scripts/run_classifier.py --lm_init_from`: the pretrained LM's fine-tuning on the
+    task's text (training + unlabeled reviews), before the classifier; other settings follow the classifier's."""
+
+    lm_max_steps: int = field(default=1_000, metadata={"help": "Fine-tuning steps of the pretrained LM."})
+    lm_learning_rate: float = field(default=3e-3, metadata={"help": "Peak learning rate of the LM fine-tuning."})
 
 
 @dataclass

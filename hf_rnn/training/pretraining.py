@@ -1,6 +1,8 @@
 """ULMFiT's first stage on any corpus: a language model pretrained on a Hub dataset, text files or reviews, held in
-memory or streamed, in one process or several (torchrun, accelerate launch)."""
+memory or streamed, in one process or several (torchrun, accelerate launch); and its second stage, that LM fine-tuned
+on a task's text before a classifier starts from it."""
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -11,8 +13,9 @@ from ..data import lm_blocks
 from ..data.corpus import load_text_corpus, materialize
 from ..data.lm import check_stream_training_args
 from ..data.lm_stream import streamed_lm_blocks
-from .args import CorpusArguments, DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
-from .recipes import finished_stage, lm_datasets, prepare_tokenizer, train_language_model
+from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
+                   ULMFiTArguments)
+from .recipes import finished_stage, lm_datasets, prepare_tokenizer, pretrain_language_model, train_language_model
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,35 @@ def pretrain_on_corpus(corpus_args: CorpusArguments, data_args: DataArguments, t
         return done
     corpus = load_corpus(corpus_args, data_args, seed=training_args.seed)
     with training_args.main_process_first(desc="tokenizer"):  # one process trains it, the others load it
-        tokenizer = prepare_tokenizer(tok_args, {"train": corpus["train"]}, Path(training_args.output_dir) / "tokenizer")
+        tokenizer = prepare_tokenizer(tok_args, {"train": corpus["train"]},
+                                      Path(training_args.output_dir) / "tokenizer")
     with training_args.main_process_first(desc="LM blocks"):  # in memory: one process writes the cache, others read
         train, valid = corpus_lm_blocks(tokenizer, corpus, data_args, training_args)
     return train_language_model(tokenizer, train, valid, data_args, model_args, ulmfit, training_args)
+
+
+def fine_tune_pretrained_lm(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments,
+                            ulmfit: ULMFiTArguments, lm_tuning: LMFineTuningArguments,
+                            training_args: TrainingArguments) -> ModelArguments:
+    """ULMFiT's second stage for a classifier script: `model_args.lm_init_from` fine-tuned on the task's text.
+
+    The LM (its vocabulary matched to `tokenizer`) trains on the training + unlabeled reviews in
+    `output_dir/lm`, with the classifier's settings except `lm_tuning`'s steps and learning rate, stream-ordered
+    batches of `data_args.lm_streams` (or the classifier's batch size) rows, and no evaluation during training.
+
+    Returns:
+        `model_args` with `init_from` set to the fine-tuned LM's folder, for `train_classifier`.
+    """
+    if model_args.init_from:
+        raise ValueError("Pass either --lm_init_from (a pretrained LM, fine-tuned on this task's text first) or "
+                         "--init_from (a model to start the classifier from directly), not both.")
+    lm_dir = Path(training_args.output_dir) / "lm"
+    lm_args = dataclasses.replace(
+        training_args, output_dir=str(lm_dir), max_steps=lm_tuning.lm_max_steps,
+        learning_rate=lm_tuning.lm_learning_rate,
+        per_device_train_batch_size=data_args.lm_streams or training_args.per_device_train_batch_size,
+        train_sampling_strategy="sequential", eval_strategy="no", load_best_model_at_end=False)
+    metrics = pretrain_language_model(tokenizer, dsd, data_args, dataclasses.replace(
+        model_args, init_from=model_args.lm_init_from), ulmfit, lm_args)
+    logger.info("LM fine-tuned on the task's text: perplexity %.1f", metrics["eval_perplexity"])
+    return dataclasses.replace(model_args, init_from=str(lm_dir), lm_init_from=None)

@@ -28,6 +28,7 @@ from ..data import (
 from ..tokenization import batch_iterator, train_word_level_tokenizer
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .callbacks import GradualUnfreezingCallback
+from .lm_transfer import load_pretrained_lm
 from .metrics import compute_metrics_for, perplexity
 from .optim import build_optimizer
 from .stateful import StatefulLMTrainer
@@ -161,7 +162,8 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
             `max_steps`).
         valid: Held-out blocks (a `datasets.Dataset`): perplexity is measured on them at the end.
         data_args: `lm_streams` (carry the state across batches) and `block_size`.
-        model_args: The architecture of a new model, or `init_from`, a saved LM to fine-tune.
+        model_args: The architecture of a new model, or `init_from`, a saved LM (folder or Hub id) to fine-tune;
+            a vocabulary other than the tokenizer's is matched to it (`load_pretrained_lm`) and reported.
         ulmfit: ULMFiT's fine-tuning techniques (off for a model trained from scratch).
         training_args: The run; resumed from the last checkpoint in `output_dir`.
 
@@ -174,8 +176,9 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
     if streamed:
         read_own_stream_per_process(training_args)
     set_seed(training_args.seed)  # before the model exists: its initial weights are part of "same seed, same result"
-    if model_args.init_from:
-        model = RNNForCausalLM.from_pretrained(model_args.init_from)
+    transfer = None
+    if model_args.init_from:  # ULMFiT's hand-off: the pretrained LM's rows follow this tokenizer's vocabulary
+        model, transfer = load_pretrained_lm(model_args.init_from, tokenizer)
     else:
         model = RNNForCausalLM(new_model_config(tokenizer, model_args))
     if not model_args.init_from:  # discriminative rates are for fine-tuning; from scratch every layer learns alike
@@ -192,7 +195,7 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
     trained_blocks = trainer.state.global_step * training_args.train_batch_size * max(1, training_args.world_size) \
         * training_args.gradient_accumulation_steps if streamed else len(train)
     metrics = {**metrics, **evaluation, "train_blocks": trained_blocks, "block_size": data_args.block_size,
-               "streaming": streamed}
+               "streaming": streamed, **({"vocabulary_transfer": transfer} if transfer else {})}
     if trainer.is_world_process_zero():
         mark_stage_done(training_args.output_dir, metrics)
     return metrics

@@ -1,6 +1,7 @@
 """The main job: tokenizer -> language model -> sentiment classifier and 1-10 rating model on IMDB.
 
     hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset path/to/imdb]  # or $HF_RNN_IMDB_PATH, or the Hub
+    hf-rnn imdb --lm_init_from runs/wiki-lm ...  # the LM stage fine-tunes this pretrained LM (run_lm.py) on the reviews
 
 Every stage writes into its own folder under `output_dir` and records `stage_done.json` when finished, so a
 killed run started again with the same command skips finished stages and resumes the current one from its
@@ -125,8 +126,10 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     dsd = load_imdb(data_args, seed=job.seed)
     tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
     lm_args = stage_training_args(job, "lm", "lm", preset["lm_training"], user)
-    results = {"preset": job.preset, "final_fit": job.final_fit}
-    results["lm"] = timed_stage(out / "lm", lambda: pretrain_language_model(tokenizer, dsd, data_args, model_args,
+    # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
+    lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
+    results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from}
+    results["lm"] = timed_stage(out / "lm", lambda: pretrain_language_model(tokenizer, dsd, data_args, lm_start,
                                                                            ulmfit, lm_args))[1]
     from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
