@@ -8,6 +8,9 @@ Examples:
     python scripts/train_timeseries.py --dataset Airline --task forecast --window 36 --test_size 24 \\
         --output_dir out/airline --num_train_epochs 200
     python scripts/train_timeseries.py --dataset GunPoint --task denoise --noise_std 0.5 --output_dir out/dn
+    python scripts/train_timeseries.py gunpoint.yaml     # every argument from one .json/.yaml file
+
+The output folder gets a model card; with --push_to_hub (--hub_model_id owner/name) it goes to the Hub.
 
 The normalisation statistics (fitted on the training split only) are saved in the model's config.json as
 `channel_mean` / `channel_std`; `hf_rnn.timeseries.predict(output_dir, series)` applies them.
@@ -20,7 +23,9 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from hf_rnn.timeseries import TimeSeriesCollator, accuracy_metrics, build_config, build_model, load_raw
 from hf_rnn.timeseries import prepare_splits
+from hf_rnn.training.hub import publish
 from hf_rnn.training.overrides import parse_config_overrides
+from hf_rnn.training.script_args import parse_script_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class ModelArguments:
 
 def main():
     parser = HfArgumentParser((DataArguments, ModelArguments, TrainingArguments))
-    data_args, model_args, training_args = parser.parse_args_into_dataclasses()
+    data_args, model_args, training_args = parse_script_arguments(parser)
     logging.basicConfig(level=logging.INFO)
     with training_args.main_process_first():
         raw = load_raw(data_args.dataset, data_args.data_dir, data_args.test_size, data_args.validation_size)
@@ -72,6 +77,8 @@ def main():
     metrics = trainer.evaluate(metric_key_prefix=eval_split)
     trainer.log_metrics(eval_split, metrics)
     trainer.save_metrics(eval_split, metrics)
+    publish(trainer, tasks="time-series-forecasting" if data_args.task == "forecast" else "time-series-classification",
+            dataset=data_args.dataset)
     logger.info("Saved to %s; predict with hf_rnn.timeseries.predict(%r, series)", training_args.output_dir,
                 training_args.output_dir)
 

@@ -3,6 +3,7 @@
 Example (offline, local IMDB copy):
     python scripts/train_tokenizer.py --output_dir runs/tok-word30k --kind word --vocab_size 30000
     python scripts/train_tokenizer.py --output_dir runs/tok-bpe16k --kind bpe --vocab_size 16000
+    python scripts/train_tokenizer.py tokenizer.yaml     # every argument from one .json/.yaml file
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from transformers import HfArgumentParser
 
 from hf_rnn.data import load_reviews
 from hf_rnn.tokenization import DEFAULT_MODEL_MAX_LENGTH, batch_iterator, train_subword_tokenizer, train_word_level_tokenizer
+from hf_rnn.training.script_args import parse_script_arguments
 
 
 @dataclass
@@ -36,7 +38,7 @@ class TokenizerArguments:
 
 
 def main() -> None:
-    (args,) = HfArgumentParser(TokenizerArguments).parse_args_into_dataclasses()
+    (args,) = parse_script_arguments(HfArgumentParser(TokenizerArguments))
     dsd = load_reviews(args.source, text_column=args.text_column)
     texts = batch_iterator([dsd[s] for s in args.splits])
     options = dict(vocab_size=args.vocab_size, min_frequency=args.min_frequency, lowercase=args.lowercase,

@@ -5,6 +5,7 @@ Example (IMDB train+unsupervised, the lecture's CBOW 100-d, 5 epochs):
 
     python scripts/train_word_vectors.py --dataset_name $HF_RNN_IMDB_PATH \
         --tokenizer_name_or_path out/tokenizer --method cbow --output_file out/imdb_cbow100.bin
+    python scripts/train_word_vectors.py vectors.yaml     # every argument from one .json/.yaml file
 
 Saves word2vec text/binary (or Facebook ``.bin`` for FastText, keeping subwords), never a pickle, and
 writes ``<output_file>.eval.json`` with analogy / similarity scores.
@@ -19,6 +20,7 @@ from transformers import HfArgumentParser
 
 from hf_rnn.embeddings import evaluate_word_vectors, plot_analogy_pairs, save_word_vectors, train_word_vectors
 from hf_rnn.embeddings.train import dataset_texts
+from hf_rnn.training.script_args import parse_script_arguments
 
 
 @dataclass
@@ -61,7 +63,7 @@ def load_tokenizer(name_or_path):
 
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.INFO)
-    (args,) = HfArgumentParser(WordVectorArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_script_arguments(HfArgumentParser(WordVectorArguments), argv)
     texts = dataset_texts(args.dataset_name, args.split, args.text_column, args.dataset_config_name,
                           args.data_files, args.max_texts)
     model = train_word_vectors(texts, args.method, load_tokenizer(args.tokenizer_name_or_path), args.vector_size,

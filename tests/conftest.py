@@ -2,6 +2,7 @@
 copy, when there is one."""
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,35 @@ def tokenizer() -> PreTrainedTokenizerFast:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+REVIEW_WORDS = {"pos": "great superb moving loved fun".split(), "neg": "awful boring dull hated bad".split(),
+                "unsup": "great awful loved hated".split(), "any": "the film movie was a and plot acting it i".split()}
+# The main job on write_tiny_acl_imdb's reviews in seconds: the quick preset, cut down (job, data, tokenizer, model
+# and TrainingArguments fields, as `hf-rnn imdb` takes them on its command line or in a .yaml file).
+TINY_JOB = {"preset": "quick", "max_lm_documents": 40, "max_train_samples": 36, "max_eval_samples": 4,
+            "max_test_samples": 12, "max_lm_eval_documents": 4, "max_length": 32, "block_size": 4, "vocab_size": 60,
+            "min_frequency": 1,
+            "config_overrides": "embedding_size=8,hidden_size=8,num_sampled=8,classifier_hidden_size=4",
+            "max_steps": 2, "save_steps": 2, "logging_steps": 1}
+
+
+def command_line(settings: dict) -> list[str]:
+    """`{"name": value}` -> `["--name", "value"]`, as a script's command line."""
+    return [part for name, value in settings.items() for part in (f"--{name}", str(value))]
+
+
+def write_tiny_acl_imdb(root: Path, seed: int = 0) -> Path:
+    """An aclImdb folder of short made-up reviews whose words give their polarity away: train, test, unsup."""
+    rng = random.Random(seed)
+    counts = {("train", "pos"): 20, ("train", "neg"): 20, ("test", "pos"): 6, ("test", "neg"): 6,
+              ("train", "unsup"): 12}
+    for (split, polarity), count in counts.items():
+        folder = root / "aclImdb" / split / polarity
+        folder.mkdir(parents=True)
+        for review_id in range(count):
+            rating = {"pos": rng.randint(7, 10), "neg": rng.randint(1, 4), "unsup": 0}[polarity]
+            words = REVIEW_WORDS["any"] + REVIEW_WORDS[polarity]
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 20)))
+            (folder / f"{review_id}_{rating}.txt").write_text(text + " .", encoding="utf-8")
+    return root / "aclImdb"

@@ -2,7 +2,6 @@
 that has no matplotlib, runs the main job to a model folder with its card; the library names no machine path."""
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -11,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY_JOB, command_line, write_tiny_acl_imdb
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "hf_rnn", "model_cards")  # all the wheel is built from
-WORDS = {"pos": "great superb moving loved fun".split(), "neg": "awful boring dull hated bad".split(),
-         "any": "the film movie was a and plot acting it i".split()}
-TINY_JOB = ["--preset", "quick", "--max_lm_documents", "40", "--max_train_samples", "36", "--max_eval_samples", "4",
-            "--max_test_samples", "12", "--max_lm_eval_documents", "4", "--max_length", "32", "--block_size", "4",
-            "--vocab_size", "60", "--min_frequency", "1",
-            "--config_overrides", "embedding_size=8,hidden_size=8,num_sampled=8,classifier_hidden_size=4",
-            "--max_steps", "2", "--save_steps", "2", "--logging_steps", "1"]
 
 
 def test_library_names_no_workplace_path():
@@ -29,22 +23,6 @@ def test_library_names_no_workplace_path():
                  if "shared/" in line or "/work/" in line or "../" in line]
     assert not offenders, "hf_rnn/ must take data from --dataset, $HF_RNN_IMDB_PATH or the Hub:\n" + \
         "\n".join(offenders)
-
-
-def write_tiny_acl_imdb(root: Path, seed: int = 0) -> Path:
-    """An aclImdb folder of short made-up reviews whose words give their polarity away: train, test, unsup."""
-    rng = random.Random(seed)
-    counts = {("train", "pos"): 20, ("train", "neg"): 20, ("test", "pos"): 6, ("test", "neg"): 6,
-              ("train", "unsup"): 12}
-    for (split, polarity), count in counts.items():
-        folder = root / "aclImdb" / split / polarity
-        folder.mkdir(parents=True)
-        for review_id in range(count):
-            cue = WORDS["neg" if polarity == "neg" else "pos"] if polarity != "unsup" else WORDS["pos"] + WORDS["neg"]
-            rating = {"pos": rng.randint(7, 10), "neg": rng.randint(1, 4), "unsup": 0}[polarity]
-            text = " ".join(rng.choice(WORDS["any"] + cue) for _ in range(rng.randint(8, 20)))
-            (folder / f"{review_id}_{rating}.txt").write_text(text + " .", encoding="utf-8")
-    return root / "aclImdb"
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +63,8 @@ def test_wheel_carries_the_card_template_and_runs_the_main_job_without_matplotli
     where = run([str(bin_dir / "python"), "-c", "import hf_rnn; print(hf_rnn.__file__)"], cwd=tmp_path, env=env)
     assert Path(where.stdout.strip()).is_relative_to(tmp_path / "env")  # the wheel's copy, not the checkout
     data = write_tiny_acl_imdb(tmp_path / "data")
-    job = run([str(bin_dir / "hf-rnn"), "imdb", "--output_dir", "job", "--dataset", str(data), *TINY_JOB],
-              cwd=tmp_path, env=env)
+    command = [str(bin_dir / "hf-rnn"), "imdb", "--output_dir", "job", "--dataset", str(data), *command_line(TINY_JOB)]
+    job = run(command, cwd=tmp_path, env=env)
     model_dir = tmp_path / "job" / "model"
     card = (model_dir / "README.md").read_text()
     assert "model-index" in card and "hf_rnn IMDB sentiment (quick)" in card

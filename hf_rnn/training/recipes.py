@@ -28,6 +28,7 @@ from ..data import (
 from ..tokenization import batch_iterator, train_word_level_tokenizer
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .callbacks import GradualUnfreezingCallback
+from .hub import publish
 from .lm_transfer import load_pretrained_lm
 from .metrics import compute_metrics_for, perplexity
 from .optim import build_optimizer
@@ -141,6 +142,15 @@ def train_and_save(trainer, output_dir) -> dict:
     return result.metrics
 
 
+def finish_stage(trainer, metrics: dict, model_args: ModelArguments, data_args: DataArguments, tasks: str) -> dict:
+    """Record a finished stage (process 0), then end as transformers' example scripts do: a model card and, with
+    `--push_to_hub`, the folder pushed to the Hub (after the record, so a failed push costs no retraining)."""
+    if trainer.is_world_process_zero():
+        mark_stage_done(trainer.args.output_dir, metrics)
+    publish(trainer, tasks, dataset=data_args.dataset, finetuned_from=model_args.init_from)
+    return metrics
+
+
 def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments,
                             ulmfit: ULMFiTArguments, training_args: TrainingArguments) -> dict:
     """Train (or fine-tune, with `model_args.init_from`) the LSTM language model on review splits; report validation
@@ -196,9 +206,7 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
         * training_args.gradient_accumulation_steps if streamed else len(train)
     metrics = {**metrics, **evaluation, "train_blocks": trained_blocks, "block_size": data_args.block_size,
                "streaming": streamed, **({"vocabulary_transfer": transfer} if transfer else {})}
-    if trainer.is_world_process_zero():
-        mark_stage_done(training_args.output_dir, metrics)
-    return metrics
+    return finish_stage(trainer, metrics, model_args, data_args, tasks="text-generation")
 
 
 def read_own_stream_per_process(training_args: TrainingArguments):
@@ -284,6 +292,4 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
             trainer.log_metrics(split, result)
             trainer.save_metrics(split, result)
             metrics.update(result)
-    if trainer.is_world_process_zero():
-        mark_stage_done(training_args.output_dir, metrics)
-    return metrics
+    return finish_stage(trainer, metrics, model_args, data_args, tasks="text-classification")

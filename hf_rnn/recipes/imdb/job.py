@@ -7,7 +7,9 @@ Every stage writes into its own folder under `output_dir` and records `stage_don
 killed run started again with the same command skips finished stages and resumes the current one from its
 last Trainer checkpoint. The sentiment classifier is saved as `output_dir/model` with its tokenizer, a config
 whose `auto_map` names every head, the model code and a model card: `pipeline("text-classification",
-model=output_dir/model)` loads it, with or without hf_rnn installed (`trust_remote_code=True`).
+model=output_dir/model)` loads it, with or without hf_rnn installed (`trust_remote_code=True`); `--push_to_hub`
+puts that folder, card included, on the Hub. Every argument can also come from one .json/.yaml file:
+`hf-rnn imdb job.yaml`.
 """
 
 import dataclasses
@@ -15,17 +17,20 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+from huggingface_hub import HfApi
 from transformers import HfArgumentParser, TrainingArguments
 
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
                                  pretrain_language_model, train_classifier)
+from ...training.script_args import arguments_file, read_arguments_file
 from .model_card import resumed_note, write_model_card
 from .presets import COMMON, PRESETS
 
@@ -58,6 +63,11 @@ class JobArguments:
         "help": "Train the classifiers on every labelled review (train + the validation split), with settings chosen "
                 "on validation before; no validation figures then. The LM is unchanged: it never trains on the "
                 "validation reviews and measures its perplexity on them."})
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
+                "comes from `hf auth login` or $HF_TOKEN."})
+    hub_model_id: str | None = field(default=None, metadata={
+        "help": "The Hub repo to push to (`name` or `owner/name`); default: the name of output_dir, as Trainer."})
 
 
 def with_preset(cls, preset_values: dict, user=None):
@@ -153,15 +163,27 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
 
 
 def finish(job: JobArguments, results: dict, data_args: DataArguments):
-    """Publish the sentiment model as `output_dir/model` with a model card, and write results.json."""
+    """Publish the sentiment model as `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and
+    write results.json."""
     out = Path(job.output_dir)
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
     shutil.copytree(out / "sentiment", model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
-    write_model_card(model_dir, results, job, data_args)
+    repo_id = hub_repo(job) if job.push_to_hub else None  # first: the card names the repo its readers load from
+    write_model_card(model_dir, results, job, data_args, repo_id)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    if repo_id:
+        HfApi().upload_folder(repo_id=repo_id, folder_path=model_dir,
+                              commit_message=f"hf_rnn IMDB job, preset {job.preset}: {summary_line(results)}")
+        logger.info("Pushed %s to https://huggingface.co/%s", model_dir, repo_id)
     print(summary_line(results))
+
+
+def hub_repo(job: JobArguments) -> str:
+    """Create (or reuse) the Hub repo the model goes to and return its full id (`owner/name`)."""
+    name = job.hub_model_id or Path(job.output_dir).resolve().name
+    return HfApi().create_repo(name, exist_ok=True).repo_id
 
 
 def summary_line(results: dict) -> str:
@@ -179,23 +201,47 @@ def summary_line(results: dict) -> str:
 TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}
 
 
+JOB_DATACLASSES = (JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments)
+
+
 def main(argv=None):
-    """`hf-rnn imdb`: parse the job, stage and (a subset of) training arguments from the command line."""
-    parser = HfArgumentParser((JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments))
-    *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    user_training = parse_training_overrides(rest)
+    """`hf-rnn imdb`: the job, stage and (a subset of) training arguments, from the command line or from one
+    .json/.yaml file that holds them all (`hf-rnn imdb job.yaml`)."""
+    parsed, user_training = parse_job_arguments(sys.argv[1:] if argv is None else list(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_imdb(*parsed, user_training_overrides=user_training)
+
+
+def parse_job_arguments(argv: list[str]) -> tuple[list, dict]:
+    """The job's dataclasses and the TrainingArguments fields the user set, from a file or the command line."""
+    parser = HfArgumentParser(JOB_DATACLASSES)
+    path = arguments_file(argv)
+    if path is None:
+        *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+        return parsed, parse_training_overrides(rest)
+    values = read_arguments_file(path)
+    job_fields = {f.name for cls in JOB_DATACLASSES for f in dataclasses.fields(cls)}
+    parsed = parser.parse_dict({name: value for name, value in values.items() if name in job_fields})
+    training = {name: value for name, value in values.items() if name not in job_fields}
+    return list(parsed), checked_training_overrides(training, where=str(path))
+
+
+def checked_training_overrides(values: dict, where: str) -> dict:
+    """TrainingArguments fields, or an error naming the ones that are no field of any of the job's classes."""
+    unknown = sorted(set(values) - TRAINING_FIELDS)
+    if unknown:
+        raise SystemExit(f"Unrecognised arguments {unknown} in {where}: use fields of the job, data, model, "
+                         "tokenizer, ULMFiT or TrainingArguments classes.")
+    return values
 
 
 def parse_training_overrides(rest: list[str]) -> dict:
     """`--name value` pairs for TrainingArguments fields (e.g. `--learning_rate 1e-3`), typed by that class."""
     if not rest:
         return {}
-    names = [arg[2:] for arg in rest[::2]]
-    unknown = [n for n in names if n not in TRAINING_FIELDS]
-    if unknown or len(rest) % 2:
+    if len(rest) % 2 or not all(arg.startswith("--") for arg in rest[::2]):
         raise SystemExit(f"Unrecognised arguments {rest}: pass `--field value` pairs of the job, data, model, "
                          "tokenizer, ULMFiT or TrainingArguments fields.")
+    names = checked_training_overrides(dict.fromkeys(arg[2:] for arg in rest[::2]), where="the command line")
     (typed,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(args=["--output_dir", "x", *rest])
     return {name: getattr(typed, name) for name in names}

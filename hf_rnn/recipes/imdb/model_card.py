@@ -71,8 +71,9 @@ def validation_note(job, data_args) -> str:
     return f"{held_out} held out for validation"
 
 
-def write_model_card(model_dir, results: dict, job, data_args) -> Path:
-    """Render README.md (and training_curves.png) into model_dir from the run's results."""
+def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None) -> Path:
+    """Render README.md (and training_curves.png) into model_dir from the run's results; `repo_id`: the Hub repo the
+    folder is pushed to, which the card's example then loads from."""
     model_dir = Path(model_dir)
     config = json.loads((model_dir / "config.json").read_text())
     card_data = ModelCardData(language="en", license="apache-2.0", library_name="transformers",
@@ -91,7 +92,7 @@ def write_model_card(model_dir, results: dict, job, data_args) -> Path:
         cell_type=config["cell_type"], num_hidden_layers=config["num_hidden_layers"],
         hidden_size=config["hidden_size"], embedding_size=config["embedding_size"], vocab_size=config["vocab_size"],
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
-        perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=str(model_dir),
+        perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=repo_id or str(model_dir),
         validation_note=validation_note(job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
                         f"LM loss `{config['lm_loss']}`{rating_note(results, job)}",
