@@ -11,18 +11,21 @@
     python scripts/run_lm.py --output_dir runs/lm --dataset path/to/imdb --max_steps 2000
     # several processes: each reads its own shard of the stream
     torchrun --nproc_per_node 4 scripts/run_lm.py --streaming ...   (or: accelerate launch scripts/run_lm.py ...)
+    # every argument from one .json/.yaml file; --push_to_hub puts the LM and its model card on the Hub
+    python scripts/run_lm.py lm.yaml
 """
 
 from transformers import HfArgumentParser, TrainingArguments
 
 from hf_rnn.training import (CorpusArguments, DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments,
                              pretrain_on_corpus)
+from hf_rnn.training.script_args import parse_script_arguments
 
 
 def main():
     parser = HfArgumentParser((CorpusArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments,
                                TrainingArguments))
-    print(pretrain_on_corpus(*parser.parse_args_into_dataclasses()))
+    print(pretrain_on_corpus(*parse_script_arguments(parser)))
 
 
 if __name__ == "__main__":
