@@ -8,8 +8,10 @@ from importlib import resources
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from tokenizers import Tokenizer
 
 from ...plotting import plot_training_curves
+from ...tokenization import CASE_MARKERS
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "imdb_classifier.md"  # in model_cards/, installed as the package hf_rnn.model_cards
@@ -76,9 +78,11 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
     folder is pushed to, which the card's example then loads from."""
     model_dir = Path(model_dir)
     config = json.loads((model_dir / "config.json").read_text())
+    # The model-index names the model as readers find it: its Hub repo, else the run's folder (not "model").
+    name = repo_id.split("/")[-1] if repo_id else Path(job.output_dir).resolve().name
     card_data = ModelCardData(language="en", license="apache-2.0", library_name="transformers",
                               tags=["hf_rnn", "lstm", "ulmfit", "text-classification"], datasets=["stanfordnlp/imdb"],
-                              metrics=["accuracy", "f1", "mae"], model_name=model_dir.name,
+                              metrics=["accuracy", "f1", "mae"], model_name=name,
                               eval_results=eval_results(results) or None)
     test_size = data_args.max_test_samples
     curves = draw_curves(model_dir)
@@ -91,6 +95,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
                    if test_size else "Test figures use all 25,000 test reviews."),
         cell_type=config["cell_type"], num_hidden_layers=config["num_hidden_layers"],
         hidden_size=config["hidden_size"], embedding_size=config["embedding_size"], vocab_size=config["vocab_size"],
+        tokenizer=tokenizer_description(model_dir / "tokenizer.json"),
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
         perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=repo_id or str(model_dir),
         validation_note=validation_note(job, data_args),
@@ -99,6 +104,19 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
     )
     card.save(model_dir / "README.md")
     return model_dir / "README.md"
+
+
+def tokenizer_description(path: Path) -> str:
+    """What the run's tokenizer does, read from its tokenizer.json: its model, casing and case markers."""
+    if not path.is_file():
+        return "tokenizer"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    kind = {"WordLevel": "word-level", "BPE": "BPE subword", "Unigram": "Unigram subword"}.get(
+        saved["model"]["type"], saved["model"]["type"])
+    casing = "lowercased" if '"Lowercase"' in json.dumps(saved.get("normalizer")) else "cased"
+    markers = [marker for marker in CASE_MARKERS if Tokenizer.from_file(str(path)).token_to_id(marker) is not None]
+    return f"{kind} tokenizer, {casing}, " + (f"with case markers ({', '.join(markers)})" if markers
+                                             else "no case markers")
 
 
 def template_text() -> str:

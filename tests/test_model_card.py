@@ -1,0 +1,48 @@
+"""The IMDB job's model card says what the run made: its tokenizer as trained, its name in the model-index."""
+
+import pytest
+import yaml
+
+from hf_rnn import RNNForSequenceClassification
+from hf_rnn.recipes.imdb import JobArguments
+from hf_rnn.recipes.imdb.model_card import write_model_card
+from hf_rnn.tokenization import train_word_level_tokenizer
+from hf_rnn.training import DataArguments
+
+from conftest import tiny_config
+
+TEXTS = ["A Great film , GREAT acting .", "The plot was Dull and boring .", "I loved it ."] * 3
+RESULTS = {"preset": "quick", "sentiment": {"test_accuracy": 0.875, "test_f1": 0.87}, "lm": {"eval_perplexity": 55.0},
+           "wall_time_s": 90.0}
+
+
+def model_folder(run_dir, case_markers: bool):
+    """A finished run's model folder: a classifier and the word-level tokenizer the job trains."""
+    model_dir = run_dir / "model"
+    RNNForSequenceClassification(tiny_config(num_labels=2)).save_pretrained(model_dir)
+    train_word_level_tokenizer(TEXTS, min_frequency=1, case_markers=case_markers).save_pretrained(model_dir)
+    return model_dir
+
+
+def card_of(model_dir, job, repo_id=None) -> tuple[str, dict]:
+    text = write_model_card(model_dir, RESULTS, job, DataArguments(), repo_id).read_text()
+    return text, yaml.safe_load(text.split("---")[1])
+
+
+@pytest.mark.parametrize("case_markers", [False, True])
+def test_card_describes_the_tokenizer_the_run_trained(tmp_path, case_markers):
+    model_dir = model_folder(tmp_path / "imdb-run", case_markers)
+    text, _ = card_of(model_dir, JobArguments(output_dir=str(tmp_path / "imdb-run")))
+    assert ("with case markers (xxmaj, xxup)" in text) == case_markers
+    assert "word-level tokenizer, lowercased" in text
+
+
+def test_model_index_names_the_run_or_the_hub_repo_it_is_pushed_to(tmp_path):
+    model_dir = model_folder(tmp_path / "imdb-run", case_markers=False)
+    job = JobArguments(output_dir=str(tmp_path / "imdb-run"))
+    _, metadata = card_of(model_dir, job)
+    assert metadata["model-index"][0]["name"] == "imdb-run"
+    _, metadata = card_of(model_dir, job, repo_id="someone/imdb-rnn")
+    assert metadata["model-index"][0]["name"] == "imdb-rnn"
+    accuracy = metadata["model-index"][0]["results"][0]["metrics"][0]
+    assert accuracy["type"] == "accuracy" and accuracy["value"] == 0.875
