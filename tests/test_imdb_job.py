@@ -136,3 +136,22 @@ def test_final_fit_trains_classifiers_on_every_labelled_review(tmp_path):
         assert not any("eval_loss" in entry for entry in log)  # nothing left to validate on
     assert results["final_fit"] and results["lm"]["eval_perplexity"] > 1  # the LM still measures on validation
     assert "final fit: the classifiers trained on all of them" in (tmp_path / "job" / "model" / "README.md").read_text()
+
+
+def test_shared_heads_train_sentiment_and_rating_in_one_stage(tmp_path):
+    job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", heads="shared")
+    overrides = {"max_steps": 2, "save_steps": 2}
+    results = run_imdb(job, user_training_overrides=overrides, **TINY)
+    assert not (tmp_path / "job" / "rating").exists()  # one fine-tune for both heads
+    assert 0 <= results["sentiment"]["test_accuracy"] <= 1 and "test_rating_mae" not in results["sentiment"]
+    assert results["rating"]["test_mae"] >= 0 and "test_accuracy" not in results["rating"]
+    from hf_rnn.inference import load_classifier, predict_reviews
+
+    (prediction,) = predict_reviews(load_classifier(str(tmp_path / "job" / "model")), ["A fine film, 8/10."])
+    assert prediction["label"] in ("neg", "pos") and 1 <= prediction["rating"] <= 10
+
+
+def test_unknown_heads_value_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="heads 'both'"):
+        run_imdb(JobArguments(output_dir=str(tmp_path / "job"), heads="both"))
+    assert not (tmp_path / "job").exists()

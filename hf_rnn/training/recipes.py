@@ -18,6 +18,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from .. import RNNConfig, RNNForCausalLM, RNNForSequenceClassification
 from ..data import (
     LengthGroupedTrainer,
+    auxiliary_label_names,
     classification_collator,
     classification_features,
     id2label,
@@ -225,14 +226,14 @@ def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArgum
     """
     labels = id2label(data_args.target)
     head = dict(num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
-                problem_type="regression" if data_args.target == "regression" else "single_label_classification")
+                problem_type="regression" if data_args.target == "regression" else "single_label_classification",
+                auxiliary_label_names=auxiliary_label_names(data_args.target))
     if data_args.target == "regression" and train_labels is not None:
         values = torch.as_tensor(list(train_labels), dtype=torch.float64)
         spread = float(values.std()) if len(values) > 1 else 1.0
         head.update(regression_target_mean=float(values.mean()), regression_target_std=spread if spread > 0 else 1.0)
     if model_args.init_from:
-        overrides = {k: v for k, v in model_args.config_kwargs().items()
-                     if k.endswith("dropout") or k.startswith("classifier_")}
+        overrides = {k: v for k, v in model_args.config_kwargs().items() if is_classifier_setting(k)}
         # A classifier for another target (sentiment -> rating) has an output layer of another size: that layer
         # starts anew and report_transfer says so; everything else is reused.
         model, info = RNNForSequenceClassification.from_pretrained(
@@ -246,6 +247,12 @@ def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArgum
         coverage = import_word_vectors(model, model_args.word_vectors, tokenizer)
         logger.info("Word vectors: %s", coverage)
     return model
+
+
+def is_classifier_setting(name: str) -> bool:
+    """Config fields a classifier may set on top of the LM it starts from: dropouts and the classifier's own parts
+    (head, pooling, chunking, n-gram bag); the architecture of the reused backbone is the LM's."""
+    return name.endswith("dropout") or name.startswith(("classifier_", "ngram_", "auxiliary_"))
 
 
 def report_transfer(info: dict):

@@ -26,6 +26,7 @@ import datasets
 from huggingface_hub import HfApi
 from transformers import HfArgumentParser, TrainingArguments
 
+from ...data.classification import TWO_HEAD_TARGET
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 STAGES = ("tokenizer", "lm", "sentiment", "rating")  # each in its own folder under output_dir
 RATING_TARGETS = ("rating10", "regression")
 RATING_STARTS = ("lm", "sentiment")
+HEADS = ("separate", "shared")
 
 
 @dataclass
@@ -46,17 +48,16 @@ class JobArguments:
     preset: str = field(default="quick", metadata={"help": f"one of {sorted(PRESETS)}"})
     seed: int = field(default=42, metadata={"help": "Seed of the split, the subsets and training."})
     rating: bool = field(default=True, metadata={"help": "Also train a 1-10 rating model (needs ratings)."})
-    # rating10 by measurement: on the full preset's LM it reached validation MAE 1.03 and exact 45.7% where regression
-    # reached 1.22 and 27.3% (python bench/bench_classifier_tuning.py; bench/results/classifier_tuning_full.md).
+    # rating10: a lower error and more exact hits than regression on validation (docs/results.md, "Rating target").
     rating_target: str = field(default="rating10", metadata={
         "help": "rating10 (ten classes; the posterior median is the rating) | regression (one real output)"})
-    # lm by measurement: on the full preset's 9,000-step LM, starting from the sentiment classifier raised validation
-    # exact hits of the most likely rating from 49.1% to 50.0% (one seed; classifier_tuning_full9k_rating.md)
-    # but lowered every test figure (MAE 1.12 vs 1.09, most likely rating exact 46.4% vs 46.7%; test loss 1.44 vs
-    # 1.36: it overfits; bench/results/imdb_full_rating_from_sentiment.md vs imdb_full.md).
+    # lm: from the sentiment classifier it overfits, worse on all test figures (docs/results.md, "Rating model's start")
     rating_init_from: str = field(default="lm", metadata={
         "help": "What the rating model starts from: lm (the pretrained LM, like the sentiment model) | sentiment "
                 "(the finished sentiment classifier: its encoder already tuned to polarity; its output layer is new)"})
+    heads: str = field(default="separate", metadata={
+        "help": "separate (a sentiment model, then a rating model) | shared (one model, a sentiment head and a "
+                "rating head on one encoder, trained in one fine-tune: about half the classifier time)"})
     # The bag-of-words baselines fit on all 25,000 labelled reviews; a job tuned on the validation split can do the
     # same for its final model, so both sides of the comparison have seen the same labels.
     final_fit: bool = field(default=False, metadata={
@@ -116,6 +117,25 @@ def all_labelled_for_training(dsd: datasets.DatasetDict) -> datasets.DatasetDict
     return datasets.DatasetDict({"train": merged, **{s: dsd[s] for s in dsd if s not in ("train", "validation")}})
 
 
+def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, data_args: DataArguments,
+                           model_args: ModelArguments, ulmfit, preset: dict, user: dict) -> dict:
+    """One classifier stage in its folder under output_dir (resumable, timed); returns its recorded metrics."""
+    args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user)
+    return timed_stage(Path(job.output_dir) / stage, lambda: train_classifier(
+        tokenizer, labelled, data_args, model_args, ulmfit, args))[1]
+
+
+def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
+    """A two-head stage's metrics as a sentiment stage's and a rating stage's (`validation_rating_mae` ->
+    `validation_mae`); the training figures (time, loss) belong to both."""
+    is_rating = lambda key: "_rating_" in key
+    evaluated = lambda key: key.startswith(("validation_", "test_"))
+    sentiment = {k: v for k, v in metrics.items() if not is_rating(k)}
+    rating = {k.replace("_rating_", "_"): v for k, v in metrics.items() if is_rating(k)}
+    rating.update({k: v for k, v in metrics.items() if not evaluated(k)})
+    return sentiment, rating
+
+
 def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None,
              user_training_overrides: dict | None = None) -> dict:
     """Run every stage of the main job and return the final metrics (also written to `results.json`)."""
@@ -125,6 +145,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
     if job.rating_init_from not in RATING_STARTS:
         raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
+    if job.heads not in HEADS:
+        raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
     preset, user = PRESETS[job.preset], user_training_overrides or {}
     data_args = with_preset(DataArguments, preset["data"], data_args)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
@@ -141,19 +163,22 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from}
     results["lm"] = timed_stage(out / "lm", lambda: pretrain_language_model(tokenizer, dsd, data_args, lm_start,
                                                                            ulmfit, lm_args))[1]
-    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
-    cls_args = stage_training_args(job, "sentiment", "classifier", preset["classifier_training"], user)
-    results["sentiment"] = timed_stage(out / "sentiment", lambda: train_classifier(
-        tokenizer, labelled, data_args, from_lm, ulmfit, cls_args))[1]
-    if job.rating and "rating" in dsd["train"].column_names:
-        rating_data = dataclasses.replace(data_args, target=job.rating_target)
-        rating_args = stage_training_args(job, "rating", "classifier", preset["classifier_training"], user)
-        rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
-        results["rating"] = timed_stage(out / "rating", lambda: train_classifier(
-            tokenizer, labelled, rating_data, rating_from, ulmfit, rating_args))[1]
-    elif job.rating:
+    has_ratings = "rating" in dsd["train"].column_names
+    if job.rating and not has_ratings:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
+    stage = lambda name, data, start: train_classifier_stage(job, name, tokenizer, labelled, data, start, ulmfit,
+                                                             preset, user)
+    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
+    if job.heads == "shared" and job.rating and has_ratings:
+        both = stage("sentiment", dataclasses.replace(data_args, target=TWO_HEAD_TARGET), from_lm)
+        results["sentiment"], results["rating"] = split_two_head_metrics(both)
+    else:
+        results["sentiment"] = stage("sentiment", data_args, from_lm)
+        if job.rating and has_ratings:
+            rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
+            results["rating"] = stage("rating", dataclasses.replace(data_args, target=job.rating_target),
+                                      rating_from)
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
                                 for stage in STAGES if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
