@@ -14,12 +14,8 @@ Normalisation (see `build_normalizer`):
       an `xxup` token. The markers are produced by `Replace` normalisers, so they live in tokenizer.json
       too; they are special tokens, so `decode(..., skip_special_tokens=True)` (the pipelines' default)
       drops them and generated text reads lowercase.
-    * Why lowercase without markers by default (bench/results/data_case.md, 30k words trained on
-      train+unsupervised, 5k test reviews): lowercasing cuts the OOV rate among word tokens from 2.34%
-      (cased) to 1.60%; a bag-of-words logistic regression scores 85.5% cased, 85.5% lowercase and
-      85.7% with markers (within noise); the markers add 9.7% tokens per review (every RNN step costs
-      the same) and almost double tokenisation time. Case is not worth a bigger vocabulary here, and
-      the markers bought no measurable accuracy for their cost.
+    * Lowercase without markers by default: markers cost tokens and bought no accuracy (docs/results.md,
+      "Lowercase without case markers").
     * Repetition: a run of one punctuation character ("!!!", "...") is one token; repeated letters
       ("goooood") are not marked (no `xxrep`): the word-level model maps them to `<unk>`, the subword
       models split them into known pieces.
@@ -45,9 +41,7 @@ from transformers import PreTrainedTokenizerFast
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 CASE_MARKERS = ("xxmaj", "xxup")
 MODEL_INPUT_NAMES = ["input_ids", "attention_mask"]
-# IMDB train reviews in word-level tokens: median 204, 90th percentile 536, 95th 698; 11% are longer
-# than 512 (bench/results/data_padding.md). 512 keeps ~89% of reviews whole while bounding classifier
-# batches; RNNs have no positional limit, so it is a policy, not a cap.
+# A policy, not a cap (RNNs have no positional limit): most IMDB reviews fit (docs/results.md, "512 tokens per review").
 DEFAULT_MODEL_MAX_LENGTH = 512
 
 # Literal replacements for IMDB's markup and Windows-1252 leftovers (decoded as Latin-1 control chars).

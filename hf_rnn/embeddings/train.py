@@ -1,11 +1,9 @@
 """Train word2vec (CBOW / skip-gram, negative sampling) and FastText with gensim, and save them safely.
 
 The corpus is tokenised once into a temporary LineSentence file and gensim trains from it with
-``corpus_file``. Why not hand gensim the iterable directly: gensim re-iterates the corpus once for the
-vocabulary and once per epoch, and splitting IMDB train+unsupervised with a tokenizer's normalizer and
-pre-tokenizer costs ~30 s per pass in Python (measured), paid 6 times under the GIL that also feeds the
-training threads. ``corpus_file`` mode reads the file in gensim's C code in every worker, without the
-GIL. The file is streamed (written text by text), so the corpus is never one big list in memory.
+``corpus_file``, rather than an iterable that gensim would re-tokenise in Python on every pass under the GIL
+(docs/results.md, "Word vectors from a corpus file"); ``corpus_file`` mode reads the file in gensim's C code in
+every worker. The file is streamed (written text by text), so the corpus is never one big list in memory.
 """
 
 from __future__ import annotations

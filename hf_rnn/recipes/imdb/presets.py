@@ -17,10 +17,10 @@ COMMON = {
                        train_sampling_strategy="group_by_length"),
 }
 
-# ULMFiT's dropouts x 0.5: the quick preset's validation search found them better than the full ones.
+# ULMFiT's dropouts x 0.5: better than the full ones on validation (docs/results.md, "Presets").
 HALF_ULMFIT_DROPOUTS = dict(embedding_dropout=0.01, input_dropout=0.125, hidden_dropout=0.075, weight_dropout=0.1,
                             output_dropout=0.05, classifier_dropout=0.1)
-# The LM's output layer: sampled softmax trains several times faster than the full one on a CPU (docs/results.md).
+# Sampled softmax: the full one is the CPU bottleneck of LM training (docs/results.md, "Sampled softmax").
 SAMPLED_LM = dict(lm_loss="sampled")
 
 PRESETS = {
@@ -29,23 +29,14 @@ PRESETS = {
         "data": dict(max_lm_documents=20_000, max_train_samples=8_000, max_eval_samples=1_000,
                      max_test_samples=5_000, block_size=64, max_length=256, lm_streams=32),
         "tokenizer": dict(vocab_size=10_000, min_frequency=3, max_tokenizer_documents=20_000),
-        # Pooling, learning rate and dropouts chosen on the validation split (8k labels, 2 epochs, from the quick
-        # LM): mean pooling at 1e-2 with ULMFiT's dropouts x 0.5 reached 88.3% validation accuracy, concat at
-        # 3e-3 with full dropouts 76.6%, concat at 1e-2 diverged.
+        # Pooling, learning rate and dropouts chosen on the validation split (docs/results.md, "Presets").
         "model": dict(embedding_size=128, hidden_size=256, num_hidden_layers=1, num_sampled=512,
                       classifier_hidden_size=50, classifier_pooling="mean", **HALF_ULMFIT_DROPOUTS, **SAMPLED_LM),
         "ulmfit": dict(gradual_unfreezing_steps=0),
         "lm_training": dict(max_steps=2000),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
-    # The best this CPU reaches in under 2 hours. Sized by measured training speed on 2 threads (sampled softmax,
-    # batch 32; python bench/bench_preset_sizing.py -> bench/results/preset_sizing.md): embedding 300 + two LSTM 512
-    # layers ran the LM at ~2.0k tok/s and the classifier at ~3.6k tok/s (too slow for one pass over the data);
-    # embedding 256 + one LSTM 512 at ~5.9k and ~7.4k tok/s. Measured (bench/results/imdb_full.md): 9,000 LM steps
-    # (one pass over train+unsupervised, ~20M tokens) 54 min, sentiment 28 min, rating 31 min: 113 min in all.
-    # Classifier settings are the quick preset's, chosen on validation; on the full LM neither gradual unfreezing,
-    # concat pooling, full dropouts, 3 epochs, whole reviews nor another learning rate beat them beyond seed noise
-    # (bench/results/classifier_tuning_full.md, classifier_tuning_full9k_gpu.md).
+    # The best this CPU reaches in under 2 hours, sized by measured training speed (docs/results.md, "Presets").
     "full": {
         "data": dict(block_size=70, max_length=512, lm_streams=32),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),
