@@ -3,6 +3,8 @@
 Uses the real files gensim ships in gensim/test/test_data plus tiny files written in the test.
 """
 
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -394,3 +396,50 @@ def test_truncated_word2vec_binary_is_a_clear_error(tmp_path):
     tok = make_tokenizer(["zzz"], lowercase=False)
     with pytest.raises(ValueError, match="truncated"):
         import_word_vectors(TinyModel(len(tok), 4), cut, tok, lowercase=False)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("3 4\nthe 1 2 3 4\nmovie 1 2 3\ngreat 1 2 3 4\n", "line 3: 'movie' has 3 numbers, but the vectors have 4"),
+    ("3 4\nthe 1 2 3\nmovie 1 2 3 4\ngreat 1 2 3 4\n", "line 2: 'the' has 3 numbers"),  # still detected as text
+    ("3 4\nthe 1 2 3 4\nmovie nan 2 3 4\ngreat 1 2 3 4\n", "line 3: 'movie' has the value 'nan'"),
+    ("5 4\nthe 1 2 3 4\nmovie 1 2 3 4\ngreat 1 2 3 4\n", "line 1: the header says 5 rows but 3 follow"),
+    ("the 1 2 3 4\n\nmovie 1 2 3\n", "line 3: 'movie' has 3 numbers"),  # GloVe: no header, blank lines counted
+    ("the 1 2 3\nmovie 1 2 3 4\n", "line 2: 'movie' has 4 numbers, but the vectors have 3"),
+    ("the 1 2 3 4\nmovie 1 -inf 3 4\n", "line 2: 'movie' has the value '-inf'"),
+])
+def test_malformed_text_vector_files_name_the_line(tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    tok = make_tokenizer(["the", "movie", "great"])
+    with pytest.raises(ValueError, match=f"bad.txt {message}"):  # silently re-initialised or NaN before
+        import_word_vectors(TinyModel(len(tok), 4), path, tok)
+
+
+def test_malformed_word2vec_binary_names_the_row(tmp_path):
+    reference = gensim_kv("euclidean_vectors.bin")
+    tok = make_tokenizer(reference.index_to_key[:5], lowercase=False)
+    poisoned = KeyedVectors(reference.vector_size)
+    poisoned.add_vectors(reference.index_to_key[:3], reference.vectors[:3].copy())
+    poisoned.vectors[1, 0] = np.nan
+    poisoned.save_word2vec_format(str(tmp_path / "nan.bin"), binary=True)
+    with pytest.raises(ValueError, match=rf"nan.bin row 2 of the 3 its header promises \('{poisoned.index_to_key[1]}'\) holds NaN"):
+        import_word_vectors(TinyModel(len(tok), reference.vector_size), tmp_path / "nan.bin", tok, lowercase=False)
+    data = open(datapath("euclidean_vectors.bin"), "rb").read()
+    header, _, rows = data.partition(b"\n")
+    (tmp_path / "undercounted.bin").write_bytes(b"2 " + header.split()[1] + b"\n" + rows)
+    with pytest.raises(ValueError, match="undercounted.bin line 1: the header says 2 rows but more follow"):
+        import_word_vectors(TinyModel(len(tok), reference.vector_size), tmp_path / "undercounted.bin", tok)
+
+
+@pytest.mark.parametrize("kept", [10_000, 100_000])  # inside the vocabulary (gensim looped forever), the matrix
+def test_truncated_fasttext_bin_is_a_clear_error(tmp_path, kept):
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(open(datapath("lee_fasttext.bin"), "rb").read()[:kept])
+    tok = make_tokenizer(["zzz"], lowercase=False)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading a truncated FastText file hangs"))
+    signal.alarm(60)
+    try:
+        with pytest.raises(ValueError, match=r"cut.bin .*truncated; download it again"):
+            import_word_vectors(TinyModel(len(tok), 10), cut, tok, lowercase=False)
+    finally:
+        signal.alarm(0)

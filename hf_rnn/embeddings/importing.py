@@ -156,9 +156,17 @@ def _resolve(words, specials, found: _Matches, lowercase: bool, coverage: Vector
                 coverage.missing_examples.append(word)
         else:
             ids.append(i)
-            rows.append(row)
+            rows.append(_require_finite(row, word, coverage.source))
             setattr(coverage, kind, getattr(coverage, kind) + 1)
     return ids, rows, missing
+
+
+def _require_finite(row: np.ndarray, word: str, source: str) -> np.ndarray:
+    # Text and word2vec binary files are checked row by row as they are read; this covers KeyedVectors and .bin.
+    if not np.isfinite(row).all():
+        raise ValueError(f"{source}: the vector of {word!r} holds NaN or inf, and word vectors must be finite; "
+                         "re-save or re-train the vectors.")
+    return row
 
 
 def project_vectors(rows: np.ndarray, size: int, projection: str | None, seed: int = 0) -> np.ndarray:

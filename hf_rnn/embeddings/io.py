@@ -7,6 +7,7 @@ the caller opts in with ``allow_pickle=True``: unpickling a file runs whatever c
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,8 @@ FORMATS = ("word2vec-text", "word2vec-binary", "glove-text", "fasttext-bin", "pi
 _PICKLE_SUFFIXES = (".model", ".kv", ".pkl", ".pickle", ".wv")
 _FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")  # gensim.models._fasttext_bin._FASTTEXT_FILEFORMAT_MAGIC
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_FIX_ROW = "fix the row, or delete the line and lower a word2vec header's row count by one."
 
 
 def _open(path, mode="rb", **kwargs):
@@ -45,7 +48,8 @@ def detect_vector_format(path: str | Path) -> str:
         return "fasttext-bin"
     first, _, rest = head.partition(b"\n")
     if _HEADER.match(first):
-        return "word2vec-text" if _is_text_row(rest.partition(b"\n")[0], int(_HEADER.match(first)[2])) else "word2vec-binary"
+        # any count of numbers: a row of the wrong length is reported by the text reader, with its line
+        return "word2vec-text" if _is_text_row(rest.partition(b"\n")[0], None) else "word2vec-binary"
     if _is_text_row(first, None):
         return "glove-text"
     if Path(path).name.endswith((".bin", ".bin.gz")):
@@ -76,14 +80,23 @@ def iter_text_vectors(path: str | Path, fmt: str, unicode_errors: str = "strict"
     The numbers are left as text so callers parse only the rows they keep: parsing is the slow part,
     and most rows of a big file (GloVe: 400k words) are not in a model's vocabulary.
     Words may contain spaces (GloVe 840B has some): the row is split from the right.
+
+    Raises:
+        ValueError: naming the file and line, for a row with fewer numbers than the vector size (a silently
+            re-initialised word otherwise), a NaN or infinite value, or a word2vec header whose row count
+            differs from the rows that follow (a truncated or concatenated file).
     """
     dim = text_vector_dim(path, fmt)
+    rows = 0
     with _open(path, "rt", encoding="utf-8", errors=unicode_errors) as f:
-        if fmt == "word2vec-text":
-            next(f)
-        for line in f:
+        header = next(f).split() if fmt == "word2vec-text" else None
+        for number, line in enumerate(f, start=2 if header else 1):
             if line.strip():
-                yield _split_row(line, dim)
+                rows += 1
+                yield _split_row(line, dim, f"{path} line {number}")
+    if header and rows != int(header[0]):
+        raise ValueError(f"{path} line 1: the header says {header[0]} rows but {rows} follow; the file is truncated "
+                         f"or edited: restore it, or write '{rows} {dim}' as its first line.")
 
 
 def iter_binary_vectors(path: str | Path, unicode_errors: str = "strict") -> Iterator[tuple[str, bytes]]:
@@ -92,24 +105,33 @@ def iter_binary_vectors(path: str | Path, unicode_errors: str = "strict") -> Ite
     gensim's reader loads every row (GoogleNews: 3M x 300 floats, 3.6 GB) to import the ~30k a model needs;
     this keeps memory at one row. Layout: a ``count dim`` header line, then per row the word, a space and
     ``dim`` little-endian float32 values, optionally followed by a newline.
+
+    Raises:
+        ValueError: naming the file and row, for a file cut short, a NaN or infinite value, or more rows than
+            the header's count.
     """
     with _open(path, "rb") as f:
         count, dim = (int(v) for v in f.readline().split())
         width = 4 * dim
-        for _ in range(count):
-            word = _read_binary_word(f).decode("utf-8", errors=unicode_errors)
+        for index in range(1, count + 1):
+            where = f"{path} row {index} of the {count} its header promises"
+            word = _read_binary_word(f, where).decode("utf-8", errors=unicode_errors)
             payload = f.read(width)
             if len(payload) != width:
-                raise ValueError(f"{path}: row for {word!r} is cut short; is the file truncated?")
+                raise ValueError(f"{where} ({word!r}) is cut short: the file is truncated; download or save it again.")
+            if not np.isfinite(np.frombuffer(payload, dtype="<f4")).all():
+                raise ValueError(f"{where} ({word!r}) holds NaN or inf; word vectors must be finite: re-save the file.")
             yield word, payload
+        if f.read(64).strip():
+            raise ValueError(f"{path} line 1: the header says {count} rows but more follow; write the true count.")
 
 
-def _read_binary_word(f) -> bytes:
+def _read_binary_word(f, where: str) -> bytes:
     """Bytes up to the next space, skipping the newline that some writers put after each vector."""
     word = bytearray()
     while (char := f.read(1)) != b" ":
         if not char:
-            raise ValueError("word2vec binary file ends inside a word; is the file truncated?")
+            raise ValueError(f"{where} ends inside its word: the file is truncated; download or save it again.")
         if char != b"\n":
             word += char
     return bytes(word)
@@ -126,13 +148,27 @@ def parse_binary_row(payload: bytes, word: str) -> np.ndarray:
     return np.frombuffer(payload, dtype="<f4").astype(np.float32)
 
 
-def _split_row(line: str, dim: int) -> tuple[str, str]:
+def _split_row(line: str, dim: int, where: str) -> tuple[str, str]:
     """Split ``word v1 ... vD`` into (word, numbers); fast path when the word has no space."""
     word, _, numbers = line.rstrip().partition(" ")
-    if numbers.count(" ") != dim - 1:  # a word with spaces, or irregular spacing
+    if numbers.count(" ") != dim - 1:  # a word with spaces, irregular spacing, or a short row
         parts = line.split()
+        too_long = len(parts) > dim + 1 and all(_is_finite_number(p) for p in parts[1:-dim])  # not a word's spaces
+        if len(parts) < dim + 1 or too_long:
+            raise ValueError(f"{where}: {parts[0]!r} has {len(parts) - 1} numbers, but the vectors have {dim} (the "
+                             f"header's size, or the first row's): {_FIX_ROW}")
         word, numbers = " ".join(parts[:-dim]), " ".join(parts[-dim:])
+    if "n" in numbers or "N" in numbers:  # nan, inf, Infinity: a cheap test that parses nothing
+        bad = next(v for v in numbers.split() if not _is_finite_number(v))
+        raise ValueError(f"{where}: {word!r} has the value {bad!r}, and word vectors must be finite: {_FIX_ROW}")
     return word, numbers
+
+
+def _is_finite_number(text: str) -> bool:
+    try:
+        return bool(np.isfinite(float(text)))
+    except ValueError:
+        return False
 
 
 def parse_numbers(numbers: str, dim: int, word: str) -> np.ndarray:
@@ -158,19 +194,60 @@ def load_keyed_vectors(path: str | Path, fmt: str | None = None, allow_pickle: b
         out-of-vocabulary words from character n-grams).
 
     Raises:
-        ValueError: for a pickle file without ``allow_pickle=True``, or an unrecognised format.
+        ValueError: for a pickle file without ``allow_pickle=True``, an unrecognised format, or a truncated
+            FastText ``.bin`` (gensim itself would fail an assertion, or loop forever on one cut in its vocabulary).
     """
     from gensim.models import KeyedVectors
-    from gensim.models.fasttext import load_facebook_vectors
 
     fmt = fmt or detect_vector_format(path)
     if fmt == "pickle":
         return _load_pickle(path, allow_pickle)
     if fmt == "fasttext-bin":
-        return load_facebook_vectors(str(path))
+        return _load_facebook_vectors(path)
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; choose one of {FORMATS}.")
     return KeyedVectors.load_word2vec_format(str(path), binary=fmt == "word2vec-binary", no_header=fmt == "glove-text")
+
+
+def _load_facebook_vectors(path) -> object:
+    """gensim's FastText reader, with a truncated file turned into a ValueError that says so."""
+    from gensim.models.fasttext import load_facebook_vectors
+
+    if Path(path).suffix not in _COMPRESSED_SUFFIXES:  # a cut compressed stream raises EOFError by itself
+        _require_fasttext_size(path)
+    try:
+        return load_facebook_vectors(str(path))
+    except (AssertionError, EOFError, struct.error) as error:  # gensim's bare assert on a short matrix, ...
+        raise ValueError(f"{path} is not a complete FastText .bin file ({type(error).__name__}: {error}): it is "
+                         "truncated; download it again, or re-save it with gensim's save_facebook_model.") from error
+
+
+def _require_fasttext_size(path) -> None:
+    """Compare a FastText .bin's size with the least its header implies.
+
+    gensim reads each vocabulary word byte by byte until a NUL and never checks for the end of the file,
+    so a file cut inside its vocabulary makes it loop forever. The header gives the vocabulary size and the
+    input matrix's shape, so a lower bound on the size needs no walk through the words.
+    """
+    with open(path, "rb") as f:
+        head = f.read(128)
+    try:
+        magic, version = struct.unpack_from("=2i", head)
+        new_format = magic == int.from_bytes(_FASTTEXT_MAGIC, "little")
+        arguments = "=12id" if new_format else "=10id"  # training arguments; the old format starts with dim
+        dim = struct.unpack_from(arguments, head, 8)[0] if new_format else magic
+        offset = 8 + struct.calcsize(arguments)
+        vocab_size, nwords, _ = struct.unpack_from("=3i", head, offset)
+    except struct.error:
+        raise ValueError(f"{path} ends inside its FastText header: it is truncated; download it again.") from None
+    offset += 12 + 8 + 8 * new_format  # vocabulary sizes, token count, pruned-index size (new format)
+    # per word at least a NUL, an int64 count and an int8 type; then the quantisation flag (new format), the
+    # matrix shape (two int64) and at least one float32 row per word
+    smallest = offset + 10 * vocab_size + new_format + 16 + 4 * nwords * dim
+    size = Path(path).stat().st_size
+    if size < smallest:
+        raise ValueError(f"{path} has {size:,} bytes, but its header ({vocab_size:,} words, {dim} dimensions) needs at "
+                         f"least {smallest:,}: the file is truncated; download it again.")
 
 
 def _load_pickle(path, allow_pickle: bool):
