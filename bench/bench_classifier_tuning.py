@@ -29,6 +29,7 @@ from hf_rnn import RNNConfig
 from hf_rnn.recipes.imdb import COMMON, PRESETS, with_config_preset, with_preset
 from hf_rnn.training import (DataArguments, ModelArguments, ULMFiTArguments, compute_metrics_for, load_imdb,
                              train_classifier)
+from hf_rnn.training.adversarial import AdversarialArguments
 from hf_rnn.training.overrides import config_defaults, format_config_overrides
 
 
@@ -41,14 +42,14 @@ REPORTED_METRICS = (("validation accuracy", "accuracy"), ("validation F1", "f1")
 def split_overrides(overrides: dict) -> dict[type, dict]:
     """Route each field to the dataclass that has it; an unknown field is an error, not silently ignored."""
     fields = {cls: {f.name for f in dataclasses.fields(cls)}
-              for cls in (ModelArguments, ULMFiTArguments, DataArguments, TrainingArguments)}
+              for cls in (ModelArguments, ULMFiTArguments, DataArguments, AdversarialArguments, TrainingArguments)}
     fields[RNNConfig] = set(config_defaults())
     routed = {cls: {} for cls in fields}
     for name, value in overrides.items():
         owner = next((cls for cls, names in fields.items() if name in names), None)
         if owner is None:
-            raise SystemExit(f"Unknown field {name!r}: use an RNNConfig, Model, ULMFiT, Data or TrainingArguments "
-                             "field.")
+            raise SystemExit(f"Unknown field {name!r}: use an RNNConfig, Model, ULMFiT, Data, Adversarial or "
+                             "TrainingArguments field.")
         routed[owner][name] = value
     return routed
 
@@ -60,13 +61,15 @@ def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, see
     model = dataclasses.replace(with_config_preset(variant_config, preset["model"]),
                                 **{"init_from": f"{run_dir}/lm", **routed[ModelArguments]})
     ulmfit = dataclasses.replace(with_preset(ULMFiTArguments, preset["ulmfit"]), **routed[ULMFiTArguments])
+    adversarial = dataclasses.replace(with_preset(AdversarialArguments, preset.get("adversarial", {})),
+                                      **routed[AdversarialArguments])
     output_dir = tempfile.mkdtemp(prefix="hf_rnn_tuning_")
     settings = {**COMMON["classifier"], **preset["classifier_training"], "save_strategy": "no",
                 "disable_tqdm": True, **routed[TrainingArguments]}
     args = TrainingArguments(output_dir=output_dir, **{"seed": seed, **settings})
     start = time.time()
     try:
-        metrics = train_classifier(tokenizer, dsd, data, model, ulmfit, args)
+        metrics = train_classifier(tokenizer, dsd, data, model, ulmfit, args, adversarial)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
     return {**reported_metrics(metrics), "minutes": (time.time() - start) / 60}
@@ -74,7 +77,9 @@ def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, see
 
 def reported_metrics(metrics: dict) -> dict:
     """One fixed set of columns for every target, so sentiment and rating variants share a table ("-" = n/a)."""
-    return {**{name: metrics.get(f"validation_{key}") for name, key in REPORTED_METRICS},
+    # A two-head model (target binary+rating10) reports its rating head's figures as validation_rating_*.
+    value = lambda key: metrics.get(f"validation_{key}", metrics.get(f"validation_rating_{key}"))
+    return {**{name: value(key) for name, key in REPORTED_METRICS},
             "train loss": metrics.get("train_loss")}
 
 

@@ -155,3 +155,14 @@ def test_unknown_heads_value_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="heads 'both'"):
         run_imdb(JobArguments(output_dir=str(tmp_path / "job"), heads="both"))
     assert not (tmp_path / "job").exists()
+
+
+def test_adversarial_terms_train_inside_the_job_with_unlabeled_reviews(tmp_path):
+    from hf_rnn.training.adversarial import AdversarialArguments
+
+    job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", rating=False)
+    settings = AdversarialArguments(adversarial_weight=1.0, virtual_adversarial_weight=1.0, entropy_weight=0.1)
+    run_imdb(job, adversarial=settings, user_training_overrides={"max_steps": 2, "save_steps": 2,
+                                                                  "logging_steps": 1}, **TINY)
+    log = json.loads((tmp_path / "job" / "sentiment" / "trainer_state.json").read_text())["log_history"]
+    assert {"adv_loss", "vat_loss", "vat_unlabeled_loss", "entropy"} <= set(log[0])

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..data.batching import LengthGroupedTrainer
+
 
 @dataclass
 class AdversarialArguments:
@@ -69,6 +71,8 @@ def embeddings_hook(model, perturbation=None):
     record = {}
 
     def hook(module, args, output):
+        if perturbation is None and torch.is_grad_enabled() and not output.requires_grad:
+            output = output.requires_grad_()  # frozen embedding (gradual unfreezing): the gradient at its output
         record["embedded"] = output
         if perturbation is None:
             return output
@@ -198,3 +202,7 @@ class AdversarialTrainerMixin:
             logs.update({name: sum(values) / len(values) for name, values in self._adversarial_logged.items()})
             self._adversarial_logged = {}
         super().log(logs, *args, **kwargs)
+
+
+class AdversarialLengthGroupedTrainer(AdversarialTrainerMixin, LengthGroupedTrainer):
+    """hf_rnn's classifier Trainer (length-grouped batches) with the adversarial terms."""

@@ -25,8 +25,10 @@ from ..data import (
     lm_blocks,
     lm_collator,
     load_reviews,
+    tokenize_column,
 )
 from ..tokenization import batch_iterator, train_word_level_tokenizer
+from .adversarial import AdversarialArguments, AdversarialLengthGroupedTrainer
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .callbacks import GradualUnfreezingCallback
 from .hub import publish
@@ -266,6 +268,19 @@ def report_transfer(info: dict):
                    resized or "none")
 
 
+def adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args: DataArguments) -> dict:
+    """Trainer arguments for the adversarial terms ({} when they are off): the settings and, for the terms that
+    need no labels, the unlabeled reviews tokenised as the labelled ones (shuffled, so every pass mixes them)."""
+    if adversarial is None or not adversarial.enabled:
+        return {}
+    kwargs = {"adversarial": adversarial}
+    unlabeled_terms = adversarial.virtual_adversarial_weight or adversarial.entropy_weight
+    if unlabeled_terms and "unsupervised" in dsd:
+        reviews = dsd["unsupervised"].shuffle(seed=0)
+        kwargs["unlabeled_dataset"] = tokenize_column(reviews, tokenizer, max_length=data_args.max_length or None)
+    return kwargs
+
+
 def classification_datasets(tokenizer, dsd, data_args: DataArguments):
     """Tokenised train / validation / test features with labels for the target."""
     splits = datasets.DatasetDict({s: dsd[s] for s in ("train", "validation", "test") if s in dsd})
@@ -279,19 +294,24 @@ def by_length(split: datasets.Dataset | None) -> datasets.Dataset | None:
 
 
 def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments, ulmfit: ULMFiTArguments,
-                     training_args: TrainingArguments) -> dict:
-    """Train a sentiment or rating classifier, evaluate on validation, then report on test."""
+                     training_args: TrainingArguments, adversarial: AdversarialArguments | None = None) -> dict:
+    """Train a sentiment or rating classifier, evaluate on validation, then report on test.
+
+    `adversarial` (optional) adds adversarial / virtual adversarial / entropy terms on the word embeddings; the
+    unlabeled reviews (`dsd["unsupervised"]`, when present) feed the virtual adversarial and entropy terms."""
     if (done := finished_stage(training_args.output_dir)) is not None:
         return done
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
+        extra = adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args)
     set_seed(training_args.seed)  # before the model exists: the new head's initial weights depend on it
     model = classifier_model(tokenizer, data_args, model_args, train_labels=features["train"]["labels"])
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
-                           trainer_class=LengthGroupedTrainer, train_dataset=features["train"],
+                           trainer_class=AdversarialLengthGroupedTrainer if extra else LengthGroupedTrainer,
+                           train_dataset=features["train"],
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),
-                           compute_metrics=compute_metrics_for(data_args.target))
+                           compute_metrics=compute_metrics_for(data_args.target), **extra)
     metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"])}
     for split in ("validation", "test"):
         if split in features:

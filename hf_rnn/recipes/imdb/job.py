@@ -27,6 +27,7 @@ from huggingface_hub import HfApi
 from transformers import HfArgumentParser, TrainingArguments
 
 from ...data.classification import TWO_HEAD_TARGET
+from ...training.adversarial import AdversarialArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
@@ -118,11 +119,11 @@ def all_labelled_for_training(dsd: datasets.DatasetDict) -> datasets.DatasetDict
 
 
 def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, data_args: DataArguments,
-                           model_args: ModelArguments, ulmfit, preset: dict, user: dict) -> dict:
+                           model_args: ModelArguments, ulmfit, adversarial, preset: dict, user: dict) -> dict:
     """One classifier stage in its folder under output_dir (resumable, timed); returns its recorded metrics."""
     args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user)
     return timed_stage(Path(job.output_dir) / stage, lambda: train_classifier(
-        tokenizer, labelled, data_args, model_args, ulmfit, args))[1]
+        tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial))[1]
 
 
 def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
@@ -136,7 +137,7 @@ def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
     return sentiment, rating
 
 
-def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None,
+def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
              user_training_overrides: dict | None = None) -> dict:
     """Run every stage of the main job and return the final metrics (also written to `results.json`)."""
     if job.preset not in PRESETS:
@@ -152,6 +153,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
     ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit)
+    adversarial = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial)
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
     resumed = [stage for stage in STAGES if (out / stage).is_dir()]
@@ -168,7 +170,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     if job.rating and not has_ratings:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
     stage = lambda name, data, start: train_classifier_stage(job, name, tokenizer, labelled, data, start, ulmfit,
-                                                             preset, user)
+                                                             adversarial, preset, user)
     from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
     if job.heads == "shared" and job.rating and has_ratings:
         both = stage("sentiment", dataclasses.replace(data_args, target=TWO_HEAD_TARGET), from_lm)
@@ -226,7 +228,8 @@ def summary_line(results: dict) -> str:
 TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}
 
 
-JOB_DATACLASSES = (JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments)
+JOB_DATACLASSES = (JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments,
+                   AdversarialArguments)
 
 
 def main(argv=None):
