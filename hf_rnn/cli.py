@@ -9,6 +9,7 @@ import argparse
 import functools
 import json
 import sys
+from pathlib import Path
 
 
 def predict_main(argv):
@@ -28,9 +29,15 @@ def predict_main(argv):
 
 
 def read_lines(path):
-    stream = open(path, encoding="utf-8") if path else sys.stdin
-    with stream:
-        return [line.strip() for line in stream if line.strip()]
+    """Non-empty lines of a UTF-8 file (stdin without a path); bad bytes are a one-line error naming where."""
+    data = Path(path).read_bytes() if path else sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(f"{path or '<stdin>'} line {line} (byte offset {error.start}) is not UTF-8 ({error.reason}): "
+                         "save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8") from None
+    return [line.strip() for line in text.split("\n") if line.strip()]  # not splitlines: IMDB text holds \x85
 
 
 def timeseries_main(argv):

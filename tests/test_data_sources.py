@@ -152,3 +152,29 @@ def test_local_imdb_parquet_copy():
     assert {k: v.num_rows for k, v in dsd.items()} == {"train": 25000, "test": 25000, "unsupervised": 50000}
     row = dsd["train"][0]
     assert row["label"] == 0 and 1 <= row["rating"] <= 4 and "<br />" in "".join(dsd["train"][:50]["text"])
+
+
+def test_empty_label_or_rating_cell_names_its_row(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("text,label\ngood,1\nbad,\nok,0\n")
+    with pytest.raises(ValueError, match=r"Split 'train', data row 2 \(text 'bad'\): the label cell is empty"):
+        load_reviews(labels)  # was: int() argument must be ... not 'NoneType'
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("text,rating\ngood,9\nbad,\n")
+    with pytest.raises(ValueError, match=r"data row 2 \(text 'bad'\): the rating cell is empty; fill it \(stars"):
+        load_reviews(ratings, label_column=None)
+
+
+def test_missing_relative_path_is_no_such_folder_even_where_it_could_be_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(sources.datasets, "load_dataset", lambda *a, **k: pytest.fail("asked the Hub"))
+    with pytest.raises(FileNotFoundError, match=rf"No such file or folder: 'data/imdb' \(in {tmp_path}\)"):
+        load_reviews("data/imdb")  # its first part is a local folder: a path, not a Hub id
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'corpus/imdb' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(sources.datasets, "load_dataset", offline)
+    with pytest.raises(FileNotFoundError, match=r"No such file or folder: 'corpus/imdb'.*no Hub dataset of that name"):
+        load_reviews("corpus/imdb")  # path or Hub id: the error says it is neither

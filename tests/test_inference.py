@@ -6,7 +6,7 @@ import pytest
 from conftest import tiny_config
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification
-from hf_rnn.cli import main
+from hf_rnn.cli import main, read_lines
 from hf_rnn.locations import looks_like_hub_id
 
 
@@ -55,3 +55,11 @@ def test_only_spellings_that_cannot_be_local_paths_go_to_the_hub(tmp_path, monke
     (tmp_path / "runs").mkdir()
     assert looks_like_hub_id("stanfordnlp/imdb") and looks_like_hub_id("gpt2")
     assert not any(looks_like_hub_id(name) for name in ["runs/model", "./model", "a/b/c", str(tmp_path), "runs"])
+
+
+def test_predict_file_must_be_utf8_and_keeps_each_line_whole(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes(b"good movie\nbad \xff film\n")
+    message = _one_line_error(["predict", str(tmp_path), "--file", str(tmp_path / "latin1.txt")])
+    assert "latin1.txt line 2 (byte offset 15) is not UTF-8" in message and "iconv" in message
+    (tmp_path / "reviews.txt").write_bytes("great\x85 film\r\n\nawful\n".encode())  # U+0085 is no line break here
+    assert read_lines(tmp_path / "reviews.txt") == ["great\x85 film", "awful"]

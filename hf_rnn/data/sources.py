@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 
 import datasets
 
+from ..locations import looks_like_hub_id
 from .acl_imdb import is_acl_imdb_folder, load_acl_imdb
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,8 @@ IMDB_HUB_ID = "stanfordnlp/imdb"
 IMDB_PATH_ENV = "HF_RNN_IMDB_PATH"
 LABEL_NAMES = ["neg", "pos"]
 _FILE_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SOURCE_HINT = ("Pass an existing folder (Hub parquet layout or aclImdb), an aclImdb_v1.tar.gz, a CSV/JSON/parquet "
+                f"file, a Hub dataset id, or set ${IMDB_PATH_ENV}.")
 
 
 def default_imdb_path() -> Path | None:
@@ -78,12 +79,15 @@ def _load_raw(source: str | os.PathLike | None) -> datasets.DatasetDict:
         return _load_folder(path)
     if path.is_file():
         return _load_file(path)
-    if isinstance(source, os.PathLike) or not _HUB_ID.match(str(source)) or path.suffix in _FILE_BUILDERS:
-        raise FileNotFoundError(
-            f"No such file or folder: {str(source)!r}. Pass an existing folder (Hub parquet layout or "
-            f"aclImdb), an aclImdb_v1.tar.gz, a CSV/JSON/parquet file, or set ${IMDB_PATH_ENV}."
-        )
-    return load_from_hub(str(source))
+    missing = f"No such file or folder: {str(source)!r}" + ("" if path.is_absolute() else f" (in {Path.cwd()})")
+    if not looks_like_hub_id(source) or path.suffix in _FILE_BUILDERS:
+        raise FileNotFoundError(f"{missing}. {_SOURCE_HINT}")
+    try:
+        return load_from_hub(str(source))
+    except OSError as error:  # "data/imdb" may be a mistyped relative path as well as a Hub id: say both
+        reason = str(error).splitlines()[0]
+        raise FileNotFoundError(f"{missing}, and no Hub dataset of that name could be loaded ({reason}). "
+                                f"{_SOURCE_HINT}") from None
 
 
 def load_from_hub(hub_id: str = IMDB_HUB_ID, **kwargs) -> datasets.DatasetDict:
@@ -171,21 +175,34 @@ def _standardize_split(ds, split, text_column, label_column, rating_column) -> d
     keep = [c for c in (text_column, label_column, rating_column) if c in columns]
     ds = ds.select_columns(keep).rename_columns({c: renames[c] for c in keep if c != renames[c]})
     if ds.features.get("label") != datasets.ClassLabel(names=LABEL_NAMES):  # Hub/parquet IMDB: already typed
-        ds = ds.map(_typed_labels, batched=True, desc=f"labels ({split})")
+        ds = ds.map(_typed_labels, batched=True, with_indices=True, fn_kwargs={"split": split},
+                    desc=f"labels ({split})")
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=LABEL_NAMES)})
     if has_rating:
         features["rating"] = datasets.Value("int8")
     return ds.select_columns(list(features)).cast(features)
 
 
-def _typed_labels(batch: dict) -> dict:
-    """Map string labels to 0/1 and derive missing labels from ratings."""
+def _typed_labels(batch: dict, indices: list[int], split: str) -> dict:
+    """Map string labels to 0/1 and derive missing labels from ratings; an empty cell is an error naming its row."""
+    _require_cells(batch, indices, split, ["text", "label" if "label" in batch else "rating"])
     if "label" not in batch:
         return {"label": [1 if r >= 7 else 0 if 1 <= r <= 4 else -1 for r in batch["rating"]]}
     labels = [_label_to_int(v) for v in batch["label"]]
     return {"label": labels}
 
 
+def _require_cells(batch: dict, indices: list[int], split: str, columns: list[str]) -> None:
+    """Raise naming the split and data row of the first empty cell (a CSV's empty cell arrives as None)."""
+    for column in columns:
+        for position, value in enumerate(batch[column]):
+            if value is None or (column != "text" and not str(value).strip()):  # an empty review may be real
+                text = str(batch["text"][position])[:40]
+                raise ValueError(f"Split {split!r}, data row {indices[position] + 1} (text {text!r}): the {column} "
+                                 f"cell is empty; fill it ({_CELL_HINTS[column]}) or drop the row.")
+
+
+_CELL_HINTS = {"text": "the review", "label": "0/neg, 1/pos, -1 unknown", "rating": "stars 1-10"}
 _LABEL_STRINGS = {"neg": 0, "negative": 0, "0": 0, "pos": 1, "positive": 1, "1": 1, "-1": -1, "unsup": -1}
 
 
