@@ -209,6 +209,26 @@ def test_fasttext_bin_gives_subword_vectors_to_unknown_words_text_file_does_not(
     assert import_word_vectors(TinyModel(len(tok), 10), datapath("lee_fasttext.vec"), tok).subword == 0
 
 
+def test_coverage_counts_words_in_the_file_and_reports_subword_vectors_apart():
+    small = load_facebook_vectors(datapath("toy-model.bin"))  # a 22-word FastText model
+    vocabulary = sorted({word for text in lee_texts() for word in text.lower().split()})[:2000]
+    tok = make_tokenizer(vocabulary)
+    coverage = import_word_vectors(TinyModel(len(tok), small.vector_size), datapath("toy-model.bin"), tok)
+    in_file = sum(word in small.key_to_index for word in vocabulary)
+    assert (coverage.exact, coverage.coverage) == (in_file, in_file / len(tok))  # was 99.9%: n-grams counted
+    assert coverage.subword_share > 0.9 and coverage.exact + coverage.subword + coverage.missing == len(vocabulary)
+    assert f"exact {in_file}" in str(coverage) and f"subword only ({coverage.subword})" in str(coverage)
+    assert coverage.to_dict()["subword_share"] == coverage.subword_share
+
+
+def test_subword_vector_needs_an_ngram_the_files_words_trained():
+    model = FastText([["good", "movie"], ["great", "film"]] * 5, vector_size=4, min_count=1, bucket=100_000,
+                     min_n=3, max_n=4, epochs=1, seed=0, workers=1)
+    tok = make_tokenizer(["goods", "xqzvkj"])  # shares "goo"/"ood" with "good"; shares no n-gram with any word
+    coverage = import_word_vectors(TinyModel(len(tok), 4), model.wv, tok)
+    assert (coverage.subword, coverage.missing) == (1, 1) and coverage.missing_examples == ["xqzvkj"]
+
+
 def _gaussian_file(tmp_path, n=300, dim=4):
     rng = np.random.default_rng(0)
     rows = rng.normal(3.0, 0.5, size=(n, dim))

@@ -32,6 +32,9 @@ class VectorCoverage:
 
     ``exact + lowercase + subword + initialised == vocab_size``. Special tokens are never looked up in
     the file (a file's ``<unk>`` has other semantics) and count as initialised (also in ``special``).
+    ``coverage`` counts only words the file holds (exact or another casing); FastText's subword vectors are
+    reported apart (``subword_share``): with hashed n-grams almost every word gets one, even from a 22-word
+    file, and such a vector is only a guess from pieces of the word.
     """
 
     vocab_size: int
@@ -50,17 +53,28 @@ class VectorCoverage:
 
     @property
     def coverage(self) -> float:
-        """Fraction of the vocabulary that got a pretrained (exact, lowercase or subword) vector."""
-        return (self.exact + self.lowercase + self.subword) / max(self.vocab_size, 1)
+        """Fraction of the vocabulary whose word (in its own or another casing) is in the file."""
+        return (self.exact + self.lowercase) / max(self.vocab_size, 1)
+
+    @property
+    def subword_share(self) -> float:
+        """Fraction of the vocabulary that got only a FastText subword (character n-gram) vector."""
+        return self.subword / max(self.vocab_size, 1)
+
+    @property
+    def missing(self) -> int:
+        """Words (special tokens excluded) that got no vector from the file and were initialised."""
+        return self.initialised - self.special
 
     def to_dict(self) -> dict:
-        """Plain dict (JSON-ready), with ``coverage`` included."""
-        return {**asdict(self), "coverage": self.coverage}
+        """Plain dict (JSON-ready), with ``coverage``, ``subword_share`` and ``missing`` included."""
+        return {**asdict(self), "coverage": self.coverage, "subword_share": self.subword_share, "missing": self.missing}
 
     def __str__(self) -> str:
-        return (f"{self.coverage:.1%} of {self.vocab_size} words from {self.source} ({self.source_format}, "
-                f"{self.source_dim}-d): exact {self.exact}, lowercase {self.lowercase}, subword {self.subword}, "
-                f"initialised {self.initialised} (special {self.special}) in {self.seconds:.1f} s")
+        return (f"{self.vocab_size} words from {self.source} ({self.source_format}, {self.source_dim}-d): "
+                f"{self.coverage:.1%} in the file (exact {self.exact}, lowercase {self.lowercase}), "
+                f"{self.subword_share:.1%} subword only ({self.subword}), {self.missing} missing and "
+                f"{self.special} special tokens initialised, in {self.seconds:.1f} s")
 
 
 @dataclass
@@ -70,7 +84,41 @@ class _Matches:
     dim: int
     exact: dict = field(default_factory=dict)
     lower: dict = field(default_factory=dict)
-    keyed_vectors: object = None  # kept for FastText subword lookups
+    subwords: _Subwords | None = None  # FastText sources: vectors for words the file lacks
+
+
+@dataclass
+class _Subwords:
+    """A FastText model's character n-gram vectors, limited to the n-gram buckets its training moved."""
+
+    keyed_vectors: object
+    trained: np.ndarray  # sorted ids of the buckets that some word of the file fills
+
+    @classmethod
+    def of(cls, kv) -> _Subwords | None:
+        """The lookup for a ``FastTextKeyedVectors`` with n-grams; None for any other source."""
+        from gensim.models.fasttext import FastTextKeyedVectors
+
+        if not isinstance(kv, FastTextKeyedVectors) or kv.bucket == 0:
+            return None
+        if kv.buckets_word is None:
+            kv.recalc_char_ngram_buckets()
+        used = [np.asarray(buckets, dtype=np.int64) for buckets in kv.buckets_word]
+        return cls(kv, np.unique(np.concatenate(used)) if used else np.empty(0, np.int64))
+
+    def vector(self, word: str) -> np.ndarray | None:
+        """The word's n-gram vector, or None when none of its n-grams was trained.
+
+        Training moves only the buckets of the file's own words' n-grams; the others keep their random initial
+        values, so a vector built from them alone is noise, not a guess from pieces of the word.
+        """
+        from gensim.models.fasttext import ft_ngram_hashes
+
+        kv = self.keyed_vectors
+        if not np.isin(ft_ngram_hashes(word, kv.min_n, kv.max_n, kv.bucket), self.trained).any():
+            return None
+        vector = kv.get_vector(word)
+        return vector if np.any(vector) else None  # gensim returns zeros when no n-gram fits the word
 
 
 def vocab_of(vocab) -> tuple[dict[str, int], set[str]]:
@@ -121,18 +169,8 @@ def _match_source(vectors, words, lowercase, fmt, allow_pickle) -> tuple[_Matche
         kv, fmt, source = vectors, type(vectors).__name__, type(vectors).__name__
     pairs = ((word, i) for i, word in enumerate(kv.index_to_key))
     found = _match_rows(pairs, words, lowercase, lambda i, w: kv.vectors[i], kv.vector_size)
-    found.keyed_vectors = kv
+    found.subwords = _Subwords.of(kv)
     return found, source, fmt
-
-
-def _subword_vector(kv, word: str) -> np.ndarray | None:
-    """FastText's character n-gram vector for an out-of-vocabulary word, or None without n-grams."""
-    from gensim.models.fasttext import FastTextKeyedVectors
-
-    if not isinstance(kv, FastTextKeyedVectors) or kv.bucket == 0:
-        return None
-    vector = kv.get_vector(word)
-    return vector if np.any(vector) else None  # gensim returns zeros when no n-gram fits the word
 
 
 def _resolve(words, specials, found: _Matches, lowercase: bool, coverage: VectorCoverage):
@@ -146,7 +184,7 @@ def _resolve(words, specials, found: _Matches, lowercase: bool, coverage: Vector
         elif lowercase and word.lower() in found.lower:
             kind, row = "lowercase", found.lower[word.lower()]
         else:
-            row = _subword_vector(found.keyed_vectors, word) if found.keyed_vectors is not None else None
+            row = found.subwords.vector(word) if found.subwords is not None else None
             kind = "initialised" if row is None else "subword"
         if row is None:
             missing.append(i)
