@@ -71,7 +71,7 @@ def test_an_arguments_file_with_a_stray_name_or_that_is_missing_is_refused(tmp_p
 def test_the_job_reads_its_own_and_training_fields_from_one_file(tmp_path):
     path = write(tmp_path / "job.yaml", {"preset": "full", "final_fit": True, "max_length": 64,
                                          "config_overrides": "hidden_size=64", "learning_rate": 0.001})
-    (job, data_args, _tok, model_args, _ulmfit), training = imdb_job.parse_job_arguments([str(path)])
+    (job, data_args, _tokenizer, model_args, *_others), training = imdb_job.parse_job_arguments([str(path)])
     assert job.preset == "full" and job.final_fit and data_args.max_length == 64
     assert model_args.config_overrides == "hidden_size=64" and training == {"learning_rate": 0.001}
     with pytest.raises(SystemExit, match="leraning_rate"):
