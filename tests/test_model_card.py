@@ -12,8 +12,8 @@ from hf_rnn.training import DataArguments
 from conftest import tiny_config
 
 TEXTS = ["A Great film , GREAT acting .", "The plot was Dull and boring .", "I loved it ."] * 3
-RESULTS = {"preset": "quick", "sentiment": {"test_accuracy": 0.875, "test_f1": 0.87}, "lm": {"eval_perplexity": 55.0},
-           "wall_time_s": 90.0}
+RESULTS = {"preset": "quick", "sentiment": {"test_accuracy": 0.875, "test_f1": 0.87, "train_reviews": 8000},
+           "lm": {"eval_perplexity": 55.0}, "wall_time_s": 90.0}
 
 
 def model_folder(run_dir, case_markers: bool):
@@ -24,8 +24,8 @@ def model_folder(run_dir, case_markers: bool):
     return model_dir
 
 
-def card_of(model_dir, job, repo_id=None) -> tuple[str, dict]:
-    text = write_model_card(model_dir, RESULTS, job, DataArguments(), repo_id).read_text()
+def card_of(model_dir, job, repo_id=None, data_args=None) -> tuple[str, dict]:
+    text = write_model_card(model_dir, RESULTS, job, data_args or DataArguments(), repo_id).read_text()
     return text, yaml.safe_load(text.split("---")[1])
 
 
@@ -46,3 +46,12 @@ def test_model_index_names_the_run_or_the_hub_repo_it_is_pushed_to(tmp_path):
     assert metadata["model-index"][0]["name"] == "imdb-rnn"
     accuracy = metadata["model-index"][0]["results"][0]["metrics"][0]
     assert accuracy["type"] == "accuracy" and accuracy["value"] == 0.875
+
+
+def test_card_counts_the_reviews_the_run_trained_on(tmp_path):
+    model_dir = model_folder(tmp_path / "imdb-run", case_markers=False)
+    text, _ = card_of(model_dir, JobArguments(output_dir=str(tmp_path / "imdb-run")),
+                      data_args=DataArguments(max_lm_documents=20_000))
+    assert "trained on 8,000 labelled IMDB training reviews (10% held out for validation)" in text
+    assert "the language model on 20,000 of the training and unlabelled reviews" in text
+    assert "25,000 labelled" not in text

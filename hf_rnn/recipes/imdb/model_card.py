@@ -73,6 +73,15 @@ def validation_note(job, data_args) -> str:
     return f"{held_out} held out for validation"
 
 
+def training_data(results: dict, job, data_args) -> str:
+    """What the run trained on: the labelled reviews the classifier saw, and the LM's share of the text."""
+    labelled = results.get("sentiment", {}).get("train_reviews")
+    reviews = f"{labelled:,} labelled IMDB training reviews" if labelled else "the labelled IMDB training reviews"
+    lm_text = (f"{data_args.max_lm_documents:,} of the training and unlabelled reviews" if data_args.max_lm_documents
+               else "the training and unlabelled (IMDB unsupervised) reviews")
+    return f"The classifier trained on {reviews} ({validation_note(job, data_args)}); the language model on {lm_text}."
+
+
 def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results; `repo_id`: the Hub repo the
     folder is pushed to, which the card's example then loads from."""
@@ -98,7 +107,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         tokenizer=tokenizer_description(model_dir / "tokenizer.json"),
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
         perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=repo_id or str(model_dir),
-        validation_note=validation_note(job, data_args),
+        training_data=training_data(results, job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
                         f"LM loss `{config['lm_loss']}`{rating_note(results, job)}",
     )
