@@ -65,3 +65,17 @@ def test_presets_are_overrides_and_the_user_overrides_the_preset():
     assert kwargs["hidden_size"] == 64 and kwargs["lm_loss"] == "sampled" and merged.init_from == "lm"
     assert kwargs["embedding_size"] == PRESETS["quick"]["model"]["embedding_size"]
     assert parse_config_overrides(format_config_overrides(PRESETS["full"]["model"])) == PRESETS["full"]["model"]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_a_valid_config_and_training_arguments(name, tmp_path):
+    from transformers import TrainingArguments
+
+    from hf_rnn.recipes.imdb import COMMON
+
+    preset = PRESETS[name]
+    RNNConfig(vocab_size=preset["tokenizer"]["vocab_size"], **preset["model"])  # validates every field
+    for kind, stage in (("lm", "lm_training"), ("classifier", "classifier_training")):
+        args = TrainingArguments(output_dir=str(tmp_path), **{**COMMON[kind], **preset[stage]})
+        if kind == "lm":  # the carried state needs one stream per batch row
+            assert args.per_device_train_batch_size == preset["data"]["lm_streams"]

@@ -46,4 +46,15 @@ PRESETS = {
         "lm_training": dict(max_steps=9000, save_steps=500),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
+    # One GPU, about 10 minutes (UNMEASURED: no GPU run yet): ULMFiT's AWD-LSTM (embedding 400, three LSTM layers
+    # of 1152) with the exact softmax over 30k words, three passes over train + unlabeled reviews at batch 64.
+    "gpu": {
+        "data": dict(block_size=70, max_length=512, lm_streams=64),
+        "tokenizer": dict(vocab_size=30_000, min_frequency=3),
+        "model": dict(embedding_size=400, hidden_size=1152, num_hidden_layers=3, lm_loss="full",
+                      classifier_hidden_size=50, classifier_pooling="concat", **HALF_ULMFIT_DROPOUTS),
+        "ulmfit": dict(gradual_unfreezing_steps=0),
+        "lm_training": dict(max_steps=13_500, save_steps=1000, per_device_train_batch_size=64),
+        "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
+    },
 }
