@@ -7,8 +7,9 @@
         --lm_streams 32 --learning_rate 3e-3
     # local text files, one document per line (--sample_by paragraph | document), a seeded 1% held out
     python scripts/run_lm.py --output_dir runs/lm --train_file a.txt b.txt --validation_size 0.01 --max_steps 2000
-    # the reviews (train + unsupervised; validation reviews held out), as before
-    python scripts/run_lm.py --output_dir runs/lm --dataset path/to/imdb --max_steps 2000
+    # the reviews (train + unsupervised; validation reviews held out), as before; with --init_from a pretrained LM
+    # is fine-tuned on them instead (ULMFiT's second stage; its vocabulary is matched to the reviews' tokenizer)
+    python scripts/run_lm.py --output_dir runs/lm --dataset path/to/imdb --max_steps 2000 [--init_from runs/wiki-lm]
     # several processes: each reads its own shard of the stream
     torchrun --nproc_per_node 4 scripts/run_lm.py --streaming ...   (or: accelerate launch scripts/run_lm.py ...)
     # every argument from one .json/.yaml file; --push_to_hub puts the LM and its model card on the Hub

@@ -128,6 +128,18 @@ def test_corpus_sources(tmp_path, files):
     assert from_csv["train"].column_names == ["text"]
 
 
+def test_review_sources_give_their_text_without_labels_streamed_or_not(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    datasets.Dataset.from_dict({"text": [document("r", i) for i in range(40)], "label": [i % 2 for i in range(40)],
+                                "rating": [1 + i % 10 for i in range(40)]}).to_csv(reviews)
+    in_memory = load_text_corpus(reviews=str(reviews), validation_size=0.25)
+    streamed = load_text_corpus(reviews=str(reviews), validation_size=0.25, streaming=True)
+    assert in_memory["train"].column_names == ["text"] and len(in_memory["validation"]) == 10  # stratified, seeded
+    for split in ("train", "validation"):
+        assert in_memory[split]["text"] == materialize(streamed[split])["text"]
+    assert not set(in_memory["train"]["text"]) & set(in_memory["validation"]["text"])
+
+
 def test_corpus_errors(tmp_path, files):
     with pytest.raises(ValueError, match="either dataset_name"):
         load_text_corpus(dataset_name="wikitext", train_file=files)

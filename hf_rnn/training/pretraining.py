@@ -9,10 +9,7 @@ from pathlib import Path
 import datasets
 from transformers import TrainingArguments
 
-from ..data import lm_blocks
-from ..data.corpus import load_text_corpus, materialize
-from ..data.lm import check_stream_training_args
-from ..data.lm_stream import streamed_lm_blocks
+from ..data import check_stream_training_args, lm_blocks, load_text_corpus, materialize, streamed_lm_blocks
 from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
                    ULMFiTArguments)
 from .recipes import finished_stage, lm_datasets, prepare_tokenizer, pretrain_language_model, train_language_model
