@@ -24,9 +24,13 @@ def clean(texts):
     return [t.replace("<br />", " ") for t in texts]
 
 
+def tfidf_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True, token_pattern=TOKEN_PATTERN,
+                           lowercase=True)
+
+
 def vectorize(train_texts, test_texts):
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True,
-                                 token_pattern=TOKEN_PATTERN, lowercase=True)
+    vectorizer = tfidf_vectorizer()
     return vectorizer.fit_transform(train_texts), vectorizer.transform(test_texts)
 
 
@@ -35,6 +39,17 @@ def nb_ratio(x, y, alpha=1.0):
     positive = alpha + x[y == 1].sum(0)
     negative = alpha + x[y == 0].sum(0)
     return np.asarray(np.log((positive / positive.sum()) / (negative / negative.sum()))).ravel()
+
+
+def fit_bag_of_words(texts, labels, nb_weighted: bool = False):
+    """TF-IDF uni+bigram logistic regression (NB-weighted with `nb_weighted`) fitted on raw review texts, as in
+    `main`; returns `predict(texts) -> labels`, which cleans and vectorises new texts itself."""
+    vectorizer = tfidf_vectorizer()
+    x, y = vectorizer.fit_transform(clean(texts)), np.asarray(labels)
+    scale = nb_ratio(x, y) if nb_weighted else None
+    features = lambda matrix: matrix.multiply(scale).tocsr() if nb_weighted else matrix
+    model = LogisticRegression(C=10, max_iter=2000).fit(features(x), y)
+    return lambda new_texts: model.predict(features(vectorizer.transform(clean(new_texts))))
 
 
 def timed(fn):

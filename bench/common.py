@@ -8,7 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).parent / "results"
+RESULTS_DIR = Path(__file__).parent / "results"  # the committed results
+RESULTS_ENV = "HF_RNN_BENCH_RESULTS"  # another folder for a run's results (`python -m bench --results DIR`, tests)
+
+
+def results_dir() -> Path:
+    """Where results are written: `$HF_RNN_BENCH_RESULTS` when set (a smoke run, a test), else bench/results."""
+    return Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else RESULTS_DIR
 
 
 def run_metadata() -> dict:
@@ -20,6 +26,8 @@ def run_metadata() -> dict:
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                            text=True, cwd=Path(__file__).parent).stdout.strip()
     script = os.path.relpath(os.path.abspath(sys.argv[0]), Path(__file__).resolve().parents[1])
+    if Path(script).name == "__main__.py":  # `python -m bench`: name the package, as the user typed it
+        script = "-m " + str(Path(script).parent).replace(os.sep, ".")
     # A copy of the tree whose .git is missing or stale (a rented GPU machine): the launcher names the commit.
     if os.environ.get("HF_RNN_COMMIT"):
         commit, dirty = os.environ["HF_RNN_COMMIT"], ""
@@ -62,7 +70,8 @@ def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], 
     `raw` (optional) is stored in the JSON as is, e.g. every metric a run reported. `meta` (optional) keeps the
     command, commit and machine of the run that produced the rows, when a table is only re-laid out here.
     """
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     meta = meta or run_metadata()
     payload = {"meta": meta, **{title: rows for title, (rows, _) in sections.items()}, **({"raw": raw} if raw else {})}
     md = [f"# {name}", "", f"Command: `{meta['command']}`  ", f"Commit: `{meta['commit']}`  ",
@@ -72,12 +81,49 @@ def write_results(name: str, sections: dict[str, tuple[list[dict], list[str]]], 
         md += [notes, ""]
     for title, (rows, columns) in sections.items():
         md += [f"## {title}", "", markdown_table(rows, columns), ""]
-    _atomic_write(RESULTS_DIR / f"{name}.json", json.dumps(payload, indent=2, default=float))
-    _atomic_write(RESULTS_DIR / f"{name}.md", "\n".join(md))
-    return RESULTS_DIR / f"{name}.md"
+    _atomic_write(folder / f"{name}.json", json.dumps(payload, indent=2, default=float))
+    _atomic_write(folder / f"{name}.md", "\n".join(md))
+    return folder / f"{name}.md"
+
+
+def save_plot(figure, name: str) -> Path:
+    """Write a matplotlib figure as `<results>/<name>.png` (atomically, like the tables) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = results_dir() / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    figure.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    os.replace(tmp, path)
+    return path
 
 
 def _atomic_write(path: Path, text: str):
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+class BusyMachine(RuntimeError):
+    """Other work keeps the CPU busy, so a timing taken now would measure the neighbours, not the code."""
+
+
+def load_average() -> float:
+    """The 1-minute load average (processes running or waiting for a core)."""
+    return os.getloadavg()[0]
+
+
+def wait_for_quiet_machine(max_load: float, wait_s: float, poll_s: float = 15.0) -> float:
+    """Wait until the 1-minute load average is below `max_load` and return it; raise BusyMachine after `wait_s`.
+
+    Timings on a shared 2-core machine are only worth recording when it is nearly idle; the load at the start is
+    written into each timed result's notes.
+    """
+    deadline = time.time() + wait_s
+    while (load := load_average()) >= max_load:
+        if time.time() >= deadline:
+            raise BusyMachine(f"1-minute load average {load:.2f} >= {max_load} for {wait_s:.0f} s: not timing now")
+        print(f"load average {load:.2f} >= {max_load}: waiting for a quiet machine", flush=True)
+        time.sleep(poll_s)
+    return load

@@ -1,0 +1,213 @@
+"""The claims table: each lecture claim and each speed/memory goal of issue 16 beside what the suite measured.
+
+Reads the other experiments' JSON results (and bench_models.py's committed `models.json` for padding vs packing);
+types no figure in. A claim whose experiment has not run yet, or waits for a trained model, says so. Run last. When
+the results are the committed ones (bench/results), the tables in bench/README.md are rewritten from them.
+"""
+
+import json
+import re
+from pathlib import Path
+
+from common import RESULTS_DIR, markdown_table, results_dir, write_results
+
+NAME = "claims"
+README = Path(__file__).parent / "README.md"
+SOLVED = 0.9  # "remembers at distance d": held-out accuracy at least this (chance is 1 / classes)
+
+
+def load(name: str, folder: Path | None = None) -> dict | None:
+    path = (folder or results_dir()) / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def pct(value) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, float) else str(value)
+
+
+def table(name: str, title: str | None = None) -> list[dict] | None:
+    """The rows of one table of an experiment's results (its first one unless `title` names another)."""
+    results = load(name)
+    if results is None:
+        return None
+    return results[title] if title else next(v for k, v in results.items() if k not in ("meta", "raw"))
+
+
+def row(claim: str, measured: str, verdict: str, name: str) -> dict:
+    return {"claim": claim, "measured": measured, "verdict": verdict, "source": f"[{name}.md](results/{name}.md)"}
+
+
+def pending(claim: str, name: str, flags: str = "") -> dict:
+    """The row of a claim whose experiment has not run, or waits for a trained model (`flags` name it)."""
+    return row(claim, f"not measured yet: python -m bench --size full --only {name}{flags}", "open", name)
+
+
+def label_curve_claims() -> list[dict]:
+    claim = "100 labels + 50k unlabelled reviews match 10k labels from scratch (ULMFiT)"
+    overtake = "The pretrained LM beats the bag of words from N labels on"
+    means = {(r["condition"], r["labels"]): r["mean test accuracy"] for r in table("label_curve", "Summary") or []
+             if isinstance(r["mean test accuracy"], float)}
+    conditions = {condition for condition, _ in means}
+    lm, scratch, bag = ("LM pretrained on train + unlabelled (main job)", "from scratch", "NB-weighted LR")
+    if lm not in conditions or scratch not in conditions:
+        return [pending(claim, "label_curve", " --run RUN_FOLDER"), pending(overtake, "label_curve", " --run RUN_FOLDER")]
+    counts = sorted(labels for condition, labels in means if condition == lm)
+    few, many = counts[0], min(counts, key=lambda n: abs(n - 10_000))
+    holds = means[(lm, few)] >= means[(scratch, many)] - 0.01
+    ahead = [n for n in counts if all(means[(lm, m)] > means.get((bag, m), 1.0) for m in counts if m >= n)]
+    return [row(claim, f"LM at {few} labels {pct(means[(lm, few)])}; from scratch at {many} labels "
+                       f"{pct(means[(scratch, many)])}", "holds" if holds else "does not hold", "label_curve"),
+            row(overtake, f"from {ahead[0]} labels on" if ahead else "at no label count measured",
+                "measured", "label_curve")]
+
+
+def memory_claim() -> dict:
+    claim = "A plain RNN forgets exponentially fast; an LSTM remembers far back"
+    rows = table("memory_task")
+    if rows is None:
+        return pending(claim, "memory_task")
+    reach = {}
+    for cell in ("rnn", "gru", "lstm"):
+        solved = [r["d"] for r in rows if r["cell"] == cell and r["accuracy"] >= SOLVED]
+        reach[cell] = max(solved, default=0)
+    longest = max(r["d"] for r in rows)
+    decay = {cell: [r["grad norm at step 0, init"] for r in rows if r["cell"] == cell] for cell in ("rnn", "lstm")}
+    measured = (f"longest distance recalled with >= {SOLVED:.0%} accuracy (of {longest}): tanh RNN {reach['rnn']}, "
+                f"GRU {reach['gru']}, LSTM {reach['lstm']}; gradient reaching step 0 at init, shortest -> longest d: "
+                f"RNN {decay['rnn'][0]:.1e} -> {decay['rnn'][-1]:.1e}, LSTM {decay['lstm'][0]:.1e} -> "
+                f"{decay['lstm'][-1]:.1e}")
+    holds = reach["lstm"] > reach["rnn"]
+    return row(claim, measured, "holds" if holds else "does not hold", "memory_task")
+
+
+def probe_claim() -> dict:
+    claim = 'The LM keeps a cue across a gap ("I grew up in France ... my mother tongue is ___")'
+    rows = table("text_probe")
+    if rows is None:
+        return pending(claim, "text_probe", " --run RUN_FOLDER")
+    first, last = rows[0], rows[-1]
+    measured = (f"P(right language) {first['P(right word)']:.3f} at d={first['distance']} (x{first['lift']:.1f} over "
+                f"no cue), {last['P(right word)']:.3f} at d={last['distance']} (x{last['lift']:.1f}); ranked first "
+                f"{pct(first['right word ranked first'])} -> {pct(last['right word ranked first'])} "
+                f"(chance {pct(last['chance'])})")
+    return row(claim, measured, "measured", "text_probe")
+
+
+def robustness_claim() -> list[dict]:
+    claim = "A bag of words breaks on typos and ignores word order"
+    rows = table("robustness")
+    if rows is None:
+        return [pending(claim, "robustness")]
+    models = [name for name in rows[0] if name not in ("perturbation", "rate")]
+    out = []
+    for model in models:
+        if not isinstance(rows[0][model], float):
+            out.append(pending(f"{claim}: {model}", "robustness", " --model FOLDER --force"))
+            continue
+        worst = {}
+        for r in rows[1:]:
+            if r["rate"] == max(x["rate"] for x in rows if x["perturbation"] == r["perturbation"]):
+                worst[r["perturbation"]] = f"{r['perturbation']} at {r['rate']:g}: {pct(r[model])}"
+        out.append(row(f"{claim}: {model}", f"clean {pct(rows[0][model])}; " + "; ".join(worst.values()),
+                       "measured", "robustness"))
+    return out
+
+
+def padding_claim() -> dict:
+    claim = '"Pad your batches" rather than pack them (training on a CPU)'
+    results = load("models", RESULTS_DIR)  # bench_models.py writes only the committed results
+    if results is None:
+        return row(claim, "not measured yet: python bench/bench_models.py", "open", "models")
+    cases = {r["case"]: r["real tok/s"] for r in results["LSTM classifier: regularisation and padding"]}
+    padded = cases["mixed lengths, right-padded (fused kernel)"]
+    packed = cases["mixed lengths, PackedSequence (plain nn.LSTM)"]
+    measured = (f"mixed lengths, right-padded {padded:,.0f} real tok/s vs PackedSequence {packed:,.0f} "
+                f"({padded / packed:.1f}x); right padding is exact at real positions (tests/test_backbone.py)")
+    return row(claim, measured, "holds" if padded > packed else "does not hold", "models")
+
+
+def speed_claims() -> list[dict]:
+    results = load("speed")
+    goal = "hf_rnn >= 20x a DistilBERT-sized transformer's throughput (CPU, pipeline)"
+    if results is None:
+        return [pending(goal, "speed")]
+    rows = {r["system"]: r for r in results["Throughput, IMDB test reviews (text in, label out)"]}
+    float32 = rows["hf_rnn classifier, float32 (pipeline)"]
+    int8 = rows["hf_rnn classifier, int8 dynamic quantisation (pipeline)"]
+    onnx = rows["hf_rnn classifier, ONNX Runtime"]
+    accuracy = float32["accuracy"] if isinstance(float32["accuracy"], float) else "accuracy not measured yet"
+    return [
+        row(goal, f"{float32['reviews/s']:.1f} vs {float32['reviews/s'] / float32['x transformer']:.1f} reviews/s "
+                  f"({float32['x transformer']:.1f}x); hf_rnn accuracy: {pct(accuracy)}",
+            "holds" if float32["x transformer"] >= 20 else "does not hold", "speed"),
+        row("int8 dynamic quantisation speeds the classifier up",
+            f"{int8['reviews/s'] / float32['reviews/s']:.2f}x float32's throughput; accuracy {pct(int8['accuracy'])}",
+            "holds" if int8["reviews/s"] > float32["reviews/s"] else "does not hold", "speed"),
+        row("ONNX Runtime export runs the classifier, equal to PyTorch within 1e-4",
+            f"{onnx['reviews/s']:.1f} reviews/s ({onnx['x transformer']:.1f}x the transformer); max abs logit "
+            f"difference {onnx_difference(results):.1e}", "holds" if onnx_difference(results) <= 1e-4 else
+            "does not hold", "speed"),
+    ]
+
+
+def onnx_difference(results: dict) -> float:
+    rows = results["int8 and ONNX Runtime against PyTorch float32 (timed reviews)"]
+    return next(r["max abs logit diff"] for r in rows if r["system"] == "onnx")
+
+
+def memory_flat_claim() -> dict:
+    claim = "Classifying a long document in chunks keeps memory flat in its length"
+    rows = table("peak_memory")
+    if rows is None:
+        return pending(claim, "peak_memory")
+    growth = lambda model: [(r["tokens"], r["growth MiB"]) for r in rows if r["model"] == model and r["status"] == "ran"]
+    chunked, one_pass = growth("hf_rnn, chunked (state carried)"), growth("hf_rnn, one pass")
+    transformer = [r for r in rows if r["model"].startswith("DistilBERT")]
+    longest_ok = max((r["tokens"] for r in transformer if r["status"] == "ran"), default=0)
+    measured = (f"peak growth, chunked: {chunked[0][1]:.0f} MiB at {chunked[0][0]:,} tokens -> {chunked[-1][1]:.0f} "
+                f"MiB at {chunked[-1][0]:,}; one pass: {one_pass[0][1]:.0f} -> {one_pass[-1][1]:.0f} MiB; the "
+                f"transformer runs up to {longest_ok:,} tokens (position table)")
+    flat = chunked[-1][1] <= 2 * chunked[0][1] + 16  # within allocator noise of the shortest document's figure
+    return row(claim, measured, "holds" if flat else "does not hold", "peak_memory")
+
+
+def generation_claim() -> dict:
+    claim = "Generation with the carried state costs the same per token however long the output"
+    rows = table("generation")
+    if rows is None:
+        return pending(claim, "generation")
+    first, last = rows[0], rows[-1]
+    measured = (f"cached {first['cached ms/token']:.1f} -> {last['cached ms/token']:.1f} ms/token from "
+                f"{first['new tokens']} to {last['new tokens']} new tokens; uncached {first['uncached ms/token']:.1f} "
+                f"-> {last['uncached ms/token']:.1f}")
+    flat = last["cached ms/token"] <= 1.5 * first["cached ms/token"]
+    return row(claim, measured, "holds" if flat else "does not hold", "generation")
+
+
+def speed_table() -> list[dict]:
+    return [{"system": r["system"], "reviews/s": r["reviews/s"], "x transformer": r["x transformer"],
+             "accuracy": r["accuracy"]} for r in table("speed") or []]
+
+
+def rewrite_readme(claims: list[dict], speed: list[dict]):
+    """Replace the generated blocks of bench/README.md (between `<!-- name:start -->` and `<!-- name:end -->`)."""
+    text = README.read_text()
+    blocks = {"claims": markdown_table(claims, ["claim", "measured", "verdict", "source"]),
+              "speed": markdown_table(speed, ["system", "reviews/s", "x transformer", "accuracy"])}
+    for name, table in blocks.items():
+        text = re.sub(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", lambda m: m[1] + table + m[2], text,
+                      flags=re.S)
+    README.write_text(text)
+
+
+def run(ctx):
+    claims = [*label_curve_claims(), memory_claim(), probe_claim(), *robustness_claim(), padding_claim(),
+              *speed_claims(), memory_flat_claim(), generation_claim()]
+    speed = speed_table()
+    notes = ("Every figure is read from the result file named in its row (written by `python -m bench`; models.md by "
+             "bench/bench_models.py). 'open': the experiment has not run or waits for a trained model.")
+    write_results(NAME, {"Claims": (claims, ["claim", "measured", "verdict", "source"]),
+                         "Speed (from speed.json)": (speed, ["system", "reviews/s", "x transformer", "accuracy"])},
+                  notes)
+    if results_dir().resolve() == RESULTS_DIR.resolve() and README.is_file():
+        rewrite_readme(claims, speed)

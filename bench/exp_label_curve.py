@@ -1,0 +1,216 @@
+"""How many labels does the pretrained LM save? Test accuracy against the number of labelled reviews (ULMFiT Fig. 3).
+
+ULMFiT's claim (Howard & Ruder 2018): "with only 100 labeled examples (and access to about 50,000 unlabeled examples)
+... the same performance as training from scratch with 10,000 labeled examples". For 100, 300, 1k, 3k, 10k and all
+training labels (several seeds where the variance is large): the classifier trained from scratch (the LM's
+architecture, random weights), fine-tuned from the main job's LM (pretrained on train + the 50k unlabelled reviews:
+`--run RUN_FOLDER`, a finished `hf-rnn imdb` job, whose tokenizer/ and lm/ are used), fine-tuned from an LM
+pretrained on the labelled reviews' text only (`--lm_train_only FOLDER`, same tokenizer), and NB-weighted logistic
+regression on the same labels. Classifier settings: the preset's (chosen on validation with 8k-22.5k labels), with
+at least `min_steps` optimiser steps however few the labels. Every finished run is written at once; a rerun skips
+the runs already in the result file.
+"""
+
+import dataclasses
+import json
+import math
+import shutil
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+from bench_baselines import fit_bag_of_words
+from common import results_dir, save_plot, write_results
+from suite import not_measured
+
+NAME = "label_curve"
+SCRATCH = "from scratch"
+MAIN_LM = "LM pretrained on train + unlabelled (main job)"
+TRAIN_ONLY_LM = "LM pretrained on the labelled reviews' text only"
+NB_LR = "NB-weighted LR"
+CONDITIONS = (SCRATCH, TRAIN_ONLY_LM, MAIN_LM, NB_LR)
+ARCHITECTURE_FIELDS = ("cell_type", "embedding_size", "hidden_size", "num_hidden_layers", "bidirectional",
+                       "tie_word_embeddings")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    label_counts: tuple[int | None, ...]  # None: every training label
+    seeds_small: int  # seeds at label counts <= small_limit
+    small_limit: int
+    test_reviews: int
+    validation_reviews: int
+    min_steps: int
+    max_steps: int | None  # a cap for smoke runs only
+    preset: str = "full"
+
+
+SIZES = {
+    "smoke": Settings(label_counts=(8, 16), seeds_small=2, small_limit=8, test_reviews=12, validation_reviews=4,
+                      min_steps=2, max_steps=2),
+    "full": Settings(label_counts=(100, 300, 1000, 3000, 10000, None), seeds_small=3, small_limit=1000,
+                     test_reviews=5000, validation_reviews=1000, min_steps=100, max_steps=None),
+}
+
+
+def seeds_for(count: int | None, s: Settings) -> range:
+    return range(s.seeds_small if count is not None and count <= s.small_limit else 1)
+
+
+def run_key(row: dict) -> tuple:
+    return row["condition"], row["labels"], row["seed"]
+
+
+def previous_runs(ctx) -> dict:
+    """Runs a killed full sweep already finished (a smoke run always starts afresh)."""
+    path = results_dir() / f"{NAME}.json"
+    if ctx.smoke or not path.is_file():
+        return {}
+    rows = json.loads(path.read_text()).get("Runs", [])
+    return {run_key(row): row for row in rows if isinstance(row.get("test accuracy"), float)}
+
+
+def labelled_data(ctx, s: Settings):
+    """Train (every label, subsets cut per run), a seeded validation split and a seeded test sample."""
+    from hf_rnn.training import DataArguments, load_imdb
+
+    return load_imdb(DataArguments(dataset=ctx.dataset, max_eval_samples=s.validation_reviews,
+                                   max_test_samples=s.test_reviews))
+
+
+def subset(train, count: int | None, seed: int):
+    return train if count is None or count >= len(train) else train.shuffle(seed=seed).select(range(count))
+
+
+def lm_starts(ctx) -> dict:
+    """Condition -> the LM folder a classifier starts from (None: from scratch), for the inputs given."""
+    run = ctx.trained_run()
+    starts = {SCRATCH: None, MAIN_LM: run / "lm"} if run else {}
+    if ctx.lm_train_only:
+        starts[TRAIN_ONLY_LM] = ctx.lm_train_only
+    return starts
+
+
+def model_arguments(run, start, preset: dict):
+    """The preset's model settings; from scratch, the LM's architecture too (the same network, random weights)."""
+    from hf_rnn import RNNConfig
+    from hf_rnn.recipes.imdb import with_config_preset
+    from hf_rnn.training import ModelArguments
+    from hf_rnn.training.overrides import format_config_overrides
+
+    lm_config = RNNConfig.from_pretrained(run / "lm")
+    architecture = {name: getattr(lm_config, name) for name in ARCHITECTURE_FIELDS}
+    overrides = format_config_overrides(architecture if start is None else {})
+    return dataclasses.replace(with_config_preset(ModelArguments(config_overrides=overrides), preset["model"]),
+                               init_from=str(start) if start else None)
+
+
+def train_one(ctx, s: Settings, data, start, count, seed) -> dict:
+    """One classifier on `count` labels (the recipe the main job uses), evaluated on validation and test."""
+    from transformers import AutoTokenizer, TrainingArguments
+
+    from hf_rnn.recipes.imdb import COMMON, PRESETS, with_preset
+    from hf_rnn.training import DataArguments, ULMFiTArguments, train_classifier
+
+    preset, run = PRESETS[s.preset], ctx.trained_run()
+    train = subset(data["train"], count, seed)
+    settings = {**COMMON["classifier"], **preset["classifier_training"], "save_strategy": "no", "disable_tqdm": True,
+                "eval_strategy": "no"}
+    planned = math.ceil(settings["num_train_epochs"] * len(train) / settings["per_device_train_batch_size"])
+    steps = min(max(planned, s.min_steps), s.max_steps or math.inf)
+    output_dir = tempfile.mkdtemp(prefix="hf_rnn_label_curve_", dir=ctx.scratch)
+    args = TrainingArguments(output_dir=output_dir, seed=seed, **{**settings, "max_steps": steps})
+    splits = {"train": train, "validation": data["validation"], "test": data["test"]}
+    start_time = time.time()
+    try:
+        metrics = train_classifier(AutoTokenizer.from_pretrained(run / "tokenizer"), splits,
+                                   with_preset(DataArguments, preset["data"]), model_arguments(run, start, preset),
+                                   with_preset(ULMFiTArguments, preset["ulmfit"]), args)
+    finally:
+        shutil.rmtree(output_dir, ignore_errors=True)
+    return {"test accuracy": metrics["test_accuracy"], "validation accuracy": metrics["validation_accuracy"],
+            "steps": steps, "minutes": (time.time() - start_time) / 60}
+
+
+def nb_lr_one(data, count, seed) -> dict:
+    train = subset(data["train"], count, seed)
+    start = time.time()
+    predict = fit_bag_of_words(list(train["text"]), train["label"], nb_weighted=True)
+    accuracy = lambda split: float((predict(list(data[split]["text"])) == np.asarray(data[split]["label"])).mean())
+    return {"test accuracy": accuracy("test"), "validation accuracy": accuracy("validation"), "steps": None,
+            "minutes": (time.time() - start) / 60}
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    """Mean and spread over seeds, per condition and label count."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["condition"], row["labels"]), []).append(row["test accuracy"])
+    out = []
+    for (condition, labels), scores in groups.items():
+        measured = [score for score in scores if isinstance(score, float)]
+        out.append({"condition": condition, "labels": labels, "seeds": len(measured),
+                    "mean test accuracy": statistics.mean(measured) if measured else scores[0],
+                    "std": statistics.stdev(measured) if len(measured) > 1 else None})
+    return out
+
+
+def plot(rows: list[dict]):
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for condition in CONDITIONS:
+        points = [row for row in rows if row["condition"] == condition and isinstance(row["mean test accuracy"], float)]
+        if points:
+            axis.errorbar([row["labels"] for row in points], [100 * (1 - row["mean test accuracy"]) for row in points],
+                          yerr=[100 * (row["std"] or 0) for row in points], marker="o", capsize=3, label=condition)
+    axis.set(xscale="log", xlabel="labelled training reviews", ylabel="test error (%)",
+             title="IMDB: test error vs number of labels (cf. ULMFiT Fig. 3)")
+    axis.legend(fontsize=8)
+    return save_plot(figure, NAME)
+
+
+def pending_row(condition: str, labels: int, seed: int) -> dict:
+    needs = ("--lm_train_only FOLDER", "an LM pretrained on the labelled reviews' text only") if (
+        condition == TRAIN_ONLY_LM) else ("--run RUN_FOLDER", "a finished full `hf-rnn imdb` run")
+    return {"condition": condition, "labels": labels, "seed": seed,
+            "test accuracy": not_measured(needs[1], needs[0], NAME)}
+
+
+def write(rows: list[dict], s: Settings, complete: bool, train_size: int):
+    notes = (f"IMDB train split minus a seeded validation split ({train_size:,} labels at most); subsets seeded per "
+             f"seed; {s.validation_reviews:,} validation reviews and a seeded sample of {s.test_reviews:,} test "
+             f"reviews. Classifier: the {s.preset} preset's settings, max(its epochs, {s.min_steps} steps). Seeds: "
+             f"{s.seeds_small} at <= {s.small_limit} labels, 1 above. Plot: {NAME}.png.")
+    summarised = summary(rows)
+    write_results(NAME, {
+        "Summary": (summarised, ["condition", "labels", "seeds", "mean test accuracy", "std"]),
+        "Runs": (rows, ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "minutes"]),
+    }, notes, raw={"complete": complete, "settings": dataclasses.asdict(s)})
+    plot(summarised)
+
+
+def run(ctx):
+    s = ctx.pick(SIZES)
+    data, done, starts = labelled_data(ctx, s), previous_runs(ctx), lm_starts(ctx)
+    rows = []
+    for count in s.label_counts:
+        labels = count or len(data["train"])
+        for seed in seeds_for(count, s):
+            for condition in CONDITIONS:
+                key = (condition, labels, seed)
+                if key in done:
+                    rows.append(done[key])
+                elif condition == NB_LR:
+                    rows.append({"condition": condition, "labels": labels, "seed": seed, **nb_lr_one(data, count, seed)})
+                elif condition in starts:
+                    rows.append({"condition": condition, "labels": labels, "seed": seed,
+                                 **train_one(ctx, s, data, starts[condition], count, seed)})
+                else:
+                    rows.append(pending_row(condition, labels, seed))
+                print(rows[-1], flush=True)
+                write(rows, s, complete=False, train_size=len(data["train"]))
+    measured_all = all(isinstance(row["test accuracy"], float) for row in rows)
+    write(rows, s, complete=measured_all, train_size=len(data["train"]))

@@ -1,0 +1,66 @@
+"""The benchmark suite cannot rot: `python -m bench --size smoke` runs every experiment at toy sizes on a tiny review
+set (training its own tiny main job for the experiments that need a trained LM or classifier) into a temporary
+folder, never into the committed bench/results; a full run skips experiments whose results are complete."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_tiny_acl_imdb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))  # the bench modules import each other as top-level modules
+
+import suite  # noqa: E402
+from common import RESULTS_DIR, RESULTS_ENV  # noqa: E402
+
+SUMMARY_ONLY = {"claims"}  # a table of the others' figures: no plot of its own
+
+
+def bench(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def committed_state() -> dict:
+    """Modification times of the committed results and the results page, to show a smoke run leaves them alone."""
+    files = [*RESULTS_DIR.glob("*"), REPO / "bench" / "README.md"]
+    return {path: path.stat().st_mtime_ns for path in files if path.is_file()}
+
+
+def test_smoke_run_writes_every_experiment_and_leaves_committed_results_alone(tmp_path):
+    data, results = write_tiny_acl_imdb(tmp_path / "imdb"), tmp_path / "results"
+    before = committed_state()
+    done = bench("--size", "smoke", "--results", str(results), "--dataset", str(data))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    for name in suite.EXPERIMENTS:
+        payload = json.loads((results / f"{name}.json").read_text())
+        assert payload["meta"]["command"].startswith("python -m bench --size smoke")
+        assert (results / f"{name}.md").is_file()
+        assert name in SUMMARY_ONLY or (results / f"{name}.png").stat().st_size > 0
+    claims = json.loads((results / "claims.json").read_text())["Claims"]
+    assert [row["claim"] for row in claims if row["verdict"] == "open"] == []  # the tiny job stood in everywhere
+    speed = json.loads((results / "speed.json").read_text())["Throughput, IMDB test reviews (text in, label out)"]
+    assert all(isinstance(row["accuracy"], float) for row in speed if row["system"].startswith("hf_rnn"))
+    assert committed_state() == before
+
+
+def test_full_run_skips_complete_results_and_reruns_partial_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    (tmp_path / "memory_task.json").write_text(json.dumps({"meta": {}, "rows": []}))
+    (tmp_path / "label_curve.json").write_text(json.dumps({"meta": {}, "raw": {"complete": False}}))
+    assert suite.is_complete("memory_task")
+    assert not suite.is_complete("label_curve")  # a killed sweep, or rows waiting for --run: run again
+    assert not suite.is_complete("speed")
+    done = bench("--size", "full", "--only", "memory_task", "--results", str(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "memory_task: skipped" in done.stdout
+
+
+@pytest.mark.parametrize("argv", [["--size", "huge"], ["--only", "no_such_experiment"]])
+def test_unknown_size_or_experiment_is_refused(argv):
+    with pytest.raises(SystemExit):
+        suite.parse_args(argv)
