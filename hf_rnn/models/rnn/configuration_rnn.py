@@ -76,6 +76,20 @@ class RNNConfig(PretrainedConfig):
             learns the standardised target `(y - mean) / std` and its outputs are mapped back, so logits are in the
             target's own units (e.g. stars 1-10) while the MSE it trains on stays near 1: raw 1-10 targets give a
             loss near 12 with gradients to match, which diverged at ULMFiT's learning rate of 1e-2.
+        reverse_text (`bool`, *optional*, defaults to `False`): a backward model (ULMFiT's second direction): it reads
+            every text from its last real token back to its first. Callers always pass text in its natural order, and
+            each forward reverses every row's real tokens in place (padding stays where it is, left or right), so a
+            text gives the same result alone or in a padded batch. Per-position outputs (an LM's `logits`, the
+            backbone's `last_hidden_state`) are in the order the model read them (`logits[:, t]` scores the token it
+            reads at `t + 1`, as for a forward model); an LM reverses its `labels` with the inputs, so its loss is
+            that of reading the text backward. A sequence classifier reverses the whole review before
+            `classifier_chunk_size` cuts it, and its n-gram bag reads the reversed ids. `generate()` reads the prompt
+            backward and writes the text that precedes it (see `RNNForCausalLM.generate`). A call that continues
+            from a `cache` continues backward: pass the text that precedes the previous call's. For LM training
+            with the state carried across batches, build the blocks with `lm_blocks(..., reverse_text=True)`: its
+            streams step backward through the text, so each row continues the previous batch's row in the model's
+            reading order. Token inputs only (not `input_size`); a classifier initialised from a backward language
+            model inherits the flag.
         initializer_range (`float`, *optional*, defaults to 0.1): half-width of the uniform init of embeddings
             and recurrent weights (AWD-LSTM style).
         pad_token_id, bos_token_id, eos_token_id (`int`, *optional*): special token ids.
@@ -114,6 +128,7 @@ class RNNConfig(PretrainedConfig):
         auxiliary_loss_weight=1.0,
         regression_target_mean=0.0,
         regression_target_std=1.0,
+        reverse_text=False,
         initializer_range=0.1,
         pad_token_id=0,
         bos_token_id=None,
@@ -147,6 +162,7 @@ class RNNConfig(PretrainedConfig):
         self.auxiliary_loss_weight = auxiliary_loss_weight
         self.regression_target_mean = regression_target_mean
         self.regression_target_std = regression_target_std
+        self.reverse_text = reverse_text
         self.initializer_range = initializer_range
         self.pad_token_id = pad_token_id
         self.bos_token_id = bos_token_id
@@ -194,6 +210,7 @@ class RNNConfig(PretrainedConfig):
             raise ValueError(f"regression_target_std={self.regression_target_std!r} must be a number > 0.")
         if not isinstance(self.regression_target_mean, (int, float)) or self.regression_target_mean != self.regression_target_mean:
             raise ValueError(f"regression_target_mean={self.regression_target_mean!r} must be a finite number.")
+        self._validate_reading_direction()
         if self.classifier_chunk_size and self.bidirectional:
             raise ValueError("classifier_chunk_size needs bidirectional=False: a backward pass cannot carry its state "
                              "across chunks. Set classifier_chunk_size=0 or bidirectional=False.")
@@ -201,6 +218,16 @@ class RNNConfig(PretrainedConfig):
             raise ValueError(f"problem_type={self.problem_type!r} is not supported; use one of {PROBLEM_TYPES}.")
         if self.input_size is None and self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id={self.pad_token_id} must lie in [0, vocab_size={self.vocab_size}).")
+
+    def _validate_reading_direction(self):
+        if not isinstance(self.reverse_text, bool):
+            raise ValueError(f"reverse_text={self.reverse_text!r} must be True (a backward model) or False.")
+        if self.reverse_text and self.input_size is not None:
+            raise ValueError("reverse_text=True reads token sequences backward; a model of continuous signals "
+                             "(input_size) cannot take it: set reverse_text=False.")
+        if self.reverse_text and self.bidirectional:
+            raise ValueError("reverse_text=True with bidirectional=True reads each text both ways already: the "
+                             "reversal changes nothing but the output order. Set one of them to False.")
 
     def _validate_classifier_extras(self):
         if not isinstance(self.ngram_buckets, int) or self.ngram_buckets < 0:

@@ -221,6 +221,28 @@ class PaddingLayout:
             return x
         return self.in_caller_layout(self._roll(x, -self.starts) if self.left_padded else x)
 
+    def reversed_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T] or [B, T, D] -> each row's real tokens in reverse order, padding where it was (its own inverse):
+        `[pad, a, b, c]` -> `[pad, c, b, a]`. How a backward model (`config.reverse_text`) reads its rows."""
+        if self.mask is None:
+            return x.flip(1)
+        positions = torch.arange(self.seq_len, device=x.device)[None, :]  # [1, T]
+        mirrored = (2 * self.starts + self.lengths - 1)[:, None] - positions  # [B, T]: first real <-> last real
+        index = torch.where(self.mask, mirrored, positions)  # [B, T]
+        if x.dim() == 3:
+            index = index[:, :, None].expand(-1, -1, x.size(-1))  # [B, T, D]
+        return x.gather(1, index)
+
+
+def in_reading_order(config, already_reversed: bool, attention_mask, *tensors):
+    """The per-position tensors (None passes through) in the order the model reads them: for a backward model
+    (`config.reverse_text`) each row's real tokens reversed, unless the caller already did (`already_reversed`)."""
+    present = next((t for t in tensors if t is not None), None)
+    if not config.reverse_text or already_reversed or present is None:
+        return tensors
+    layout = PaddingLayout(attention_mask, present.size(0), present.size(1))
+    return tuple(None if t is None else layout.reversed_rows(t) for t in tensors)
+
 
 def _check_mask_values(attention_mask):
     if attention_mask.dtype != torch.bool and bool(((attention_mask != 0) & (attention_mask != 1)).any()):
@@ -385,6 +407,7 @@ class RNNModel(RNNPreTrainedModel):
         use_cache=None,
         output_hidden_states=None,
         return_dict=None,
+        already_reversed=False,
         **kwargs,
     ) -> RNNModelOutput:
         r"""
@@ -400,7 +423,11 @@ class RNNModel(RNNPreTrainedModel):
             use_cache (`bool`, *optional*): return the final state (defaults to `config.use_cache`).
             output_hidden_states (`bool`, *optional*): also return the embedded input and every layer's outputs
                 (defaults to `config.output_hidden_states`); each is the tensor the next layer reads.
+            already_reversed (`bool`, *optional*, defaults to `False`): for a backward model (`config.reverse_text`),
+                the rows are already in its reading order (each row's real tokens reversed), so they are read as
+                given; without it the model reverses them. Forward models ignore it.
 
+        A backward model's outputs are in its reading order: each row's real positions reversed, padding in place.
         A row with no real token (an all-zero mask row) is an empty sequence: its outputs are zeros and its final
         state is the incoming state (zeros without one).
         """
@@ -409,6 +436,8 @@ class RNNModel(RNNPreTrainedModel):
         use_cache = self.config.use_cache if use_cache is None else use_cache
         output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         cache = RNNCache.from_legacy(cache)
+        input_ids, inputs_embeds = in_reading_order(self.config, already_reversed, attention_mask, input_ids,
+                                                    inputs_embeds)
         x = self._embed(input_ids, inputs_embeds, input_values)  # [B, T, E] in the caller's layout
         layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
         self._check_cache(cache, x.size(0))
@@ -507,6 +536,9 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         self.projection = nn.Linear(config.output_size, config.embedding_size, bias=False) if needs_projection else None
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size)
         self.post_init()
+        if config.reverse_text and config.bos_token_id is not None and self.generation_config is not None:
+            # Read backward, a text ends at its <s>: that is where writing the text before a prompt stops.
+            self.generation_config.eos_token_id = config.bos_token_id
 
     def get_output_embeddings(self):
         return self.lm_head
@@ -529,19 +561,24 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         output_hidden_states=None,
         logits_to_keep=0,
         return_dict=None,
+        already_reversed=False,
         **kwargs,
     ) -> RNNCausalLMOutput:
         r"""
         labels (`torch.LongTensor` of shape `(batch, time)`, *optional*): usually `input_ids`; shifted inside,
             positions set to -100 are ignored.
         logits_to_keep (`int`, *optional*): compute logits only for the last this-many positions (0 = all).
+        already_reversed (`bool`, *optional*): see [`RNNModel.forward`]. A backward model reverses `labels` with
+            the inputs, so its loss is that of reading the text backward and its logits are in its reading order.
         """
         cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
         output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
+        input_ids, inputs_embeds, labels = in_reading_order(self.config, already_reversed, attention_mask,
+                                                            input_ids, inputs_embeds, labels)
         outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
                              cache=cache, use_cache=use_cache, output_hidden_states=output_hidden_states,
-                             return_dict=True)
+                             return_dict=True, already_reversed=True)
         hidden = self.output_dropout(outputs.last_hidden_state)  # [B, T, D*H]
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
@@ -576,6 +613,56 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         sampled_logits = sampled_logits.masked_fill(accidental_hit, torch.finfo(sampled_logits.dtype).min)
         logits = torch.cat([true_logits[:, None], sampled_logits], dim=1).float()  # [N, 1 + K]
         return F.cross_entropy(logits, torch.zeros_like(targets))
+
+    @torch.no_grad()
+    def generate(self, inputs=None, generation_config=None, **kwargs):
+        """[`GenerationMixin.generate`]; a backward model (`config.reverse_text`) writes the text before the prompt.
+
+        A backward model reads each prompt from its last token back to its first and goes on in that direction,
+        cached or not (both read the same tokens in the same order). The returned rows hold the prompt as given, then
+        the new tokens in natural reading order: the text that precedes the prompt (a row that stopped early has its
+        padding at the start of that part). So `tokenizer.decode(sequences[i, prompt_width:])` reads naturally and
+        `pipeline("text-generation", return_full_text=False)` returns the preceding text (with
+        `return_full_text=True` the pipeline writes it after the prompt). With `return_dict_in_generate=True`,
+        `scores` and `logits` stay in the order generated. Generation stops at `<s>` (`bos_token_id`: where a text
+        starts) unless `eos_token_id` says otherwise. A prompt may not start with `<s>` (tokenize it with
+        `add_special_tokens=False`, as the pipeline does), nor continue a `cache`, nor come as `inputs_embeds`.
+        """
+        if not self.config.reverse_text:
+            return super().generate(inputs, generation_config, **kwargs)
+        input_ids = inputs if inputs is not None else kwargs.pop("input_ids", None)
+        self._check_backward_generation(input_ids, kwargs)
+        layout = PaddingLayout(kwargs.get("attention_mask"), *input_ids.shape)
+        self._reject_leading_bos(input_ids, layout)
+        output = super().generate(layout.reversed_rows(input_ids), generation_config, already_reversed=True,
+                                  **kwargs)
+        sequences = output.sequences if isinstance(output, ModelOutput) else output  # [B * copies, P + new]
+        prompt = input_ids.repeat_interleave(sequences.size(0) // input_ids.size(0), dim=0)  # [B * copies, P]
+        written = torch.cat([prompt, sequences[:, input_ids.size(1) :].flip(1)], dim=1)  # new text in reading order
+        if isinstance(output, ModelOutput):
+            output.sequences = written
+            return output
+        return written
+
+    @staticmethod
+    def _check_backward_generation(input_ids, kwargs):
+        if input_ids is None or kwargs.get("inputs_embeds") is not None:
+            raise ValueError("A backward model (reverse_text=True) generates from input_ids: it reverses the prompt's "
+                             "tokens before reading them. Pass input_ids (and attention_mask), not inputs_embeds.")
+        if kwargs.get("cache") is not None or kwargs.get("past_key_values") is not None:
+            raise ValueError("A backward model (reverse_text=True) starts generate() from the prompt alone: a cache "
+                             "from an earlier call read another stretch of text. Pass the whole prompt, no cache.")
+
+    def _reject_leading_bos(self, input_ids, layout):
+        bos = self.config.bos_token_id
+        if bos is None:
+            return
+        first_real = input_ids[:, 0] if layout.mask is None else input_ids.gather(1, layout.starts[:, None])[:, 0]
+        if bool((first_real == bos).any()):
+            raise ValueError(f"A backward model (reverse_text=True) writes the text before the prompt, but a prompt "
+                             f"starts with <s> (id {bos}), which marks where a text starts: there is nothing before "
+                             "it. Tokenize the prompt with add_special_tokens=False (pipeline('text-generation') "
+                             "does).")
 
     def prepare_inputs_for_generation(
         self, input_ids, cache=None, attention_mask=None, inputs_embeds=None, use_cache=None,
@@ -753,13 +840,18 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
         cache=None,
         output_hidden_states=None,
         return_dict=None,
+        already_reversed=False,
         **kwargs,
     ) -> RNNSequenceClassifierOutput:
         r"""labels: `(batch,)` class ids, `(batch, num_labels)` multi-hot, or `(batch,)`/`(batch, 1)` floats; with an
-        auxiliary head, `(batch, 2)`: (main class, auxiliary class) ids (`(batch,)` trains the main head alone)."""
+        auxiliary head, `(batch, 2)`: (main class, auxiliary class) ids (`(batch,)` trains the main head alone).
+        already_reversed: see [`RNNModel.forward`]; a backward model reverses each whole review before chunking it,
+        and its n-gram bag reads the reversed ids."""
         cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
         output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
+        input_ids, inputs_embeds = in_reading_order(self.config, already_reversed, attention_mask, input_ids,
+                                                    inputs_embeds)
         inputs = {"input_ids": input_ids, "inputs_embeds": inputs_embeds, "input_values": input_values}
         chunk = self.config.classifier_chunk_size
         seq_len = next(t for t in inputs.values() if t is not None).size(1)
@@ -768,7 +860,7 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             features = self._encode_in_chunks(inputs, attention_mask, cache, chunk)
         else:
             outputs = self.model(**inputs, attention_mask=attention_mask, cache=cache, use_cache=False,
-                                 output_hidden_states=output_hidden_states, return_dict=True)
+                                 output_hidden_states=output_hidden_states, return_dict=True, already_reversed=True)
             features, hidden_states = self.pooler(outputs.last_hidden_state, attention_mask), outputs.hidden_states
         if self.ngrams is not None:
             if input_ids is None:
@@ -804,7 +896,8 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             piece = {k: (v[:, start : start + chunk] if v is not None else None) for k, v in inputs.items()}
             mask = attention_mask[:, start : start + chunk] if attention_mask is not None else None
             with torch.set_grad_enabled(torch.is_grad_enabled() and idx >= len(starts) - grad_chunks):
-                out = self.model(**piece, attention_mask=mask, cache=cache, use_cache=True, return_dict=True)
+                out = self.model(**piece, attention_mask=mask, cache=cache, use_cache=True, return_dict=True,
+                                 already_reversed=True)
                 summary = self.pooler.combine(summary, self.pooler.summarise(out.last_hidden_state, mask))
             cache = out.cache
         return self.pooler.finish(summary)  # [B, width_factor * D*H]
@@ -815,6 +908,10 @@ class RNNForTokenClassification(RNNPreTrainedModel):
 
     def __init__(self, config: RNNConfig):
         super().__init__(config)
+        if config.reverse_text:
+            raise ValueError("RNNForTokenClassification reads tokens in their order; reverse_text=True (a backward "
+                             "model) is for language models and sequence classifiers. For context from both sides "
+                             "use bidirectional=True with reverse_text=False.")
         self.model = RNNModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.output_size, config.num_labels)
