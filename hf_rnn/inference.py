@@ -1,13 +1,9 @@
 """Inference on saved classifiers through transformers' pipeline(): labels for sentiment, stars for ratings."""
 
-import json
-from pathlib import Path
-
-from transformers import PreTrainedConfig, pipeline
-from transformers.utils import CONFIG_NAME
+from transformers import pipeline
 
 from .data.classification import id2label
-from .locations import looks_like_hub_id
+from .locations import model_config_dict
 from .ratings import posterior_median_stars
 
 EXAMPLE_FOLDER = "runs/imdb-quick/model"
@@ -29,7 +25,7 @@ def load_classifier(model_dir: str, device=None):
 
 def check_text_classifier(model_dir: str) -> None:
     """Raise a one-line error unless `model_dir` holds a trained text classifier (see `load_classifier`)."""
-    config = _config_dict(model_dir)
+    config = model_config_dict(model_dir, EXAMPLE_FOLDER)
     if config.get("timeseries_task"):
         raise ValueError(f"{model_dir} holds a time-series model ({config['timeseries_task']}); run it with "
                          f"`hf-rnn timeseries {model_dir} SERIES_FILE`.")
@@ -39,23 +35,6 @@ def check_text_classifier(model_dir: str) -> None:
                          f"classifier (*ForSequenceClassification), so its classifier head would be untrained. "
                          f"Pass a classifier folder (e.g. {EXAMPLE_FOLDER}); a language model generates text "
                          f"with pipeline('text-generation', model=...).")
-
-
-def _config_dict(model_dir: str) -> dict:
-    path = Path(model_dir).expanduser()
-    if path.is_dir():
-        if not (path / CONFIG_NAME).is_file():
-            raise FileNotFoundError(f"{path} has no {CONFIG_NAME}: pass the model folder a training run saved "
-                                    f"(e.g. {EXAMPLE_FOLDER}), not its parent.")
-        return json.loads((path / CONFIG_NAME).read_text())
-    if not looks_like_hub_id(model_dir):
-        raise FileNotFoundError(f"No such model folder: {model_dir} (pass a folder a training run saved, "
-                                f"e.g. {EXAMPLE_FOLDER}).")
-    try:
-        return PreTrainedConfig.get_config_dict(model_dir)[0]
-    except OSError as error:  # the Hub's message spans several lines; its first one says why
-        raise FileNotFoundError(f"No model folder {model_dir}, and no Hub model of that name could be read: "
-                                f"{str(error).splitlines()[0]}") from None
 
 
 def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:

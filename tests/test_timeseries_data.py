@@ -238,6 +238,10 @@ def test_cli_timeseries_prints_strict_json_and_one_line_errors(tmp_path, capsys)
     assert np.asarray(forecast["forecast"]).shape == (1, 2, 1)
     with pytest.raises(SystemExit, match=r"^hf-rnn: error: .*gap.csv line 3, column 'v'"):
         main(["timeseries", str(tmp_path / "model"), str(tmp_path / "gap.csv")])
+    with pytest.raises(SystemExit, match=r"^hf-rnn: error: No such model folder: .*nothing \(pass a folder"):
+        main(["timeseries", str(tmp_path / "nothing"), str(tmp_path / "ok.csv")])  # was: Hub repo id rules
+    with pytest.raises(SystemExit, match=r"has no config.json: pass the model folder .* not its parent"):
+        main(["timeseries", str(tmp_path), str(tmp_path / "ok.csv")])
     with torch.no_grad():
         next(model.parameters()).fill_(float("nan"))  # weights of a model trained on series with gaps
     model.save_pretrained(tmp_path / "broken")

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import (
-    AutoConfig,
     AutoModelForSequenceClassification,
     AutoModelForTimeSeriesPrediction,
     AutoModelForTokenClassification,
 )
 
+from ..locations import model_config_dict
 from .data import (
     ChannelNormalizer,
     TimeSeriesCollator,
@@ -37,8 +37,7 @@ def load_timeseries_model(model_dir: str | Path, trust_remote_code: bool = False
         model_dir: folder written by `save_pretrained` / `Trainer.save_model` (or a Hub id).
         trust_remote_code: load with the model code saved beside the weights (no hf_rnn import needed).
     """
-    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
-    task = getattr(config, "timeseries_task", None)
+    task = model_config_dict(model_dir, "runs/gunpoint/model").get("timeseries_task")  # one-line errors first
     if task not in AUTO_CLASSES:
         raise ValueError(f"{model_dir} has no timeseries_task in its config ({task!r}); was it trained with "
                          f"hf_rnn.timeseries (scripts/train_timeseries.py)? Expected one of {sorted(AUTO_CLASSES)}.")
