@@ -38,7 +38,7 @@ class StatefulLMTrainer(Trainer):
         if self._state_epoch != self.state.epoch // 1 or self._batch_changed(inputs):
             self.train_state, self._state_epoch = None, self.state.epoch // 1  # a new pass starts from zero
         outputs = model(**inputs, cache=self.train_state, use_cache=True)
-        self.train_state = tuple(tuple(t.detach() for t in layer) for layer in outputs.cache)
+        self.train_state = outputs.cache.detach()
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def _batch_changed(self, inputs) -> bool:
