@@ -17,6 +17,8 @@ from .models.rnn import (
     RNNCache,
     RNNCausalLMOutput,
     RNNConfig,
+    RNNEnsembleConfig,
+    RNNEnsembleForSequenceClassification,
     RNNForCausalLM,
     RNNForecastOutput,
     RNNForForecasting,
@@ -38,6 +40,9 @@ for _auto_class, _model_class in (
     (AutoModelForTimeSeriesPrediction, RNNForForecasting),
 ):
     _auto_class.register(RNNConfig, _model_class, exist_ok=True)
+# One folder serves a forward + backward classifier pair (ULMFiT) as one model.
+AutoConfig.register(RNNEnsembleConfig.model_type, RNNEnsembleConfig, exist_ok=True)
+AutoModelForSequenceClassification.register(RNNEnsembleConfig, RNNEnsembleForSequenceClassification, exist_ok=True)
 
 __all__ = [
     "RNNConfig",
@@ -45,6 +50,8 @@ __all__ = [
     "RNNPreTrainedModel",
     "RNNForCausalLM",
     "RNNForSequenceClassification",
+    "RNNEnsembleConfig",
+    "RNNEnsembleForSequenceClassification",
     "RNNForTokenClassification",
     "RNNForForecasting",
     "RNNModelOutput",

@@ -1,6 +1,6 @@
 """The shipped model folder: config and models that travel to the Hub with every checkpoint."""
 
-from .configuration_rnn import RNNConfig
+from .configuration_rnn import RNNConfig, RNNEnsembleConfig
 from .modeling_rnn import (
     AUTO_MAP,
     RNNCache,
@@ -14,3 +14,4 @@ from .modeling_rnn import (
     RNNModelOutput,
     RNNPreTrainedModel,
 )
+from .modeling_rnn_ensemble import ENSEMBLE_AUTO_MAP, RNNEnsembleForSequenceClassification

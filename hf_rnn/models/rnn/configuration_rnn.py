@@ -245,3 +245,52 @@ class RNNConfig(PretrainedConfig):
 def _require_positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name}={value!r} must be a positive integer.")
+
+
+class RNNEnsembleConfig(PretrainedConfig):
+    r"""Several hf_rnn sequence classifiers served as one model, e.g. ULMFiT's forward and backward classifiers
+    (`reverse_text=True`). The ensemble's class probabilities are the average of its members' (ULMFiT averages
+    probabilities, not logits); an auxiliary head (e.g. star ratings) is averaged the same way.
+
+    Args:
+        members (`list` of `RNNConfig` or `dict`): each member's config, in order. The members read one tokenizer's
+            ids and answer with one set of labels: they share `vocab_size`, `pad_token_id`, `id2label` and
+            `auxiliary_label_names`, and classify single-label (an average of probabilities is no regression).
+        kwargs: [`PretrainedConfig`] fields. `id2label`/`label2id` default to the members', so `pipeline()` reads
+            the same labels from the ensemble as from each member.
+    """
+
+    model_type = "hf_rnn_ensemble"
+    keys_to_ignore_at_inference = ["hidden_states"]
+
+    def __init__(self, members=None, **kwargs):
+        self.members = [m.to_dict() if isinstance(m, PretrainedConfig) else dict(m) for m in members or []]
+        configs = self.member_configs()
+        _check_members_agree(configs)
+        if configs:
+            kwargs.setdefault("id2label", configs[0].id2label)
+            kwargs.setdefault("label2id", configs[0].label2id)
+            kwargs.setdefault("problem_type", "single_label_classification")
+        super().__init__(**kwargs)
+
+    def member_configs(self) -> list[RNNConfig]:
+        """The members' configs, built from the dicts this config holds."""
+        return [RNNConfig.from_dict(member) for member in self.members]
+
+    @property
+    def auxiliary_label_names(self) -> list[str] | None:
+        """The members' second head's classes (shared by all), so the ensemble serves that head as a member does."""
+        return self.members[0].get("auxiliary_label_names") if self.members else None
+
+
+def _check_members_agree(configs: list[RNNConfig]):
+    """An ensemble's members share their tokenizer and labels and classify single-label: else a ValueError."""
+    for name in ("vocab_size", "pad_token_id", "id2label", "auxiliary_label_names"):
+        values = [getattr(config, name) for config in configs]
+        if any(value != values[0] for value in values):
+            raise ValueError(f"Ensemble members must share {name} (one tokenizer, one set of labels); got {values}. "
+                             "Fine-tune every member with the same tokenizer and target.")
+    for config in configs:
+        if config.problem_type not in (None, "single_label_classification"):
+            raise ValueError(f"An ensemble averages class probabilities; a member with problem_type="
+                             f"{config.problem_type!r} has none. Ensemble single-label classifiers only.")

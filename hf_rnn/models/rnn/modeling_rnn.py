@@ -368,12 +368,17 @@ class RNNPreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save weights and a config whose `auto_map` names every head, plus the model code for `trust_remote_code`."""
-        self.config.auto_map = dict(AUTO_MAP)
-        super().save_pretrained(save_directory, *args, **kwargs)
-        if not Path(save_directory).is_dir():  # e.g. a non-main process under DDP saved nothing
-            return
-        for name in SHIPPED_FILES:
-            shutil.copyfile(Path(__file__).parent / name, Path(save_directory) / name)
+        save_with_code(super().save_pretrained, self.config, AUTO_MAP, SHIPPED_FILES, save_directory, *args, **kwargs)
+
+
+def save_with_code(save, config, auto_map: dict, code_files, save_directory, *args, **kwargs):
+    """`save` (a `PreTrainedModel.save_pretrained`) with `auto_map` in the config, then the model code beside it."""
+    config.auto_map = dict(auto_map)
+    save(save_directory, *args, **kwargs)
+    if not Path(save_directory).is_dir():  # e.g. a non-main process under DDP saved nothing
+        return
+    for name in code_files:
+        shutil.copyfile(Path(__file__).parent / name, Path(save_directory) / name)
 
 
 class RNNModel(RNNPreTrainedModel):
@@ -868,21 +873,12 @@ class RNNForSequenceClassification(RNNPreTrainedModel):
             features = torch.cat([features, self.ngrams(input_ids, attention_mask)], dim=-1)  # [B, F + D]
         logits = self.classifier(features)  # [B, num_labels]
         auxiliary_logits = self.auxiliary_classifier(features) if self.auxiliary_classifier is not None else None
-        loss = None if labels is None else self._loss(logits, auxiliary_logits, labels)
+        loss = None if labels is None else classifier_loss(self.config, logits, auxiliary_logits, labels)
         if self.config.problem_type == "regression":  # the head predicts the standardised target
             logits = logits * self.config.regression_target_std + self.config.regression_target_mean
         output = RNNSequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states,
                                              auxiliary_logits=auxiliary_logits)
         return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
-
-    def _loss(self, logits, auxiliary_logits, labels):
-        if auxiliary_logits is None or labels.dim() == 1:
-            return sequence_loss(self.config, logits, labels)
-        if labels.dim() != 2 or labels.size(1) != 2:
-            raise ValueError("With an auxiliary head, labels are (batch, 2): (main, auxiliary) class ids; got shape "
-                             f"{tuple(labels.shape)}.")
-        auxiliary = F.cross_entropy(auxiliary_logits.float(), labels[:, 1].long())
-        return sequence_loss(self.config, logits, labels[:, 0]) + self.config.auxiliary_loss_weight * auxiliary
 
     def _encode_in_chunks(self, inputs, attention_mask, cache, chunk):
         """Run the backbone chunk by chunk with the state carried (ULMFiT's MultiBatchEncoder, without hidden
@@ -1018,6 +1014,17 @@ def sequence_loss(config, logits, labels):
     if config.problem_type == "single_label_classification":
         return F.cross_entropy(logits.float(), labels.view(-1).long())
     return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def classifier_loss(config, logits, auxiliary_logits, labels):
+    """A sequence classifier's loss: the main head's, plus the weighted auxiliary head's for `(batch, 2)` labels."""
+    if auxiliary_logits is None or labels.dim() == 1:
+        return sequence_loss(config, logits, labels)
+    if labels.dim() != 2 or labels.size(1) != 2:
+        raise ValueError("With an auxiliary head, labels are (batch, 2): (main, auxiliary) class ids; got shape "
+                         f"{tuple(labels.shape)}.")
+    auxiliary = F.cross_entropy(auxiliary_logits.float(), labels[:, 1].long())
+    return sequence_loss(config, logits, labels[:, 0]) + config.auxiliary_loss_weight * auxiliary
 
 
 def token_loss(config, logits, labels, attention_mask):

@@ -1,0 +1,132 @@
+"""A forward and a backward classifier served as one model folder: probabilities averaged (ULMFiT), saved with
+safetensors and its code, loaded by the Auto classes and pipeline(), with or without hf_rnn installed."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, pipeline
+
+from hf_rnn import RNNEnsembleConfig, RNNEnsembleForSequenceClassification, RNNForSequenceClassification
+from hf_rnn.data import auxiliary_label_names, id2label
+from hf_rnn.models.rnn import ENSEMBLE_AUTO_MAP
+from conftest import tiny_config
+from test_backbone import pad_batch
+
+LABELS = {0: "neg", 1: "pos"}
+STARS = auxiliary_label_names("binary+rating10")
+
+
+def member(reverse_text=False, **overrides):
+    settings = dict(num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, **overrides)
+    return RNNForSequenceClassification(tiny_config(reverse_text=reverse_text, **settings)).eval()
+
+
+def forward_backward_ensemble(**overrides):
+    forward, backward = member(**overrides), member(reverse_text=True, **overrides)
+    return forward, backward, RNNEnsembleForSequenceClassification.from_members(forward, backward).eval()
+
+
+def mean_probabilities(models, ids, mask=None, head="logits"):
+    return torch.stack([getattr(m(ids, attention_mask=mask), head).softmax(-1) for m in models]).mean(0)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_ensemble_probabilities_are_the_average_of_its_members(side):
+    forward, backward, ensemble = forward_backward_ensemble()
+    ids, mask = pad_batch([torch.tensor(r) for r in ([5, 6, 7, 8, 9], [10, 11], [12, 13, 14])], side)
+    with torch.no_grad():
+        probabilities = ensemble(ids, attention_mask=mask).logits.softmax(-1)
+        torch.testing.assert_close(probabilities, mean_probabilities([forward, backward], ids, mask))
+        alone = ensemble(torch.tensor([[10, 11]])).logits.softmax(-1)
+        torch.testing.assert_close(probabilities[1:2], alone, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(probabilities, forward(ids, attention_mask=mask).logits.softmax(-1))
+
+
+def test_auxiliary_head_is_averaged_too_and_the_loss_reads_the_average():
+    forward, backward, ensemble = forward_backward_ensemble(auxiliary_label_names=STARS)
+    ids, labels = torch.randint(4, 20, (4, 6)), torch.tensor([[0, 2], [1, 8], [1, 6], [0, 0]])
+    with torch.no_grad():
+        out = ensemble(ids, labels=labels)
+        torch.testing.assert_close(out.auxiliary_logits.softmax(-1),
+                                   mean_probabilities([forward, backward], ids, head="auxiliary_logits"))
+    expected = torch.nn.functional.nll_loss(out.logits.log_softmax(-1), labels[:, 0]) + \
+        torch.nn.functional.nll_loss(out.auxiliary_logits.log_softmax(-1), labels[:, 1])
+    torch.testing.assert_close(out.loss, expected)
+    assert ensemble.config.auxiliary_label_names == STARS
+
+
+def test_ensemble_saves_reloads_and_serves_pipeline_with_labels(tmp_path, tokenizer):
+    forward, backward, ensemble = forward_backward_ensemble()
+    ensemble.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"model.safetensors", "config.json", "configuration_rnn.py", "modeling_rnn.py",
+            "modeling_rnn_ensemble.py"} <= names
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in names)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["auto_map"] == ENSEMBLE_AUTO_MAP and [m["reverse_text"] for m in saved["members"]] == [False, True]
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert type(reloaded) is RNNEnsembleForSequenceClassification
+    texts = ["a great movie", "boring plot and bad acting"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**batch).logits, ensemble(**batch).logits)
+        expected = mean_probabilities([forward, backward], batch.input_ids, batch.attention_mask)
+    outputs = pipeline("text-classification", model=str(tmp_path), top_k=None)(texts)
+    for row, scores in enumerate(outputs):
+        by_label = {entry["label"]: entry["score"] for entry in scores}
+        assert set(by_label) == {"neg", "pos"}
+        assert by_label["pos"] == pytest.approx(float(expected[row, 1]), abs=1e-5)
+
+
+CLEAN_LOADER = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["hf_rnn"] = None  # hf_rnn must not be importable: the folder alone has to suffice
+    from transformers import pipeline
+    classify = pipeline("text-classification", model=sys.argv[1], trust_remote_code=True, top_k=None)
+    print(json.dumps({"scores": classify(["a great movie", "boring plot"]),
+                      "module": type(classify.model).__module__}))
+    """
+)
+
+
+def test_ensemble_folder_loads_without_hf_rnn(tmp_path, tokenizer):
+    _, _, ensemble = forward_backward_ensemble()
+    ensemble.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    (tmp_path / "loader.py").write_text(CLEAN_LOADER)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
+    result = subprocess.run([sys.executable, "loader.py", "model"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "hf_rnn" not in remote["module"]
+    local = pipeline("text-classification", model=str(tmp_path / "model"), top_k=None)(["a great movie", "boring plot"])
+    for theirs, ours in zip(remote["scores"], local):
+        assert {e["label"]: pytest.approx(e["score"], abs=1e-6) for e in theirs} == {e["label"]: e["score"] for e in ours}
+
+
+def labelled(**overrides):
+    return tiny_config(num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, **overrides)
+
+
+@pytest.mark.parametrize("members, message", [
+    ([labelled(), labelled(vocab_size=40)], "share vocab_size"),
+    ([labelled(), tiny_config(num_labels=2)], "share id2label"),
+    ([tiny_config(num_labels=1, problem_type="regression")] * 2, "problem_type='regression'"),
+])
+def test_members_that_disagree_are_refused(members, message):
+    with pytest.raises(ValueError, match=message):
+        RNNEnsembleConfig(members=members)
+
+
+def test_an_ensemble_without_members_is_refused():
+    with pytest.raises(ValueError, match="no members"):
+        RNNEnsembleForSequenceClassification(RNNEnsembleConfig())
