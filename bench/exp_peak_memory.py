@@ -97,8 +97,11 @@ def plot(rows: list[dict]):
     figure, axis = plt.subplots(figsize=(7, 4))
     for kind in KINDS:
         ran = [row for row in rows if row["model"] == kind and row["status"] == "ran"]
-        axis.plot([row["tokens"] for row in ran], [max(row["growth MiB"], 0.1) for row in ran], marker="o",
-                  label=kind)
+        line, = axis.plot([row["tokens"] for row in ran], [max(row["growth MiB"], 0.1) for row in ran], marker="o",
+                          label=kind)
+        if ran and any(row["model"] == kind and row["status"] != "ran" for row in rows):
+            axis.annotate(f"  no longer input runs\n  (past {ran[-1]['tokens']:,} tokens)", (ran[-1]["tokens"],
+                          ran[-1]["growth MiB"]), color=line.get_color(), fontsize=8)
     axis.set(xscale="log", yscale="log", xlabel="document length (tokens)",
              ylabel="peak RSS growth during the forward pass (MiB)", title="Memory to classify one long document")
     axis.legend(fontsize=8)
