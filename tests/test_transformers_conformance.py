@@ -238,3 +238,13 @@ def test_chunked_classifier_memory_does_not_grow_with_the_length():
     chunked = model(ids, attention_mask=mask).logits
     model.config.classifier_chunk_size = 0
     torch.testing.assert_close(chunked, model(ids, attention_mask=mask).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_non_finite_input_values_name_the_row_and_step():
+    from hf_rnn import RNNForForecasting
+
+    model = RNNForForecasting(tiny_config(input_size=2))
+    series = torch.randn(2, 5, 2)
+    series[1, 3, 0] = float("nan")
+    with pytest.raises(ValueError, match="batch row 1, step 3, channel 0"):
+        model(input_values=series, labels=series)

@@ -491,6 +491,8 @@ class RNNModel(RNNPreTrainedModel):
         if input_values is not None:
             if self.config.input_size is None:
                 raise ValueError("input_values needs a model configured with input_size (number of channels).")
+            if not _is_tracing():
+                _check_finite_values(input_values)
             return self.input_projection(input_values.to(self.input_projection.weight.dtype))
         if inputs_embeds is not None:
             return inputs_embeds
@@ -1053,6 +1055,15 @@ def _check_token_ids(input_ids, vocab_size):
         raise ValueError(f"input_ids hold ids from {int(low)} to {int(high)}, but the embedding has vocab_size="
                          f"{vocab_size} rows (ids 0..{vocab_size - 1}). Use the tokenizer saved with this model, or "
                          "model.resize_token_embeddings(len(tokenizer)) after adding tokens.")
+
+
+def _check_finite_values(input_values):
+    finite = torch.isfinite(input_values)
+    if not bool(finite.all()):
+        row, step, channel = (int(i) for i in (~finite).nonzero()[0])
+        raise ValueError(f"input_values hold NaN or inf (first at batch row {row}, step {step}, channel {channel}): "
+                         "a model cannot learn from them. Fill or drop missing values first; missing targets may "
+                         "be NaN in `labels`, where the loss skips them.")
 
 
 def _config_default(value, config_value):
