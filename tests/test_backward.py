@@ -5,12 +5,14 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from transformers import pipeline
+from transformers import TrainingArguments, pipeline
 
 from hf_rnn import RNNConfig, RNNForCausalLM, RNNForSequenceClassification, RNNForTokenClassification, RNNModel
 from hf_rnn.data import lm_blocks
 from hf_rnn.models.rnn.modeling_rnn import PaddingLayout
 from hf_rnn.tokenization import train_word_level_tokenizer
+from hf_rnn.training import DataArguments, ModelArguments, ULMFiTArguments
+from hf_rnn.training.recipes import train_language_model
 from conftest import tiny_config
 from test_backbone import pad_batch
 
@@ -136,6 +138,14 @@ def test_backward_lm_carries_its_state_over_backward_blocks(word_tokenizer):
             cache, pieces = out.cache, pieces + [out.logits]
         whole = forward(torch.tensor([stream[:, ::-1].ravel().tolist()])).logits
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole, atol=1e-5, rtol=1e-5)
+
+
+def test_a_backward_lm_refuses_to_carry_its_state_over_a_forward_stream(word_tokenizer, tmp_path):
+    stream = datasets.IterableDataset.from_generator(lambda: iter([{"input_ids": [4, 5, 6, 7]}] * 4))
+    with pytest.raises(ValueError, match="streamed corpus comes forward"):
+        train_language_model(word_tokenizer, stream, None, DataArguments(lm_streams=2),
+                             ModelArguments(config_overrides="reverse_text=true"), ULMFiTArguments(),
+                             TrainingArguments(output_dir=str(tmp_path), max_steps=1, report_to=[]))
 
 
 def backward_lm(**overrides):

@@ -110,7 +110,8 @@ def test_ensemble_folder_loads_without_hf_rnn(tmp_path, tokenizer):
     assert "hf_rnn" not in remote["module"]
     local = pipeline("text-classification", model=str(tmp_path / "model"), top_k=None)(["a great movie", "boring plot"])
     for theirs, ours in zip(remote["scores"], local):
-        assert {e["label"]: pytest.approx(e["score"], abs=1e-6) for e in theirs} == {e["label"]: e["score"] for e in ours}
+        scores = lambda entries: {entry["label"]: entry["score"] for entry in entries}
+        assert scores(theirs) == pytest.approx(scores(ours), abs=1e-6)
 
 
 def labelled(**overrides):

@@ -166,3 +166,34 @@ def test_adversarial_terms_train_inside_the_job_with_unlabeled_reviews(tmp_path)
                                                                   "logging_steps": 1}, **TINY)
     log = json.loads((tmp_path / "job" / "sentiment" / "trainer_state.json").read_text())["log_history"]
     assert {"adv_loss", "vat_loss", "vat_unlabeled_loss", "entropy"} <= set(log[0])
+
+
+def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp_path, monkeypatch):
+    from hf_rnn.inference import load_classifier, predict_reviews
+
+    out = tmp_path / "job"
+    job = JobArguments(output_dir=str(out), preset="quick", backward=True, heads="shared")
+    overrides = {"max_steps": 2, "save_steps": 2}
+    backward_blocks, make_blocks = [], recipes.lm_blocks
+    monkeypatch.setattr(recipes, "lm_blocks", lambda *args, **kwargs: backward_blocks.append(
+        kwargs.get("reverse_text", False)) or make_blocks(*args, **kwargs))
+    results = run_imdb(job, user_training_overrides=overrides, **TINY)
+    # Training blocks of the forward LM, its validation blocks, then the backward LM's: streams stepping backward.
+    assert backward_blocks == [False, False, True, False]
+    for stage in ("lm_backward", "sentiment_backward", "ensemble"):
+        assert (out / stage / "stage_done.json").is_file(), stage
+    for stage in ("lm_backward", "sentiment_backward"):  # the backward LM and the classifier fine-tuned from it
+        assert json.loads((out / stage / "config.json").read_text())["reverse_text"] is True, stage
+    published = json.loads((out / "model" / "config.json").read_text())
+    assert [member["reverse_text"] for member in published["members"]] == [False, True]
+    for name in ("sentiment", "sentiment_backward", "ensemble"):
+        assert 0 <= results[name]["test_accuracy"] <= 1, name
+    assert results["ensemble_rating"]["test_mae"] >= 0  # both members have the rating head: averaged too
+    classify = pipeline("text-classification", model=str(out / "model"))
+    assert {o["label"] for o in classify(["A wonderful, moving film.", "Dreadful."])} <= {"neg", "pos"}
+    (prediction,) = predict_reviews(load_classifier(str(out / "model")), ["A fine film, 8/10."])
+    assert prediction["label"] in ("neg", "pos") and 1 <= prediction["rating"] <= 10
+    card = (out / "model" / "README.md").read_text()
+    assert "ensemble" in card and f"{results['ensemble']['test_accuracy']:.4f}" in card
+    again = run_imdb(job, user_training_overrides=overrides, **TINY)  # every stage finished: nothing retrains
+    assert again["ensemble"] == results["ensemble"] and again["lm_backward"] == results["lm_backward"]

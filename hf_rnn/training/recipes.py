@@ -12,10 +12,10 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
+from transformers import AutoConfig, AutoTokenizer, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from .. import RNNConfig, RNNForCausalLM, RNNForSequenceClassification
+from .. import RNNConfig, RNNEnsembleForSequenceClassification, RNNForCausalLM, RNNForSequenceClassification
 from ..data import (
     LengthGroupedTrainer,
     auxiliary_label_names,
@@ -91,16 +91,26 @@ def prepare_tokenizer(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, o
     return tokenizer
 
 
-def lm_datasets(tokenizer, dsd: datasets.DatasetDict, data_args: DataArguments):
-    """LM blocks: train on training + unlabeled reviews, measure perplexity on the validation reviews."""
+def lm_datasets(tokenizer, dsd: datasets.DatasetDict, data_args: DataArguments, reverse_text: bool = False):
+    """LM blocks: train on training + unlabeled reviews, measure perplexity on the validation reviews.
+    `reverse_text`: training blocks for a backward model, whose streams step back through the text."""
     train_text = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
     if data_args.max_lm_documents and data_args.max_lm_documents < len(train_text):
         train_text = train_text.shuffle(seed=0).select(range(data_args.max_lm_documents))
     streams = data_args.lm_streams or None  # stream order lets the state carry from batch to batch
-    train = lm_blocks(train_text, tokenizer, block_size=data_args.block_size, num_streams=streams)
+    train = lm_blocks(train_text, tokenizer, block_size=data_args.block_size, num_streams=streams,
+                      reverse_text=reverse_text)
     valid_text = dsd["validation"].select(range(min(len(dsd["validation"]), data_args.max_lm_eval_documents)))
     valid = lm_blocks(valid_text, tokenizer, block_size=data_args.block_size)
     return train, valid
+
+
+def reads_backward(model_args: ModelArguments) -> bool:
+    """Whether the model these arguments make is a backward model (`reverse_text`): a saved model's own config says,
+    else the config overrides of a new one."""
+    if model_args.init_from:
+        return bool(getattr(AutoConfig.from_pretrained(model_args.init_from), "reverse_text", False))
+    return bool(model_args.config_kwargs().get("reverse_text", False))
 
 
 def new_model_config(tokenizer, model_args: ModelArguments, **extra) -> RNNConfig:
@@ -161,7 +171,7 @@ def pretrain_language_model(tokenizer, dsd, data_args: DataArguments, model_args
     if (done := finished_stage(training_args.output_dir)) is not None:
         return done
     with training_args.main_process_first(desc="LM blocks"):
-        train, valid = lm_datasets(tokenizer, dsd, data_args)
+        train, valid = lm_datasets(tokenizer, dsd, data_args, reverse_text=reads_backward(model_args))
     return train_language_model(tokenizer, train, valid, data_args, model_args, ulmfit, training_args)
 
 
@@ -173,7 +183,10 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
         tokenizer: The tokenizer the blocks were made with (saved with the model).
         train: Training blocks: a `datasets.Dataset` (`lm_blocks`) or a stream (`streamed_lm_blocks`, which needs
             `max_steps`).
-        valid: Held-out blocks (a `datasets.Dataset`): perplexity is measured on them at the end.
+        valid: Held-out blocks (a `datasets.Dataset`): perplexity is measured on them at the end. A backward model
+            (`reverse_text`) reverses every block it reads; with `lm_streams` its training blocks must come from
+            `lm_blocks(..., reverse_text=True)`, whose streams step back through the text (a stream read forward
+            cannot: refused).
         data_args: `lm_streams` (carry the state across batches) and `block_size`.
         model_args: The architecture of a new model, or `init_from`, a saved LM (folder or Hub id) to fine-tune;
             a vocabulary other than the tokenizer's is matched to it (`load_pretrained_lm`) and reported.
@@ -186,6 +199,10 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
     if (done := finished_stage(training_args.output_dir)) is not None:
         return done
     streamed = isinstance(train, datasets.IterableDataset)
+    if streamed and data_args.lm_streams and reads_backward(model_args):
+        raise ValueError("A backward LM (reverse_text) carries its state backward through the text, but a streamed "
+                         "corpus comes forward: load it in memory (lm_blocks(..., reverse_text=True)) or set "
+                         "lm_streams=0.")
     if streamed:
         read_own_stream_per_process(training_args)
     set_seed(training_args.seed)  # before the model exists: its initial weights are part of "same seed, same result"
@@ -313,10 +330,42 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
                            data_collator=classification_collator(tokenizer),
                            compute_metrics=compute_metrics_for(data_args.target), **extra)
     metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"])}
+    metrics.update(evaluate_splits(trainer, features))
+    return finish_stage(trainer, metrics, model_args, data_args, tasks="text-classification")
+
+
+def evaluate_splits(trainer, features) -> dict:
+    """The validation and test figures (those of the splits present), logged and saved as Trainer does."""
+    metrics = {}
     for split in ("validation", "test"):
         if split in features:
             result = trainer.evaluate(by_length(features[split]), metric_key_prefix=split)
             trainer.log_metrics(split, result)
             trainer.save_metrics(split, result)
             metrics.update(result)
-    return finish_stage(trainer, metrics, model_args, data_args, tasks="text-classification")
+    return metrics
+
+
+def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: list, training_args) -> dict:
+    """Serve finished classifiers (e.g. ULMFiT's forward and backward ones) as one model, which averages their
+    probabilities: saved with the tokenizer in `training_args.output_dir`, evaluated on validation and test.
+
+    Returns:
+        The ensemble's figures, also recorded in `output_dir/stage_done.json` (a second call returns them).
+    """
+    if (done := finished_stage(training_args.output_dir)) is not None:
+        return done
+    with training_args.main_process_first(desc="classification features"):
+        features = classification_datasets(tokenizer, dsd, data_args)
+    members = [RNNForSequenceClassification.from_pretrained(folder) for folder in member_dirs]
+    ensemble = RNNEnsembleForSequenceClassification.from_members(*members)
+    # Evaluation only: the eval_dataset is there for TrainingArguments that name an eval strategy.
+    trainer = Trainer(model=ensemble, args=training_args, processing_class=tokenizer,
+                      eval_dataset=by_length(features.get("validation", features.get("test"))),
+                      data_collator=classification_collator(tokenizer),
+                      compute_metrics=compute_metrics_for(data_args.target))
+    trainer.save_model(training_args.output_dir)
+    metrics = {"members": [str(folder) for folder in member_dirs], **evaluate_splits(trainer, features)}
+    if trainer.is_world_process_zero():
+        mark_stage_done(training_args.output_dir, metrics)
+    return metrics

@@ -2,10 +2,12 @@
 
     hf-rnn imdb --preset quick --output_dir runs/imdb-quick [--dataset path/to/imdb]  # or $HF_RNN_IMDB_PATH, or the Hub
     hf-rnn imdb --lm_init_from runs/wiki-lm ...  # the LM stage fine-tunes this pretrained LM (run_lm.py) on the reviews
+    hf-rnn imdb --backward ...  # also a backward LM and classifier; output_dir/model is the ensemble of both directions
 
 Every stage writes into its own folder under `output_dir` and records `stage_done.json` when finished, so a
 killed run started again with the same command skips finished stages and resumes the current one from its
-last Trainer checkpoint. The sentiment classifier is saved as `output_dir/model` with its tokenizer, a config
+last Trainer checkpoint. The sentiment classifier (with `--backward`, `RNNEnsembleForSequenceClassification`: the
+forward and backward classifiers, probabilities averaged) is saved as `output_dir/model` with its tokenizer, a config
 whose `auto_map` names every head, the model code and a model card: `pipeline("text-classification",
 model=output_dir/model)` loads it, with or without hf_rnn installed (`trust_remote_code=True`); `--push_to_hub`
 puts that folder, card included, on the Hub. Every argument can also come from one .json/.yaml file:
@@ -31,13 +33,14 @@ from ...training.adversarial import AdversarialArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
-                                 pretrain_language_model, train_classifier)
+                                 ensemble_classifiers, pretrain_language_model, train_classifier)
 from ...training.script_args import arguments_file, read_arguments_file
 from .model_card import resumed_note, write_model_card
 from .presets import COMMON, PRESETS
 
 logger = logging.getLogger(__name__)
-STAGES = ("tokenizer", "lm", "sentiment", "rating")  # each in its own folder under output_dir
+# Each in its own folder under output_dir; the last three only with --backward.
+STAGES = ("tokenizer", "lm", "sentiment", "rating", "lm_backward", "sentiment_backward", "ensemble")
 RATING_TARGETS = ("rating10", "regression")
 RATING_STARTS = ("lm", "sentiment")
 HEADS = ("separate", "shared")
@@ -65,6 +68,12 @@ class JobArguments:
         "help": "Train the classifiers on every labelled review (train + the validation split), with settings chosen "
                 "on validation before; no validation figures then. The LM is unchanged: it never trains on the "
                 "validation reviews and measures its perplexity on them."})
+    # ULMFiT's forward + backward ensemble: fwd 94.96, bwd 94.74, both 95.39 in fastai's notebook (docs/design.md 5).
+    backward: bool = field(default=False, metadata={
+        "help": "Also train a backward LM and classifier (ULMFiT's second direction: the same tokenizer and reviews, "
+                "read from the end; folders lm_backward/ and sentiment_backward/) and publish the ensemble of both "
+                "classifiers, which averages their probabilities, as output_dir/model. About doubles the LM and "
+                "sentiment time."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
                 "comes from `hf auth login` or $HF_TOKEN."})
@@ -126,6 +135,26 @@ def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, d
         tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial))[1]
 
 
+def backward_direction(job: JobArguments, model_args: ModelArguments, lm_stage, classifier_stage,
+                       sentiment_data: DataArguments, two_heads: bool) -> dict:
+    """ULMFiT's second direction: a backward LM (`reverse_text=True`) on the same tokenizer and reviews, then a
+    backward classifier from it for the same target as the forward one; each stage resumable in its own folder."""
+    if model_args.lm_init_from:  # a pretrained LM reads forward: it cannot start a backward one
+        logger.warning("--lm_init_from is a forward LM: the backward LM trains from scratch on the reviews.")
+    overrides = format_config_overrides({**model_args.config_kwargs(), "reverse_text": True})
+    backward = dataclasses.replace(model_args, init_from=None, lm_init_from=None, config_overrides=overrides)
+    results = {"lm_backward": lm_stage("lm_backward", backward)}
+    from_lm = dataclasses.replace(model_args, init_from=str(Path(job.output_dir) / "lm_backward"))
+    classifier = classifier_stage("sentiment_backward", sentiment_data, from_lm)
+    return {**results, **named_figures(classifier, two_heads, "sentiment_backward", "rating_backward")}
+
+
+def named_figures(metrics: dict, two_heads: bool, sentiment: str, rating: str) -> dict:
+    """A classifier stage's figures under its name in the results; a two-head stage's split into its sentiment and
+    its rating figures."""
+    return dict(zip((sentiment, rating), split_two_head_metrics(metrics))) if two_heads else {sentiment: metrics}
+
+
 def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
     """A two-head stage's metrics as a sentiment stage's and a rating stage's (`validation_rating_mae` ->
     `validation_mae`); the training figures (time, loss) belong to both."""
@@ -159,12 +188,13 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     resumed = [stage for stage in STAGES if (out / stage).is_dir()]
     dsd = load_imdb(data_args, seed=job.seed)
     tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
-    lm_args = stage_training_args(job, "lm", "lm", preset["lm_training"], user)
+    lm_args = lambda name: stage_training_args(job, name, "lm", preset["lm_training"], user)
+    lm_stage = lambda name, start_from: timed_stage(out / name, lambda: pretrain_language_model(
+        tokenizer, dsd, data_args, start_from, ulmfit, lm_args(name)))[1]
     # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
     lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
     results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from}
-    results["lm"] = timed_stage(out / "lm", lambda: pretrain_language_model(tokenizer, dsd, data_args, lm_start,
-                                                                           ulmfit, lm_args))[1]
+    results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
     if job.rating and not has_ratings:
@@ -172,15 +202,19 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     stage = lambda name, data, start: train_classifier_stage(job, name, tokenizer, labelled, data, start, ulmfit,
                                                              adversarial, preset, user)
     from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
-    if job.heads == "shared" and job.rating and has_ratings:
-        both = stage("sentiment", dataclasses.replace(data_args, target=TWO_HEAD_TARGET), from_lm)
-        results["sentiment"], results["rating"] = split_two_head_metrics(both)
-    else:
-        results["sentiment"] = stage("sentiment", data_args, from_lm)
-        if job.rating and has_ratings:
-            rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
-            results["rating"] = stage("rating", dataclasses.replace(data_args, target=job.rating_target),
-                                      rating_from)
+    two_heads = job.heads == "shared" and job.rating and has_ratings
+    sentiment_data = dataclasses.replace(data_args, target=TWO_HEAD_TARGET) if two_heads else data_args
+    results.update(named_figures(stage("sentiment", sentiment_data, from_lm), two_heads, "sentiment", "rating"))
+    if not two_heads and job.rating and has_ratings:
+        rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
+        results["rating"] = stage("rating", dataclasses.replace(data_args, target=job.rating_target), rating_from)
+    if job.backward:
+        results.update(backward_direction(job, model_args, lm_stage, stage, sentiment_data, two_heads))
+        ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
+        members = [out / "sentiment", out / "sentiment_backward"]
+        ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
+            tokenizer, labelled, sentiment_data, members, ensemble_args))[1]
+        results.update(named_figures(ensemble, two_heads, "ensemble", "ensemble_rating"))
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
                                 for stage in STAGES if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
@@ -190,13 +224,14 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
 
 
 def finish(job: JobArguments, results: dict, data_args: DataArguments):
-    """Publish the sentiment model as `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and
-    write results.json."""
+    """Publish the sentiment model (with `backward`, the ensemble of both directions) as `output_dir/model` with a
+    model card (and, with `push_to_hub`, on the Hub), and write results.json."""
     out = Path(job.output_dir)
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
-    shutil.copytree(out / "sentiment", model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
+    published = out / ("ensemble" if job.backward else "sentiment")
+    shutil.copytree(published, model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
     repo_id = hub_repo(job) if job.push_to_hub else None  # first: the card names the repo its readers load from
     write_model_card(model_dir, results, job, data_args, repo_id)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
@@ -214,9 +249,11 @@ def hub_repo(job: JobArguments) -> str:
 
 
 def summary_line(results: dict) -> str:
-    """One line a person reads at the end: test accuracy, rating error, wall time."""
-    sentiment = results["sentiment"]
-    line = f"[{results['preset']}] test accuracy {sentiment.get('test_accuracy', float('nan')):.4f}"
+    """One line a person reads at the end: test accuracy (each direction and the ensemble), rating error, wall time."""
+    accuracy = lambda stage: results[stage].get("test_accuracy", float("nan"))
+    line = f"[{results['preset']}] test accuracy {accuracy('sentiment'):.4f}"
+    if "ensemble" in results:
+        line += f" (backward {accuracy('sentiment_backward'):.4f}, ensemble {accuracy('ensemble'):.4f})"
     if "rating" in results:
         rating = results["rating"]
         line += f", rating MAE {rating.get('test_mae', float('nan')):.3f}, exact {rating.get('test_exact', 0):.3f}"

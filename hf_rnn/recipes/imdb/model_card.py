@@ -18,10 +18,16 @@ TEMPLATE = "imdb_classifier.md"  # in model_cards/, installed as the package hf_
 CURVES = "training_curves.png"
 
 
+# The result stages, in the order the card lists them; the last three only for a run with a backward direction.
+RESULT_STAGES = ("sentiment", "rating", "sentiment_backward", "rating_backward", "ensemble", "ensemble_rating")
+
+
 def eval_results(results: dict) -> list[EvalResult]:
-    """model-index entries (Hub-valid metadata) for the test metrics of the run."""
+    """model-index entries (Hub-valid metadata) for the test metrics of the run: of the published model, which is the
+    forward + backward ensemble when the run has one."""
     entries = []
-    for stage, metric, name in (("sentiment", "accuracy", "test_accuracy"), ("sentiment", "f1", "test_f1"),
+    published = "ensemble" if "ensemble" in results else "sentiment"
+    for stage, metric, name in ((published, "accuracy", "test_accuracy"), (published, "f1", "test_f1"),
                                 ("rating", "mae", "test_mae")):
         value = results.get(stage, {}).get(name)
         if value is not None:
@@ -34,11 +40,11 @@ def eval_results(results: dict) -> list[EvalResult]:
 
 def result_rows(results: dict) -> list[dict]:
     rows = []
-    for stage in ("sentiment", "rating"):
+    for stage in RESULT_STAGES:
         for key, value in sorted(results.get(stage, {}).items()):
             split, _, metric = key.partition("_")
-            if split in ("validation", "test") and metric not in ("runtime", "samples_per_second",
-                                                                   "steps_per_second", "loss"):
+            if split in ("validation", "test") and metric not in ("runtime", "samples_per_second", "steps_per_second",
+                                                                   "loss", "model_preparation_time"):
                 rows.append({"split": f"{stage} {split}", "metric": metric, "value": f"{value:.4f}"})
     return rows
 
@@ -82,11 +88,27 @@ def training_data(results: dict, job, data_args) -> str:
     return f"The classifier trained on {reviews} ({validation_note(job, data_args)}); the language model on {lm_text}."
 
 
+def lm_perplexity(results: dict) -> str:
+    """The language model's validation perplexity, and the backward one's when the run has one."""
+    figure = lambda stage: f"{results[stage].get('eval_perplexity', float('nan')):.1f}"
+    return figure("lm") + (f" (backward language model: {figure('lm_backward')})" if "lm_backward" in results else "")
+
+
+def ensemble_note(config: dict) -> str:
+    """What an ensemble folder serves (empty for a single classifier)."""
+    if "members" not in config:
+        return ""
+    return ("This folder serves an ensemble, as ULMFiT: the forward classifier and a backward one (its own language "
+            "model and classifier, reading each review from its end), their class probabilities averaged. The figures "
+            "below are the ensemble's and each direction's.")
+
+
 def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results; `repo_id`: the Hub repo the
     folder is pushed to, which the card's example then loads from."""
     model_dir = Path(model_dir)
-    config = json.loads((model_dir / "config.json").read_text())
+    saved = json.loads((model_dir / "config.json").read_text())
+    config = saved["members"][0] if "members" in saved else saved  # an ensemble: its members share the architecture
     # The model-index names the model as readers find it: its Hub repo, else the run's folder (not "model").
     name = repo_id.split("/")[-1] if repo_id else Path(job.output_dir).resolve().name
     card_data = ModelCardData(language="en", license="apache-2.0", library_name="transformers",
@@ -97,7 +119,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
     curves = draw_curves(model_dir)
     card = ModelCard.from_template(
         card_data, template_str=template_text(), curves=curves, model_name=f"hf_rnn IMDB sentiment ({job.preset})",
-        preset=job.preset, result_rows=result_rows(results),
+        preset=job.preset, result_rows=result_rows(results), ensemble_note=ensemble_note(saved),
         wall_time_min=f"{results['wall_time_s'] / 60:.1f}{resumed_note(results)}",
         machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
         test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
@@ -106,7 +128,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         hidden_size=config["hidden_size"], embedding_size=config["embedding_size"], vocab_size=config["vocab_size"],
         tokenizer=tokenizer_description(model_dir / "tokenizer.json"),
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
-        perplexity=f"{results['lm'].get('eval_perplexity', float('nan')):.1f}", model_path=repo_id or str(model_dir),
+        perplexity=lm_perplexity(results), model_path=repo_id or str(model_dir),
         training_data=training_data(results, job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
                         f"LM loss `{config['lm_loss']}`{rating_note(results, job)}",
