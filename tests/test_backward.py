@@ -12,6 +12,7 @@ from hf_rnn.data import lm_blocks
 from hf_rnn.models.rnn.modeling_rnn import PaddingLayout
 from hf_rnn.tokenization import train_word_level_tokenizer
 from hf_rnn.training import DataArguments, ModelArguments, ULMFiTArguments
+from hf_rnn.training import corpus_lm_blocks
 from hf_rnn.training.recipes import train_language_model
 from conftest import tiny_config
 from test_backbone import pad_batch
@@ -138,6 +139,15 @@ def test_backward_lm_carries_its_state_over_backward_blocks(word_tokenizer):
             cache, pieces = out.cache, pieces + [out.logits]
         whole = forward(torch.tensor([stream[:, ::-1].ravel().tolist()])).logits
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole, atol=1e-5, rtol=1e-5)
+
+
+def test_corpus_blocks_for_a_backward_lm_step_back_too(word_tokenizer, tmp_path):
+    text = datasets.Dataset.from_dict({"text": DOCS})
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=3,
+                             train_sampling_strategy="sequential", report_to=[])
+    train, _ = corpus_lm_blocks(word_tokenizer, datasets.DatasetDict(train=text, validation=text),
+                                DataArguments(lm_streams=3, block_size=5), args, reverse_text=True)
+    assert train["input_ids"] == lm_blocks(text, word_tokenizer, 5, num_streams=3, reverse_text=True)["input_ids"]
 
 
 def test_a_backward_lm_refuses_to_carry_its_state_over_a_forward_stream(word_tokenizer, tmp_path):

@@ -12,7 +12,8 @@ from transformers import TrainingArguments
 from ..data import check_stream_training_args, lm_blocks, load_text_corpus, materialize, streamed_lm_blocks
 from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
                    ULMFiTArguments)
-from .recipes import finished_stage, lm_datasets, prepare_tokenizer, pretrain_language_model, train_language_model
+from .recipes import (finished_stage, lm_datasets, prepare_tokenizer, pretrain_language_model, reads_backward,
+                      train_language_model)
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +27,18 @@ def load_corpus(corpus_args: CorpusArguments, data_args: DataArguments, seed: in
         validation_size=data_args.validation_size, streaming=corpus_args.streaming, seed=seed)
 
 
-def corpus_lm_blocks(tokenizer, corpus, data_args: DataArguments, training_args: TrainingArguments):
+def corpus_lm_blocks(tokenizer, corpus, data_args: DataArguments, training_args: TrainingArguments,
+                     reverse_text: bool = False):
     """Training blocks (in memory, or a per-process stream) and in-memory held-out blocks of a corpus.
 
     A stream is always in stream order, with as many streams as the per-device batch size: rows of a batch then
-    continue the previous batch's rows whether or not the model carries its state (`lm_streams`).
+    continue the previous batch's rows whether or not the model carries its state (`lm_streams`). `reverse_text`:
+    in-memory training blocks for a backward model, whose streams step back through the text.
     """
     if not isinstance(corpus["train"], datasets.IterableDataset):
         if data_args.lm_streams:
             check_stream_training_args(training_args, data_args.lm_streams)
-        return lm_datasets(tokenizer, corpus, data_args)
+        return lm_datasets(tokenizer, corpus, data_args, reverse_text=reverse_text)
     streams = data_args.lm_streams or training_args.per_device_train_batch_size
     if streams != training_args.per_device_train_batch_size:
         raise ValueError(f"lm_streams={streams} must equal per_device_train_batch_size="
@@ -65,7 +68,7 @@ def pretrain_on_corpus(corpus_args: CorpusArguments, data_args: DataArguments, t
         tokenizer = prepare_tokenizer(tok_args, {"train": corpus["train"]},
                                       Path(training_args.output_dir) / "tokenizer")
     with training_args.main_process_first(desc="LM blocks"):  # in memory: one process writes the cache, others read
-        train, valid = corpus_lm_blocks(tokenizer, corpus, data_args, training_args)
+        train, valid = corpus_lm_blocks(tokenizer, corpus, data_args, training_args, reads_backward(model_args))
     return train_language_model(tokenizer, train, valid, data_args, model_args, ulmfit, training_args)
 
 
