@@ -41,14 +41,14 @@ def nb_ratio(x, y, alpha=1.0):
     return np.asarray(np.log((positive / positive.sum()) / (negative / negative.sum()))).ravel()
 
 
-def fit_bag_of_words(texts, labels, nb_weighted: bool = False):
+def fit_bag_of_words(texts, labels, nb_weighted: bool = False, C: float = 10):
     """TF-IDF uni+bigram logistic regression (NB-weighted with `nb_weighted`) fitted on raw review texts, as in
     `main`; returns `predict(texts) -> labels`, which cleans and vectorises new texts itself."""
     vectorizer = tfidf_vectorizer()
     x, y = vectorizer.fit_transform(clean(texts)), np.asarray(labels)
     scale = nb_ratio(x, y) if nb_weighted else None
     features = lambda matrix: matrix.multiply(scale).tocsr() if nb_weighted else matrix
-    model = LogisticRegression(C=10, max_iter=2000).fit(features(x), y)
+    model = LogisticRegression(C=C, max_iter=2000).fit(features(x), y)
     return lambda new_texts: model.predict(features(vectorizer.transform(clean(new_texts))))
 
 
