@@ -54,6 +54,18 @@ def split_overrides(overrides: dict) -> dict[type, dict]:
     return routed
 
 
+SPLIT_FIELDS = ("max_train_samples", "max_eval_samples", "max_test_samples", "max_lm_documents", "validation_size")
+
+
+def refuse_split_sizes(todo):
+    """The splits are cut once, by the preset, for every variant: a variant cannot change their sizes."""
+    for variant, overrides in todo:
+        fields = sorted(set(overrides) & set(SPLIT_FIELDS))
+        if fields:
+            raise SystemExit(f"Variant {variant} sets {fields}: every variant shares the preset's splits; change the "
+                             "preset or run another --name.")
+
+
 def run_variant(run_dir: str, preset: dict, overrides: dict, dsd, tokenizer, seed: int) -> dict:
     routed = split_overrides(overrides)
     data = dataclasses.replace(with_preset(DataArguments, preset["data"]), **routed[DataArguments])
@@ -181,11 +193,15 @@ def main():
              "variant already in the file is skipped); the command above is the last run that trained one.")
     todo = [(variant, json.loads(spec)) for variant, spec in args.variant
             if not any(row["variant"] == variant for row in rows)]
+    refuse_split_sizes(todo)
     if todo or args.reference:
         data = with_preset(DataArguments, preset["data"], DataArguments(dataset=args.dataset))
         dsd = load_imdb(data, seed=args.seed)
         dsd.pop("test", None)  # tuning never looks at the test split
         tokenizer = AutoTokenizer.from_pretrained(f"{args.run}/tokenizer")
+        notes += (f" Splits as the preset cuts them: {len(dsd['train']):,} training and {len(dsd['validation']):,} "
+                  "validation reviews (a variant's own split sizes, if an earlier version of this bench recorded "
+                  "any, were not applied).")
     reference = (reference_rows(args.reference, args.reference_label, dsd["validation"], data.max_length)
                  if args.reference else [])
 
