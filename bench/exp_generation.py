@@ -7,7 +7,7 @@ preset's LM shapes (embedding 256, one LSTM 512 layer, 20k words, random weights
 import dataclasses
 
 from bench_models import generation_cost
-from common import load_average, save_plot, write_results
+from common import save_plot, write_results
 
 NAME = "generation"
 
@@ -42,9 +42,8 @@ def plot(rows: list[dict]):
 def run(ctx):
     s = ctx.pick(SIZES)
     generation_cost(s.embedding, s.hidden, s.vocab_size, s.new_tokens[:1])  # warm-up: the first generate pays set-up
-    load_before = ctx.timing_load()
-    rows = generation_cost(s.embedding, s.hidden, s.vocab_size, s.new_tokens)
-    load_after = load_average()
+    rows, load_before, load_after = ctx.timed(lambda: generation_cost(s.embedding, s.hidden, s.vocab_size,
+                                                                       s.new_tokens))
     notes = (f"LSTM LM: embedding {s.embedding}, one layer of {s.hidden}, {s.vocab_size:,} words (full softmax at "
              f"generation), random weights; greedy, batch 1, 16-token prompt, {ctx.threads} threads. Cached: "
              f"`generate(use_cache=True)` carries the state; uncached re-runs the whole prefix for every new token. "
