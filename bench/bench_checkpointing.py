@@ -67,12 +67,14 @@ def main():
     rows = []
     for checkpointing in (False, True):
         rows.append({"checkpointing": "per layer" if checkpointing else "off", **measure(args, checkpointing)})
+    load_after = open("/proc/loadavg").read().split()[0]
     plain, saved = rows
     saved["memory vs off"] = saved["peak_added_mb"] / plain["peak_added_mb"]
     saved["time vs off"] = saved["step_s"] / plain["step_s"]
     notes = (f"Classifier: embedding 256, {args.layers} LSTM layers of 512, batch {args.batch} x {args.length} "
              f"tokens, {args.steps} training steps (forward + backward) per setting, each in its own process. "
-             f"Load average before: {load_before}.")
+             f"Load average before: {load_before}, after: {load_after} (times are only comparable on a quiet "
+             "machine; the memory is not affected by load).")
     path = write_results("gradient_checkpointing", {
         "training step": (rows, ["checkpointing", "peak_added_mb", "step_s", "memory vs off", "time vs off"])},
         notes=notes, meta=meta)
