@@ -214,6 +214,18 @@ def plot(rows: list[dict]):
     return save_plot(figure, NAME)
 
 
+def describe(s: Settings, reviews: int, tokens: int, threads: int, loads: tuple, trained: bool, words: int) -> str:
+    weights = "trained" if trained else ("random (speed only; recurrent biases drawn nonzero as in a trained model: "
+                                         "see suite.with_nonzero_biases)")
+    return (f"{reviews} IMDB test reviews (seeded sample; {tokens / reviews:.0f} tokens per review after truncation "
+            f"to {s.max_length}), batch {s.batch}, {threads} threads (torch and ONNX Runtime); best of {s.rounds} "
+            f"interleaved rounds after a warm-up batch. 1-minute load average {loads[0]:.2f} before timing, "
+            f"{loads[1]:.2f} after (ours: {threads}). Tokenizer: "
+            f"{'the model folder' if trained else f'word-level, {words:,} words trained on the training reviews'}; "
+            f"hf_rnn weights: {weights}. Accuracy: on {s.accuracy_reviews:,} test reviews (seeded sample). "
+            f"Plot: {NAME}.png.")
+
+
 def run(ctx):
     s = ctx.pick(SIZES)
     texts = list(ctx.test_sample(s.reviews)["text"])
@@ -224,13 +236,7 @@ def run(ctx):
     rows = rows_for(systems, texts, tokens, ctx.test_sample(s.accuracy_reviews), hint)
     agreement = exactness(model, int8_model, session, tokenizer, texts, s)
     exact_rows = [{"system": name, **values} for name, values in agreement.items()]
-    notes = (f"{len(texts)} IMDB test reviews (seeded sample; {tokens / len(texts):.0f} tokens per review after "
-             f"truncation to {s.max_length}), batch {s.batch}, {ctx.threads} threads (torch and ONNX Runtime); best "
-             f"of {s.rounds} interleaved rounds after a warm-up batch. 1-minute load average {load_before:.2f} "
-             f"before timing, {load_after:.2f} after. Tokenizer: {'the model folder' if trained else 'word-level'}"
-             f"{'' if trained else f', {len(tokenizer):,} words trained on the training reviews'}; hf_rnn weights: "
-             f"{'trained' if trained else 'random (speed only)'}. Accuracy: on {s.accuracy_reviews:,} test reviews "
-             f"(seeded sample). Plot: {NAME}.png.")
+    notes = describe(s, len(texts), tokens, ctx.threads, (load_before, load_after), trained, len(tokenizer))
     write_results(NAME, {
         "Throughput, IMDB test reviews (text in, label out)": (
             rows, ["system", "reviews/s", "tokens/s", "x transformer", "accuracy", "detail"]),
