@@ -31,11 +31,13 @@ def accuracy_text(value) -> str:
 
 
 def table(name: str, title: str | None = None) -> list[dict] | None:
-    """The rows of one table of an experiment's results (its first one unless `title` names another)."""
+    """The rows of one table of an experiment's results (its first one unless `title` names another); None when
+    the experiment has not run or the table is empty."""
     results = load(name)
     if results is None:
         return None
-    return results[title] if title else next(v for k, v in results.items() if k not in ("meta", "raw"))
+    rows = results.get(title) if title else next((v for k, v in results.items() if k not in ("meta", "raw")), None)
+    return rows or None
 
 
 def row(claim: str, measured: str, verdict: str, name: str) -> dict:

@@ -68,8 +68,9 @@ def probe_ids(tokenizer, cue: str | None, filler: list[int]) -> list[int]:
 
 @torch.no_grad()
 def next_word_probabilities(lm, rows: list[list[int]]) -> torch.Tensor:
-    """[rows, vocab] probabilities of the next token; rows of one batch have the same length (no padding)."""
-    return lm(input_ids=torch.tensor(rows)).logits[:, -1].softmax(-1)
+    """[rows, vocab] probabilities of the next token; rows of one batch have the same length (no padding). Only the
+    last position's logits are computed (a [rows, 1,000, 20k] tensor would take over a gigabyte)."""
+    return lm(input_ids=torch.tensor(rows), logits_to_keep=1).logits[:, -1].softmax(-1)
 
 
 def measure_distance(lm, tokenizer, pairs, stream: list[int], distance: int, s: Settings, rng) -> dict:

@@ -40,6 +40,7 @@ EXPERIMENTS = {  # name -> module; in running order
     "text_probe": "exp_text_probe",
     "claims": "exp_claims",  # last: it reads the others' results
 }
+DERIVED = {"claims"}  # rebuilt from the others' results on every run: never skipped
 SIZES = ("smoke", "full")
 NEIGHBOUR_LOAD = 0.75  # load beyond our own threads after a timing that means another job ran during it
 SMOKE_RESULTS = Path(__file__).resolve().parents[1] / "runs" / "bench-smoke"
@@ -215,7 +216,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run_experiment(name: str, ctx: BenchContext, force: bool = False) -> str:
     """Run one experiment; returns how it went (a failure is reported, and the suite goes on to the next)."""
-    if not ctx.smoke and not force and is_complete(name):
+    if not ctx.smoke and not force and name not in DERIVED and is_complete(name):
         return "skipped (result exists; --force reruns it)"
     start = time.time()
     try:

@@ -55,9 +55,12 @@ def test_full_run_skips_complete_results_and_reruns_partial_ones(tmp_path, monke
     assert suite.is_complete("memory_task")
     assert not suite.is_complete("label_curve")  # a killed sweep, or rows waiting for --run: run again
     assert not suite.is_complete("speed")
-    done = bench("--size", "full", "--only", "memory_task", "--results", str(tmp_path), timeout=120)
+    done = bench("--size", "full", "--only", "memory_task", "claims", "--results", str(tmp_path), timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "memory_task: skipped" in done.stdout
+    assert "claims: done" in done.stdout  # derived from the others' results: always rebuilt
+    claims = json.loads((tmp_path / "claims.json").read_text())["Claims"]
+    assert {row["verdict"] for row in claims if "speed" in row["source"]} == {"open"}  # no speed result here
 
 
 @pytest.mark.parametrize("argv", [["--size", "huge"], ["--only", "no_such_experiment"]])
