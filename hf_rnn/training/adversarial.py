@@ -151,6 +151,7 @@ class AdversarialTrainerMixin:
         self.adversarial = adversarial or AdversarialArguments()
         self.unlabeled_dataset = unlabeled_dataset
         self._unlabeled_batches = None
+        self._adversarial_logged = {}  # term name -> values since the last log
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not (model.training and self.adversarial.enabled):
@@ -192,13 +193,11 @@ class AdversarialTrainerMixin:
         return {k: v.to(model.device) for k, v in model_inputs(batch).items()}
 
     def _remember_for_logging(self, terms: dict):
-        logged = getattr(self, "_adversarial_logged", {})
         for name, value in terms.items():
-            logged.setdefault(name, []).append(float(value.detach()))
-        self._adversarial_logged = logged
+            self._adversarial_logged.setdefault(name, []).append(float(value.detach()))
 
     def log(self, logs: dict, *args, **kwargs):
-        if "loss" in logs and getattr(self, "_adversarial_logged", None):
+        if "loss" in logs and self._adversarial_logged:
             logs.update({name: sum(values) / len(values) for name, values in self._adversarial_logged.items()})
             self._adversarial_logged = {}
         super().log(logs, *args, **kwargs)

@@ -9,6 +9,7 @@ for unidirectional layers at real positions; packing is used only where it is th
 (bidirectional layers over padded rows, or an LSTM's final cell state for rows of different lengths).
 """
 
+import functools
 import inspect
 import math
 import shutil
@@ -703,8 +704,10 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
                              f"{input_ids.size(1)}: pass the sequences the cache came from plus the new tokens.")
         return slice(cache.seen_tokens, None)
 
-    def _forward_parameters(self):
-        return inspect.signature(self.forward).parameters
+    @classmethod
+    @functools.cache
+    def _forward_parameters(cls) -> frozenset:
+        return frozenset(inspect.signature(cls.forward).parameters)  # read once per class, not at every token
 
 
 def log_uniform_probability(ids, vocab_size):
