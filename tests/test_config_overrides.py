@@ -79,3 +79,16 @@ def test_every_preset_builds_a_valid_config_and_training_arguments(name, tmp_pat
         args = TrainingArguments(output_dir=str(tmp_path), **{**COMMON[kind], **preset[stage]})
         if kind == "lm":  # the carried state needs one stream per batch row
             assert args.per_device_train_batch_size == preset["data"]["lm_streams"]
+
+
+def test_a_preset_sets_job_defaults_and_the_user_still_overrides_them():
+    from hf_rnn.recipes.imdb import JobArguments, with_preset
+
+    job_preset = PRESETS["full"].get("job", {})
+    assert job_preset.get("heads") == "shared"  # the full preset trains one two-head fine-tune
+    assert with_preset(JobArguments, job_preset, JobArguments(preset="full")).heads == "shared"
+    user = JobArguments(preset="full", output_dir="elsewhere", backward=True)
+    merged = with_preset(JobArguments, job_preset, user)
+    assert (merged.heads, merged.output_dir, merged.backward, merged.preset) == ("shared", "elsewhere", True, "full")
+    with pytest.raises(ValueError, match="unknown fields"):
+        with_preset(JobArguments, {"head": "shared"}, user)

@@ -61,7 +61,8 @@ class JobArguments:
                 "(the finished sentiment classifier: its encoder already tuned to polarity; its output layer is new)"})
     heads: str = field(default="separate", metadata={
         "help": "separate (a sentiment model, then a rating model) | shared (one model, a sentiment head and a "
-                "rating head on one encoder, trained in one fine-tune: about half the classifier time)"})
+                "rating head on one encoder, trained in one fine-tune: about half the classifier time). The full preset "
+                "defaults to shared."})
     # The bag-of-words baselines fit on all 25,000 labelled reviews; a job tuned on the validation split can do the
     # same for its final model, so both sides of the comparison have seen the same labels.
     final_fit: bool = field(default=False, metadata={
@@ -178,6 +179,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     if job.heads not in HEADS:
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
     preset, user = PRESETS[job.preset], user_training_overrides or {}
+    job = with_preset(JobArguments, preset.get("job", {}), job)
     data_args = with_preset(DataArguments, preset["data"], data_args)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
