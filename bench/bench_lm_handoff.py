@@ -81,6 +81,7 @@ def arm_row(arm: str, seed: int, results: dict, general: dict | None, seconds: f
     return {"arm": arm, "seed": seed, "general LM steps": steps[0], "job LM steps": steps[1],
             "general LM perplexity": general.get("eval_perplexity") if general else None,
             "LM perplexity (validation)": lm.get("eval_perplexity"),
+            "LM words kept from the general LM": (lm.get("vocabulary_transfer") or {}).get("coverage"),
             "validation accuracy": sentiment.get("validation_accuracy"),
             "test accuracy": sentiment.get("test_accuracy"), "minutes": seconds / 60}
 

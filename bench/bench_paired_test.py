@@ -22,23 +22,47 @@ from sklearn.linear_model import LogisticRegression
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
 from hf_rnn.data import classification_collator, classification_features, load_reviews
+from hf_rnn.data.classification import TWO_HEAD_TARGET
 from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.recipes.imdb import PRESETS
 
 
-def model_outputs(stage_dir: Path, split, target: str, max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels (as the job encodes them for `target`) for every review of `split`, in the split's own
-    order (evaluated in length-sorted batches: less padding)."""
+def model_outputs(stage_dir: Path, split, target: str, max_length: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Every head's logits (a two-head model gives the sentiment's, then the rating's) and the labels (as the job
+    encodes them for `target`) for every review of `split`, in the split's own order (evaluated in length-sorted
+    batches: less padding)."""
     tokenizer = AutoTokenizer.from_pretrained(stage_dir)
     model = AutoModelForSequenceClassification.from_pretrained(stage_dir)
     features = classification_features(split, tokenizer, target=target, max_length=max_length)
     order = np.argsort(np.asarray(features["length"]), kind="stable")
     args = TrainingArguments(output_dir="/tmp/hf_rnn_paired_test", per_device_eval_batch_size=64, report_to=[])
     trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer))
-    logits = trainer.predict(features.select(order)).predictions
-    unsorted = np.empty_like(logits)
-    unsorted[order] = logits
-    return unsorted, np.asarray(features["labels"])
+    predictions = trainer.predict(features.select(order)).predictions
+    heads = predictions if isinstance(predictions, tuple) else (predictions,)
+    return tuple(_unsort(head, order) for head in heads), np.asarray(features["labels"])
+
+
+def _unsort(sorted_rows: np.ndarray, order: np.ndarray) -> np.ndarray:
+    rows = np.empty_like(sorted_rows)
+    rows[order] = sorted_rows
+    return rows
+
+
+def our_outputs(run: Path, test, max_length: int, sentiment_done: dict):
+    """The run's sentiment logits, and (10-way rating logits, their labels, the job's recorded test MAE) from the
+    separate rating stage or the sentiment model's second head (`--heads shared`), or None for a run without a
+    10-way rating."""
+    sentiment_config = json.loads((run / "sentiment" / "config.json").read_text())
+    if sentiment_config.get("auxiliary_label_names"):  # one model, both heads: one pass over the test reviews
+        (sentiment, rating), labels = model_outputs(run / "sentiment", test, TWO_HEAD_TARGET, max_length)
+        return sentiment, (rating, labels[:, 1], sentiment_done.get("test_rating_mae"))
+    (sentiment, *_), _ = model_outputs(run / "sentiment", test, "binary", max_length)
+    done_path = run / "rating" / "stage_done.json"
+    rating_config = json.loads((run / "rating" / "config.json").read_text()) if done_path.is_file() else {}
+    if len(rating_config.get("id2label", {})) != 10:  # no rating stage, or a regression one (no posterior median)
+        return sentiment, None
+    (rating, *_), labels = model_outputs(run / "rating", test, "rating10", max_length)
+    return sentiment, (rating, labels, json.loads(done_path.read_text()).get("test_mae"))
 
 
 def mcnemar(ours_right: np.ndarray, theirs_right: np.ndarray) -> dict:
@@ -69,7 +93,7 @@ def check_matches_job(name: str, measured: float, recorded: float | None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="finished main-job folder with sentiment/ and rating/")
+    parser.add_argument("--run", required=True, help="finished main-job folder: sentiment/ (and rating/ unless the heads were shared)")
     parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--name", default=None, help="results name; default paired_test_<preset>")
@@ -83,7 +107,8 @@ def main():
     y_train = np.array(train["label"])
 
     sentiment_done = json.loads((run / "sentiment" / "stage_done.json").read_text())
-    ours_right = model_outputs(run / "sentiment", test, "binary", max_length)[0].argmax(-1) == labels
+    sentiment_logits, rating = our_outputs(run, test, max_length, sentiment_done)
+    ours_right = sentiment_logits.argmax(-1) == labels
     check_matches_job("sentiment", ours_right.mean(), sentiment_done.get("test_accuracy"))
     tfidf = LogisticRegression(C=10, max_iter=2000).fit(x_train, y_train)
     r = nb_ratio(x_train, y_train)
@@ -95,13 +120,10 @@ def main():
     ]
     sections = {"Sentiment (accuracy; McNemar exact test)": (sentiment_rows, list(sentiment_rows[0]))}
 
-    rating_done_path = run / "rating" / "stage_done.json"
-    rating_config = json.loads((run / "rating" / "config.json").read_text()) if rating_done_path.is_file() else {}
-    if len(rating_config.get("id2label", {})) == 10:  # a rating10 stage; a regression stage has no posterior median
-        logits, rating_labels = model_outputs(run / "rating", test, "rating10", max_length)
+    if rating is not None:
+        logits, rating_labels, recorded_mae = rating
         our_stars, _ = ratings_from_outputs(logits, rating_labels, "rating10")  # the job's own prediction: the median
-        check_matches_job("rating", np.abs(our_stars - ratings).mean(),
-                          json.loads(rating_done_path.read_text()).get("test_mae"))
+        check_matches_job("rating", np.abs(our_stars - ratings).mean(), recorded_mae)
         multi = LogisticRegression(C=3, max_iter=3000).fit(x_train, np.array(train["rating"]))
         their_stars = rating_posterior_median(multi, x_test)
         # The median minimises absolute error; exact hits are maximised by the most likely rating instead.
