@@ -4,6 +4,7 @@ Example (offline, local IMDB copy):
     python scripts/train_tokenizer.py --output_dir runs/tok-word30k --kind word --vocab_size 30000
     python scripts/train_tokenizer.py --output_dir runs/tok-bpe16k --kind bpe --vocab_size 16000
     python scripts/train_tokenizer.py tokenizer.yaml     # every argument from one .json/.yaml file
+    python scripts/train_tokenizer.py --output_dir runs/tok --push_to_hub --hub_model_id you/imdb-word30k
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from transformers import HfArgumentParser
 
 from hf_rnn.data import load_reviews
 from hf_rnn.tokenization import DEFAULT_MODEL_MAX_LENGTH, batch_iterator, train_subword_tokenizer, train_word_level_tokenizer
+from hf_rnn.training.hub import push_files
 from hf_rnn.training.script_args import parse_script_arguments
 
 
@@ -35,6 +37,9 @@ class TokenizerArguments:
     case_markers: bool = field(default=False, metadata={"help": "Insert xxmaj/xxup before capitalised/all-caps words."})
     add_bos: bool = field(default=True, metadata={"help": "Prepend <s> to every encoded text."})
     model_max_length: int = field(default=DEFAULT_MODEL_MAX_LENGTH, metadata={"help": "Length used by truncation=True."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Upload the tokenizer folder to the Hub."})
+    hub_model_id: str | None = field(default=None, metadata={
+        "help": "The Hub repo (`name` or `owner/name`); default: the name of output_dir."})
 
 
 def main() -> None:
@@ -49,6 +54,10 @@ def main() -> None:
         tokenizer = train_subword_tokenizer(texts, algorithm=args.kind, **options)
     tokenizer.save_pretrained(args.output_dir)
     print(f"Saved a {args.kind} tokenizer with {len(tokenizer)} tokens to {args.output_dir}")
+    if args.push_to_hub:
+        repo_id = push_files(args.output_dir, args.hub_model_id,
+                             f"hf_rnn {args.kind} tokenizer, {len(tokenizer)} tokens")
+        print(f"Pushed it to https://huggingface.co/{repo_id}")
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from transformers import HfArgumentParser
 
 from hf_rnn.embeddings import evaluate_word_vectors, plot_analogy_pairs, save_word_vectors, train_word_vectors
 from hf_rnn.embeddings.train import dataset_texts
+from hf_rnn.training.hub import push_files
 from hf_rnn.training.script_args import parse_script_arguments
 
 
@@ -46,6 +48,10 @@ class WordVectorArguments:
     seed: int = field(default=42, metadata={"help": "Random seed."})
     evaluate: bool = field(default=True, metadata={"help": "Score analogies and word-pair similarity."})
     plot_file: str = field(default=None, metadata={"help": "PNG for the PCA pair plot (needs matplotlib)."})
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "Upload the vector file (with its scores and plot) to the Hub repo --hub_model_id."})
+    hub_model_id: str = field(default=None, metadata={
+        "help": "The Hub repo (`name` or `owner/name`); default: the name of the output file's folder."})
 
 
 def load_tokenizer(name_or_path):
@@ -64,6 +70,7 @@ def load_tokenizer(name_or_path):
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.INFO)
     (args,) = parse_script_arguments(HfArgumentParser(WordVectorArguments), argv)
+    check_pushable(args)
     texts = dataset_texts(args.dataset_name, args.split, args.text_column, args.dataset_config_name,
                           args.data_files, args.max_texts)
     model = train_word_vectors(texts, args.method, load_tokenizer(args.tokenizer_name_or_path), args.vector_size,
@@ -77,7 +84,26 @@ def main(argv=None):
                      scores["analogy_questions"])
     if args.plot_file:
         plot_analogy_pairs(model.wv, args.plot_file, title=f"{args.method} {args.vector_size}-d")
+    if args.push_to_hub:
+        push_vectors(args)
     return model
+
+
+def check_pushable(args):
+    """--push_to_hub uploads the output file's folder: refuse, before training, a plot written elsewhere."""
+    if args.push_to_hub and args.plot_file and \
+            Path(args.plot_file).resolve().parent != Path(args.output_file).resolve().parent:
+        raise ValueError(f"--push_to_hub uploads one folder: write --plot_file beside {args.output_file}.")
+
+
+def push_vectors(args):
+    """The vector file, its scores and plot (what this run wrote, nothing else in their folder) to the Hub."""
+    written = [Path(args.output_file), Path(args.output_file + ".eval.json")] + (
+        [Path(args.plot_file)] if args.plot_file else [])
+    names = [path.name for path in written if path.is_file()]
+    repo_id = push_files(Path(args.output_file).resolve().parent, args.hub_model_id,
+                         f"hf_rnn {args.method} word vectors, {args.vector_size}-d", allow_patterns=names)
+    logging.info("Pushed %s to https://huggingface.co/%s", ", ".join(names), repo_id)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ def hub(monkeypatch):
         recorded["repos"].append(repo_id)
         return type("RepoUrl", (), {"repo_id": repo_id if "/" in repo_id else f"someone/{repo_id}"})()
 
-    def upload_folder(self, repo_id, folder_path, ignore_patterns=None, **kwargs):
+    def upload_folder(self, repo_id, folder_path, ignore_patterns=None, allow_patterns=None, **kwargs):
         files = {str(p.relative_to(folder_path)): p for p in Path(folder_path).rglob("*") if p.is_file()}
         sent = {name: path.read_bytes() for name, path in files.items()
-                if not any(fnmatch.fnmatch(name.split("/")[0], pattern) for pattern in ignore_patterns or [])}
+                if not any(fnmatch.fnmatch(name.split("/")[0], pattern) for pattern in ignore_patterns or [])
+                and (allow_patterns is None or any(fnmatch.fnmatch(name, pattern) for pattern in allow_patterns))}
         recorded["uploads"].append({"repo_id": repo_id, "files": sent})
 
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
@@ -135,3 +136,42 @@ def test_without_push_to_hub_the_script_leaves_a_model_card_and_calls_no_hub(tmp
     run_classifier.main()
     assert hub == {"repos": [], "uploads": []}
     assert "hf_rnn" in (tmp_path / "cls" / "README.md").read_text()
+
+
+def run_script(name: str, argv: list[str], monkeypatch):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / name), *argv])
+    runpy.run_path(str(SCRIPTS / name), run_name="__main__")
+
+
+def test_train_tokenizer_pushes_the_tokenizer_folder(tmp_path, monkeypatch, hub):
+    write_tiny_acl_imdb(tmp_path)
+    out = tmp_path / "tok"
+    run_script("train_tokenizer.py", ["--output_dir", str(out), "--source", str(tmp_path / "aclImdb"),
+                                      "--vocab_size", "60", "--min_frequency", "1", "--push_to_hub",
+                                      "--hub_model_id", "you/tiny-tok"], monkeypatch)
+    assert hub["repos"] == ["you/tiny-tok"]
+    (upload,) = hub["uploads"]
+    assert upload["repo_id"] == "you/tiny-tok"
+    assert upload["files"]["tokenizer.json"] == (out / "tokenizer.json").read_bytes()
+
+
+def test_train_word_vectors_pushes_only_what_it_wrote(tmp_path, monkeypatch, hub):
+    corpus = tmp_path / "corpus.txt"
+    from gensim.test.utils import datapath
+
+    corpus.write_text(Path(datapath("lee_background.cor")).read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "vectors"
+    out.mkdir()
+    (out / "unrelated.txt").write_text("not part of this run")
+    common = ["--dataset_name", "text", "--data_files", str(corpus), "--split", "train", "--vector_size", "4",
+              "--min_count", "3", "--epochs", "1", "--workers", "1", "--push_to_hub"]
+    with pytest.raises(ValueError, match="beside"):  # refused before any training: the plot is in another folder
+        run_script("train_word_vectors.py", [*common, "--output_file", str(out / "v.bin"),
+                                             "--plot_file", str(tmp_path / "p.png")], monkeypatch)
+    assert not (out / "v.bin").exists()
+    run_script("train_word_vectors.py", [*common, "--output_file", str(out / "v.bin")], monkeypatch)
+    (upload,) = hub["uploads"]
+    assert upload["repo_id"] == "someone/vectors"  # default: the folder's name, under the token's owner
+    assert sorted(upload["files"]) == ["v.bin", "v.bin.eval.json"]

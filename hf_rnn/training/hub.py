@@ -23,3 +23,18 @@ def publish(trainer, tasks: str, dataset: str | None = None, finetuned_from: str
         trainer.push_to_hub(**card)
     else:
         trainer.create_model_card(**card)
+
+
+def push_files(folder, hub_model_id: str | None, commit_message: str, allow_patterns: list[str] | None = None) -> str:
+    """Create (or reuse) the Hub repo `hub_model_id` (default: the folder's name, as Trainer does) and upload the
+    folder's files (only `allow_patterns` when given); returns the repo's full id. For what Trainer does not save:
+    a tokenizer or word-vector files."""
+    from pathlib import Path
+
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    repo_id = api.create_repo(hub_model_id or Path(folder).resolve().name, exist_ok=True).repo_id
+    api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message,
+                      allow_patterns=allow_patterns)
+    return repo_id
