@@ -49,8 +49,10 @@ PRESETS = {
         # in half the classifier time; the bag, which helps at quick scale, cost the rating head 4 points of
         # most-likely exact hits here.
         "job": dict(heads="shared"),
+        # ngram_buckets=0 stated, so a classifier started from an LM saved with a bag does not inherit it.
         "model": dict(embedding_size=256, hidden_size=512, num_hidden_layers=1, num_sampled=1024,
-                      classifier_hidden_size=50, classifier_pooling="mean", **HALF_ULMFIT_DROPOUTS, **SAMPLED_LM),
+                      classifier_hidden_size=50, classifier_pooling="mean", ngram_buckets=0,
+                      **HALF_ULMFIT_DROPOUTS, **SAMPLED_LM),
         "ulmfit": dict(gradual_unfreezing_steps=0),
         "lm_training": dict(max_steps=9000, save_steps=500),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
