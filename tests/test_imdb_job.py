@@ -74,8 +74,9 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
     assert set(results["stage_seconds"]) == {"tokenizer", "lm", "sentiment", "rating"}
     assert all(seconds > 0 for seconds in results["stage_seconds"].values())  # kept across the two invocations
     card = (out / "model" / "README.md").read_text()
-    assert "this invocation only; resumed tokenizer, lm; stages took tokenizer " in card
-    assert f"{sum(results['stage_seconds'].values()) / 60:.1f} in all" in card  # the whole job's time, added up
+    total = sum(results['stage_seconds'].values()) / 60  # the whole job's time, its stages added up
+    assert f"Wall time of the whole job: {total:.1f} minutes, its stages' own times added up" in card
+    assert "tokenizer, lm finished in an earlier invocation" in card
     sentiment_log = json.loads((out / "sentiment" / "trainer_state.json").read_text())["log_history"]
     assert any("eval_accuracy" in entry for entry in sentiment_log)  # validation during training
 
@@ -149,6 +150,9 @@ def test_shared_heads_train_sentiment_and_rating_in_one_stage(tmp_path):
 
     (prediction,) = predict_reviews(load_classifier(str(tmp_path / "job" / "model")), ["A fine film, 8/10."])
     assert prediction["label"] in ("neg", "pos") and 1 <= prediction["rating"] <= 10
+    card = (tmp_path / "job" / "model" / "README.md").read_text()
+    assert "one model, two heads" in card and "auxiliary_logits" in card  # the card says where the stars are
+    assert "rating model (`rating10`) was fine-tuned" not in card
 
 
 def test_unknown_heads_value_is_refused_before_any_work(tmp_path):

@@ -62,12 +62,42 @@ def resumed_note(results: dict) -> str:
     return f" (this invocation only; resumed {', '.join(stages)}{total})"
 
 
-def rating_note(results: dict, job) -> str:
-    """What the job's rating model (beside this one) was and where it started from, when the job trained one."""
+def rating_note(results: dict, job, config: dict) -> str:
+    """What the job's rating model (beside this one, or this model's second head) was and where it started from,
+    when the job trained one."""
     if "rating" not in results:
         return ""
+    if config.get("auxiliary_label_names"):
+        return ("; one model, two heads: the sentiment head and a 1-10 rating head (ten classes), fine-tuned together "
+                "once from the language model")
     start = "the sentiment classifier" if job.rating_init_from == "sentiment" else "the language model"
     return f"; the 1-10 rating model (`{job.rating_target}`) was fine-tuned from {start}"
+
+
+def wall_time_note(results: dict) -> str:
+    """The job's time: of this invocation, or for a resumed job the stages' own times added up where recorded."""
+    minutes = f"{results['wall_time_s'] / 60:.1f} minutes"
+    stages = results.get("resumed_stages")
+    if not stages:
+        return f"Wall time of the whole job: {minutes}"
+    seconds = results.get("stage_seconds") or {}
+    if not seconds or any(value is None for value in seconds.values()):
+        return f"Wall time: {minutes} for this invocation only ({', '.join(stages)} resumed from an earlier one)"
+    each = ", ".join(f"{stage} {value / 60:.1f}" for stage, value in seconds.items())
+    return (f"Wall time of the whole job: {sum(seconds.values()) / 60:.1f} minutes, its stages' own times added up "
+            f"({each} min; {', '.join(stages)} finished in an earlier invocation, this one took {minutes})")
+
+
+def machine_description() -> str:
+    """Cores and CPU, with its widest vector unit: timings differ about 2x between an AVX2 and an AVX-512 host."""
+    cpu = platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{os.cpu_count()} CPU cores ({cpu})"
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    unit = next((name for name, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2")) if flag in flags), None)
+    return f"{os.cpu_count()} CPU cores ({cpu}{', ' + unit if unit else ''})"
 
 
 def validation_note(job, data_args) -> str:
@@ -120,8 +150,8 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
     card = ModelCard.from_template(
         card_data, template_str=template_text(), curves=curves, model_name=f"hf_rnn IMDB sentiment ({job.preset})",
         preset=job.preset, result_rows=result_rows(results), ensemble_note=ensemble_note(saved),
-        wall_time_min=f"{results['wall_time_s'] / 60:.1f}{resumed_note(results)}",
-        machine=f"{os.cpu_count()} CPU cores ({platform.machine()})",
+        wall_time=wall_time_note(results), machine=machine_description(),
+        rating_head=bool(config.get("auxiliary_label_names")),
         test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
                    if test_size else "Test figures use all 25,000 test reviews."),
         cell_type=config["cell_type"], num_hidden_layers=config["num_hidden_layers"],
@@ -131,7 +161,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         perplexity=lm_perplexity(results), model_path=repo_id or str(model_dir),
         training_data=training_data(results, job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
-                        f"LM loss `{config['lm_loss']}`{rating_note(results, job)}",
+                        f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}",
     )
     card.save(model_dir / "README.md")
     return model_dir / "README.md"
