@@ -67,3 +67,21 @@ def test_full_run_skips_complete_results_and_reruns_partial_ones(tmp_path, monke
 def test_unknown_size_or_experiment_is_refused(argv):
     with pytest.raises(SystemExit):
         suite.parse_args(argv)
+
+
+@pytest.mark.parametrize("scratch_at_10k, verdict", [(None, "open"), (0.5012, "no verdict"), (0.80, "holds"),
+                                                      (0.90, "does not hold")])
+def test_the_ulmfit_claim_is_judged_only_against_a_learning_from_scratch_model_at_10k_labels(
+        monkeypatch, scratch_at_10k, verdict):
+    import exp_claims
+
+    lm, scratch, bag = "LM pretrained on train + unlabelled (main job)", "from scratch", "NB-weighted LR"
+    summary = [{"condition": lm, "labels": 100, "mean test accuracy": 0.80},
+               {"condition": scratch, "labels": 100, "mean test accuracy": 0.55},
+               {"condition": bag, "labels": 100, "mean test accuracy": 0.70},
+               {"condition": scratch, "labels": 3000, "mean test accuracy": 0.4988}]  # a smaller count never decides
+    if scratch_at_10k is not None:
+        summary.append({"condition": scratch, "labels": 10_000, "mean test accuracy": scratch_at_10k})
+    monkeypatch.setattr(exp_claims, "table", lambda name, section=None: summary)
+    claim, _overtake = exp_claims.label_curve_claims()
+    assert claim["verdict"] == verdict
