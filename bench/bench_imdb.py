@@ -15,13 +15,14 @@ from pathlib import Path
 
 from common import RESULTS_DIR, write_results
 from hf_rnn.recipes.imdb import PRESETS, RATING_STARTS, JobArguments, run_imdb
+from hf_rnn.recipes.imdb.model_card import recorded_stage_seconds
 
 
 def stage_minutes(results: dict) -> float | None:
     """Sum of each stage's own duration (recorded in its stage_done.json): the job's cost even when it was resumed
     across invocations. None when a stage lacks the record."""
-    seconds = list(results.get("stage_seconds", {}).values())
-    return sum(seconds) / 60 if seconds and None not in seconds else None
+    seconds = recorded_stage_seconds(results)
+    return sum(seconds.values()) / 60 if seconds else None
 
 
 def rows_for(results: dict) -> tuple[list[dict], list[dict]]:

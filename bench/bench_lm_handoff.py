@@ -29,9 +29,9 @@ SMOKE_DATA = dict(max_lm_documents=400, max_train_samples=200, max_eval_samples=
 
 def write_unlabelled_text(imdb: str, folder: Path, limit: int | None) -> Path:
     """The unlabelled reviews as one plain-text file, one review per line (what a user's own corpus looks like)."""
-    import datasets
+    from hf_rnn.data import load_reviews
 
-    unlabelled = datasets.load_dataset(imdb, split="unsupervised")
+    unlabelled = load_reviews(imdb)["unsupervised"]  # any source the job takes: Hub id, parquet folder, aclImdb
     if limit:
         unlabelled = unlabelled.select(range(min(limit, len(unlabelled))))
     path = folder / "unlabelled.txt"

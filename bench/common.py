@@ -45,17 +45,11 @@ def run_metadata() -> dict:
 
 
 def cpu_model() -> str:
-    """The CPU's name and widest vector unit: the 2-core machine is not the same host every day (AVX2 on some,
-    AVX-512 with AMX on others), and timings differ by about 2x between them, so every timing names its host."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "cpu"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "cpu")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    widest = next((unit for unit, flag in (("AVX-512 + AMX", "amx_tile"), ("AVX-512", "avx512f"), ("AVX2", "avx2"))
-                   if flag in flags), "no AVX2")
-    return f"{name}, {widest}"
+    """The CPU's name and widest vector unit (hf_rnn.machine): timings differ about 2x between hosts."""
+    from hf_rnn.machine import cpu_name_and_vector_unit
+
+    name, unit = cpu_name_and_vector_unit()
+    return f"{name}, {unit or 'no AVX2'}"
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:

@@ -172,14 +172,14 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     """Run every stage of the main job and return the final metrics (also written to `results.json`)."""
     if job.preset not in PRESETS:
         raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(PRESETS)}.")
+    preset, user = PRESETS[job.preset], user_training_overrides or {}
+    job = with_preset(JobArguments, preset.get("job", {}), job)  # checked below like the user's own values
     if job.rating_target not in RATING_TARGETS:
         raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
     if job.rating_init_from not in RATING_STARTS:
         raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
     if job.heads not in HEADS:
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
-    preset, user = PRESETS[job.preset], user_training_overrides or {}
-    job = with_preset(JobArguments, preset.get("job", {}), job)
     data_args = with_preset(DataArguments, preset["data"], data_args)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])

@@ -10,6 +10,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from tokenizers import Tokenizer
 
+from ...machine import cpu_name_and_vector_unit
 from ...plotting import plot_training_curves
 from ...tokenization import CASE_MARKERS
 
@@ -49,16 +50,21 @@ def result_rows(results: dict) -> list[dict]:
     return rows
 
 
+def recorded_stage_seconds(results: dict) -> dict | None:
+    """Each stage's own duration, when every stage recorded one (a job resumed across invocations adds them up)."""
+    seconds = results.get("stage_seconds") or {}
+    return seconds if seconds and all(value is not None for value in seconds.values()) else None
+
+
 def resumed_note(results: dict) -> str:
     """Says when the wall time covers only the last invocation of a resumed job, and then what the stages took in
     all, where every stage recorded its own duration."""
     stages = results.get("resumed_stages")
     if not stages:
         return ""
-    seconds = results.get("stage_seconds") or {}
-    known = seconds and all(value is not None for value in seconds.values())
+    seconds = recorded_stage_seconds(results)
     total = (f"; stages took {', '.join(f'{stage} {value / 60:.1f}' for stage, value in seconds.items())} min, "
-             f"{sum(seconds.values()) / 60:.1f} in all" if known else "")
+             f"{sum(seconds.values()) / 60:.1f} in all" if seconds else "")
     return f" (this invocation only; resumed {', '.join(stages)}{total})"
 
 
@@ -80,8 +86,8 @@ def wall_time_note(results: dict) -> str:
     stages = results.get("resumed_stages")
     if not stages:
         return f"Wall time of the whole job: {minutes}"
-    seconds = results.get("stage_seconds") or {}
-    if not seconds or any(value is None for value in seconds.values()):
+    seconds = recorded_stage_seconds(results)
+    if not seconds:
         return f"Wall time: {minutes} for this invocation only ({', '.join(stages)} resumed from an earlier one)"
     each = ", ".join(f"{stage} {value / 60:.1f}" for stage, value in seconds.items())
     return (f"Wall time of the whole job: {sum(seconds.values()) / 60:.1f} minutes, its stages' own times added up "
@@ -90,14 +96,8 @@ def wall_time_note(results: dict) -> str:
 
 def machine_description() -> str:
     """Cores and CPU, with its widest vector unit: timings differ about 2x between an AVX2 and an AVX-512 host."""
-    cpu = platform.machine()
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return f"{os.cpu_count()} CPU cores ({cpu})"
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    unit = next((name for name, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2")) if flag in flags), None)
-    return f"{os.cpu_count()} CPU cores ({cpu}{', ' + unit if unit else ''})"
+    unit = cpu_name_and_vector_unit()[1]
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}{', ' + unit if unit else ''})"
 
 
 def validation_note(job, data_args) -> str:

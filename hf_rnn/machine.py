@@ -1,0 +1,20 @@
+"""What CPU a timing was taken on: the same 2-core machine is not the same host every day (AVX2 on some, AVX-512
+with AMX on others), and training speed differs about 2x between them, so benchmarks and model cards name it."""
+
+import platform
+from pathlib import Path
+
+# Widest first: the first unit whose flag /proc/cpuinfo lists names the host.
+VECTOR_UNITS = (("AVX-512 + AMX", "amx_tile"), ("AVX-512", "avx512f"), ("AVX2", "avx2"))
+
+
+def cpu_name_and_vector_unit() -> tuple[str, str | None]:
+    """The CPU's model name and its widest vector unit (None when /proc/cpuinfo is unreadable or lists none)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or "cpu", None
+    field = lambda key: next((line.split(":", 1)[1] for line in lines if line.startswith(key)), "")  # noqa: E731
+    flags = set(field("flags").split())
+    unit = next((name for name, flag in VECTOR_UNITS if flag in flags), None)
+    return field("model name").strip() or "cpu", unit
