@@ -32,6 +32,10 @@ TRAIN_ONLY_LM = "LM pretrained on the labelled reviews' text only"
 NB_LR = "NB-weighted LR"
 CONDITIONS = (SCRATCH, TRAIN_ONLY_LM, MAIN_LM, NB_LR)
 NB_LR_C = (1, 10, 100, 1000)  # chosen on validation per run
+# From scratch, the rate is chosen on validation at `scratch_pilot_labels` (seed 0): the preset's 1e-2, chosen for a
+# pretrained encoder, left a random one at chance from 300 labels on (session 9's rows of bench/results/label_curve).
+SCRATCH_LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+PILOT_TABLE = "From-scratch learning rate"
 ARCHITECTURE_FIELDS = ("cell_type", "embedding_size", "hidden_size", "num_hidden_layers", "bidirectional",
                        "tie_word_embeddings")
 
@@ -45,14 +49,15 @@ class Settings:
     validation_reviews: int
     min_steps: int
     max_steps: int | None  # a cap for smoke runs only
+    scratch_pilot_labels: int  # where the from-scratch learning rate is chosen
     preset: str = "full"
 
 
 SIZES = {
     "smoke": Settings(label_counts=(8, 16), seeds_small=2, small_limit=8, test_reviews=12, validation_reviews=4,
-                      min_steps=2, max_steps=2),
+                      min_steps=2, max_steps=2, scratch_pilot_labels=8),
     "full": Settings(label_counts=(100, 300, 1000, 3000, 10000, None), seeds_small=3, small_limit=1000,
-                     test_reviews=5000, validation_reviews=1000, min_steps=100, max_steps=None),
+                     test_reviews=5000, validation_reviews=1000, min_steps=100, max_steps=None, scratch_pilot_labels=1000),
 }
 
 
@@ -64,13 +69,19 @@ def run_key(row: dict) -> tuple:
     return row["condition"], row["labels"], row["seed"]
 
 
-def previous_runs(ctx) -> dict:
-    """Runs a killed full sweep already finished (a smoke run always starts afresh)."""
+def previous_rows(ctx, table: str) -> list[dict]:
+    """Rows of `table` a killed full sweep already finished (a smoke run always starts afresh)."""
     path = results_dir() / f"{NAME}.json"
     if ctx.smoke or not path.is_file():
-        return {}
-    rows = json.loads(path.read_text()).get("Runs", [])
-    return {run_key(row): row for row in rows if isinstance(row.get("test accuracy"), float)}
+        return []
+    rows = json.loads(path.read_text()).get(table, [])
+    return [row for row in rows if isinstance(row.get("test accuracy"), float)]
+
+
+def runs_to_keep(previous: list[dict], scratch_rate: float | None) -> dict:
+    """Finished runs to keep; from-scratch runs only at the rate chosen now (older ones used the preset's)."""
+    return {run_key(row): row for row in previous
+            if row["condition"] != SCRATCH or row.get("learning rate") == scratch_rate}
 
 
 def labelled_data(ctx, s: Settings):
@@ -108,8 +119,10 @@ def model_arguments(run, start, preset: dict):
                                init_from=str(start) if start else None)
 
 
-def train_one(ctx, s: Settings, data, start, count, seed) -> dict:
-    """One classifier on `count` labels (the recipe the main job uses), evaluated on validation and test."""
+def train_one(ctx, s: Settings, data, start, count, seed, learning_rate: float | None = None) -> dict:
+    """One classifier on `count` labels (the recipe the main job uses), evaluated on validation and test. From
+    scratch (`start` None) every layer trains at `learning_rate`: discriminative rates protect pretrained lower
+    layers, and random ones have nothing to protect."""
     from transformers import AutoTokenizer, TrainingArguments
 
     from hf_rnn.recipes.imdb import COMMON, PRESETS, with_preset
@@ -118,7 +131,10 @@ def train_one(ctx, s: Settings, data, start, count, seed) -> dict:
     preset, run = PRESETS[s.preset], ctx.trained_run()
     train = subset(data["train"], count, seed)
     settings = {**COMMON["classifier"], **preset["classifier_training"], "save_strategy": "no", "disable_tqdm": True,
-                "eval_strategy": "no"}
+                "eval_strategy": "no", **({"learning_rate": learning_rate} if learning_rate else {})}
+    ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"])
+    if start is None:
+        ulmfit = dataclasses.replace(ulmfit, discriminative_decay=1.0)
     planned = math.ceil(settings["num_train_epochs"] * len(train) / settings["per_device_train_batch_size"])
     steps = min(max(planned, s.min_steps), s.max_steps or math.inf)
     output_dir = tempfile.mkdtemp(prefix="hf_rnn_label_curve_", dir=ctx.scratch)
@@ -128,11 +144,24 @@ def train_one(ctx, s: Settings, data, start, count, seed) -> dict:
     try:
         metrics = train_classifier(AutoTokenizer.from_pretrained(run / "tokenizer"), splits,
                                    with_preset(DataArguments, preset["data"]), model_arguments(run, start, preset),
-                                   with_preset(ULMFiTArguments, preset["ulmfit"]), args)
+                                   ulmfit, args)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
     return {"test accuracy": metrics["test_accuracy"], "validation accuracy": metrics["validation_accuracy"],
-            "steps": steps, "minutes": (time.time() - start_time) / 60}
+            "steps": steps, "learning rate": settings["learning_rate"], "minutes": (time.time() - start_time) / 60}
+
+
+def choose_scratch_rate(ctx, s: Settings, data, report) -> tuple[float, list[dict]]:
+    """The from-scratch learning rate with the best validation accuracy at `s.scratch_pilot_labels` labels (seed
+    0); each finished pilot run is reported (written) at once and kept on a rerun."""
+    done = {row["learning rate"]: row for row in previous_rows(ctx, PILOT_TABLE)}
+    pilots = []
+    for rate in SCRATCH_LEARNING_RATES:
+        pilots.append(done.get(rate) or {"condition": SCRATCH, "labels": s.scratch_pilot_labels, "seed": 0,
+                                         **train_one(ctx, s, data, None, s.scratch_pilot_labels, 0, rate)})
+        print(pilots[-1], flush=True)
+        report(pilots)
+    return max(pilots, key=lambda row: row["validation accuracy"])["learning rate"], pilots
 
 
 def nb_lr_one(data, count, seed) -> dict:
@@ -184,40 +213,55 @@ def pending_row(condition: str, labels: int, seed: int) -> dict:
             "test accuracy": not_measured(needs[1], needs[0], NAME)}
 
 
-def write(rows: list[dict], s: Settings, complete: bool, train_size: int):
+def write(rows: list[dict], pilots: list[dict], s: Settings, complete: bool, train_size: int):
     notes = (f"IMDB train split minus a seeded validation split ({train_size:,} labels at most); subsets seeded per "
              f"seed; {s.validation_reviews:,} validation reviews and a seeded sample of {s.test_reviews:,} test "
-             f"reviews. Classifier: the {s.preset} preset's settings, max(its epochs, {s.min_steps} steps). NB-LR: C "
-             f"from {NB_LR_C} chosen on validation accuracy. Seeds: "
+             f"reviews. Classifier: the {s.preset} preset's settings, max(its epochs, {s.min_steps} steps); from "
+             f"scratch, the same network with random weights, one learning rate for every layer, chosen from "
+             f"{SCRATCH_LEARNING_RATES} on validation accuracy at {s.scratch_pilot_labels:,} labels (seed 0). "
+             f"NB-LR: C from {NB_LR_C} chosen on validation accuracy. Seeds: "
              f"{s.seeds_small} at <= {s.small_limit} labels, 1 above. Plot: {NAME}.png.")
     summarised = summary(rows)
+    trained = ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "learning rate"]
     write_results(NAME, {
         "Summary": (summarised, ["condition", "labels", "seeds", "mean test accuracy", "std"]),
-        "Runs": (rows, ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "C",
-                         "minutes"]),
+        PILOT_TABLE: (pilots, trained + ["minutes"]),
+        "Runs": (rows, trained + ["C", "minutes"]),
     }, notes, raw={"complete": complete, "settings": dataclasses.asdict(s)})
     plot(summarised)
 
 
+def one_run(ctx, s: Settings, data, starts: dict, scratch: tuple, condition: str, count: int | None, seed: int):
+    """One condition at one label count and seed: NB-LR, a classifier from its start, or a row saying what it
+    needs. `scratch`: (chosen rate, pilot rows); the pilot run at the chosen rate is that count's seed-0 run."""
+    labels = count or len(data["train"])
+    if condition == NB_LR:
+        return {"condition": condition, "labels": labels, "seed": seed, **nb_lr_one(data, count, seed)}
+    if condition not in starts:
+        return pending_row(condition, labels, seed)
+    rate, pilots = scratch
+    if condition == SCRATCH:
+        chosen = [row for row in pilots if row["learning rate"] == rate and (row["labels"], seed) == (labels, 0)]
+        if chosen:
+            return chosen[0]
+    return {"condition": condition, "labels": labels, "seed": seed,
+            **train_one(ctx, s, data, starts[condition], count, seed, rate if condition == SCRATCH else None)}
+
+
 def run(ctx):
     s = ctx.pick(SIZES)
-    data, done, starts = labelled_data(ctx, s), previous_runs(ctx), lm_starts(ctx)
-    rows = []
+    data, starts = labelled_data(ctx, s), lm_starts(ctx)
+    train_size, previous = len(data["train"]), previous_rows(ctx, "Runs")
+    scratch = (choose_scratch_rate(ctx, s, data, lambda pilots: write(previous, pilots, s, False, train_size))
+               if SCRATCH in starts else (None, []))
+    done, rows = runs_to_keep(previous, scratch[0]), []
     for count in s.label_counts:
-        labels = count or len(data["train"])
         for seed in seeds_for(count, s):
             for condition in CONDITIONS:
-                key = (condition, labels, seed)
-                if key in done:
-                    rows.append(done[key])
-                elif condition == NB_LR:
-                    rows.append({"condition": condition, "labels": labels, "seed": seed, **nb_lr_one(data, count, seed)})
-                elif condition in starts:
-                    rows.append({"condition": condition, "labels": labels, "seed": seed,
-                                 **train_one(ctx, s, data, starts[condition], count, seed)})
-                else:
-                    rows.append(pending_row(condition, labels, seed))
+                key = (condition, count or train_size, seed)
+                rows.append(done[key] if key in done else one_run(ctx, s, data, starts, scratch, condition, count,
+                                                                  seed))
                 print(rows[-1], flush=True)
-                write(rows, s, complete=False, train_size=len(data["train"]))
+                write(rows, scratch[1], s, complete=False, train_size=train_size)
     measured_all = all(isinstance(row["test accuracy"], float) for row in rows)
-    write(rows, s, complete=measured_all, train_size=len(data["train"]))
+    write(rows, scratch[1], s, complete=measured_all, train_size=train_size)
