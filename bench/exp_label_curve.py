@@ -102,6 +102,8 @@ def lm_starts(ctx) -> dict:
     starts = {SCRATCH: None, MAIN_LM: run / "lm"} if run else {}
     if ctx.lm_train_only:
         starts[TRAIN_ONLY_LM] = ctx.lm_train_only
+    elif ctx.smoke and run:  # the tiny job's LM stands in, so a smoke run exercises this condition too
+        starts[TRAIN_ONLY_LM] = run / "lm"
     return starts
 
 

@@ -83,5 +83,26 @@ def test_the_ulmfit_claim_is_judged_only_against_a_learning_from_scratch_model_a
     if scratch_at_10k is not None:
         summary.append({"condition": scratch, "labels": 10_000, "mean test accuracy": scratch_at_10k})
     monkeypatch.setattr(exp_claims, "table", lambda name, section=None: summary)
-    claim, _overtake = exp_claims.label_curve_claims()
+    claim, _overtake, _unlabelled = exp_claims.label_curve_claims()
     assert claim["verdict"] == verdict
+
+
+@pytest.mark.parametrize("alone_at_100, alone_at_1000, verdict", [(0.70, 0.80, "holds"), (0.70, 0.90, "mixed"),
+                                                                  (0.85, 0.90, "does not hold")])
+def test_the_unlabelled_reviews_are_judged_against_the_lm_of_the_labelled_text_at_every_shared_count(
+        alone_at_100, alone_at_1000, verdict):
+    import exp_claims
+
+    main, alone = "LM pretrained on train + unlabelled (main job)", "LM pretrained on the labelled reviews' text only"
+    means = {(main, 100): 0.80, (main, 1000): 0.86, (main, 3000): 0.88,  # no labelled-text run at 3k: left out
+             (alone, 100): alone_at_100, (alone, 1000): alone_at_1000}
+    claim = exp_claims.unlabelled_claim(means)
+    assert claim["verdict"] == verdict
+    assert "3,000" not in claim["measured"] and "100 labels" in claim["measured"]
+
+
+def test_the_unlabelled_reviews_claim_waits_for_the_labelled_text_lm():
+    import exp_claims
+
+    claim = exp_claims.unlabelled_claim({("LM pretrained on train + unlabelled (main job)", 100): 0.8})
+    assert claim["verdict"] == "open" and "--lm_train_only" in claim["measured"]
