@@ -159,6 +159,25 @@ def robustness_claim() -> list[dict]:
     return out
 
 
+def subword_claim() -> dict:
+    """Typos cost a subword LSTM less than a word-level one (which reads a misspelt word as `<unk>`): each model's
+    accuracy drop from clean reviews, averaged over the typo kinds at their highest rate."""
+    claim = "Subword tokens keep an LSTM robust to typos where word-level tokens break"
+    rows = table("robustness")
+    models = [name for name in (rows or [{}])[0] if name.startswith("hf_rnn") and isinstance(rows[0][name], float)]
+    subword = [name for name in models if "WordLevel" not in name]
+    word = [name for name in models if "WordLevel" in name]
+    if not subword or not word:
+        return pending(claim, "robustness", " --model WORD_LEVEL_FOLDER --model SUBWORD_FOLDER --force")
+    top = max(r["rate"] for r in rows if r["perturbation"] != "word-order shuffle" and r["rate"])
+    typos = [r for r in rows if r["rate"] == top and r["perturbation"] != "word-order shuffle"]
+    drop = {name: rows[0][name] - sum(r[name] for r in typos) / len(typos) for name in models}
+    measured = "; ".join(f"{name.removeprefix('hf_rnn ')} {100 * drop[name]:.1f}" for name in models)
+    holds = max(drop[name] for name in subword) < min(drop[name] for name in word)
+    return row(claim, f"accuracy lost to typos at rate {top:g} (mean of the {len(typos)} kinds, points): {measured}",
+               "holds" if holds else "does not hold", "robustness")
+
+
 def padding_claim() -> dict:
     claim = '"Pad your batches" rather than pack them (training on a CPU)'
     results = load("models", RESULTS_DIR)  # bench_models.py writes only the committed results
@@ -250,8 +269,8 @@ def rewrite_readme(claims: list[dict], speed: list[dict]):
 
 
 def run(ctx):
-    claims = [*label_curve_claims(), memory_claim(), probe_claim(), *robustness_claim(), padding_claim(),
-              *speed_claims(), memory_flat_claim(), generation_claim()]
+    claims = [*label_curve_claims(), memory_claim(), probe_claim(), *robustness_claim(), subword_claim(),
+              padding_claim(), *speed_claims(), memory_flat_claim(), generation_claim()]
     speed = speed_table()
     notes = ("Every figure is read from the result file named in its row (written by `python -m bench`; models.md by "
              "bench/bench_models.py). 'open': the experiment has not run or waits for a trained model.")

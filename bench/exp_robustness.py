@@ -10,8 +10,10 @@ reads the same perturbed reviews.
 """
 
 import dataclasses
+import json
 import random
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -99,6 +101,11 @@ def classifier_predict(folder, batch: int):
     return predict
 
 
+def tokens_of(folder) -> str:
+    """The kind of tokens a saved classifier reads (WordLevel, BPE, Unigram), from its tokenizer.json."""
+    return json.loads((Path(folder) / "tokenizer.json").read_text())["model"]["type"]
+
+
 def models(ctx, s: Settings) -> tuple[dict, int]:
     """{name: predict} and how many training reviews NB-LR was fitted on."""
     train = ctx.imdb()["train"]
@@ -106,7 +113,8 @@ def models(ctx, s: Settings) -> tuple[dict, int]:
         train = train.shuffle(seed=0).select(range(s.train_reviews))
     found = {NB_LR: fit_bag_of_words(list(train["text"]), train["label"], nb_weighted=True)}
     for folder in ctx.trained_classifiers():
-        found[f"hf_rnn {folder.parent.name}/{folder.name}"] = classifier_predict(folder, s.batch)
+        found[f"hf_rnn {folder.parent.name}/{folder.name} ({tokens_of(folder)} tokens)"] = classifier_predict(
+            folder, s.batch)
     return found, len(train)
 
 

@@ -42,7 +42,9 @@ def test_smoke_run_writes_every_experiment_and_leaves_committed_results_alone(tm
         assert (results / f"{name}.md").is_file()
         assert name in SUMMARY_ONLY or (results / f"{name}.png").stat().st_size > 0
     claims = json.loads((results / "claims.json").read_text())["Claims"]
-    assert [row["claim"] for row in claims if row["verdict"] == "open"] == []  # the tiny job stood in everywhere
+    # the tiny job stood in everywhere but for the subword comparison (the smoke run trains no subword model)
+    assert [row["claim"] for row in claims if row["verdict"] == "open"] == [
+        "Subword tokens keep an LSTM robust to typos where word-level tokens break"]
     speed = json.loads((results / "speed.json").read_text())["Throughput, IMDB test reviews (text in, label out)"]
     assert all(isinstance(row["accuracy"], float) for row in speed if row["system"].startswith("hf_rnn"))
     assert committed_state() == before
@@ -106,3 +108,28 @@ def test_the_unlabelled_reviews_claim_waits_for_the_labelled_text_lm():
 
     claim = exp_claims.unlabelled_claim({("LM pretrained on train + unlabelled (main job)", 100): 0.8})
     assert claim["verdict"] == "open" and "--lm_train_only" in claim["measured"]
+
+
+@pytest.mark.parametrize("subword_at_typos, verdict", [(0.85, "holds"), (0.75, "does not hold")])
+def test_the_subword_claim_compares_typo_losses_of_subword_and_word_level_models(monkeypatch, subword_at_typos,
+                                                                                   verdict):
+    import exp_claims
+
+    word, subword, bag = "hf_rnn quick-word/model (WordLevel tokens)", "hf_rnn quick-bpe/model (BPE tokens)", "NB-LR"
+    rows = [{"perturbation": "none", "rate": 0.0, bag: 0.9, word: 0.88, subword: 0.88},
+            {"perturbation": "character drop", "rate": 0.1, bag: 0.9, word: 0.5, subword: 0.5},  # not the top rate
+            {"perturbation": "character drop", "rate": 0.4, bag: 0.9, word: 0.78, subword: subword_at_typos},
+            {"perturbation": "character swap", "rate": 0.4, bag: 0.9, word: 0.80, subword: subword_at_typos},
+            {"perturbation": "word-order shuffle", "rate": 1.0, bag: 0.9, word: 0.1, subword: 0.9}]
+    monkeypatch.setattr(exp_claims, "table", lambda name, section=None: rows)
+    claim = exp_claims.subword_claim()
+    assert claim["verdict"] == verdict and "at rate 0.4" in claim["measured"]
+    assert "quick-word/model (WordLevel tokens) 9.0" in claim["measured"]  # 0.88 - mean(0.78, 0.80)
+
+
+def test_the_subword_claim_waits_for_both_kinds_of_model(monkeypatch):
+    import exp_claims
+
+    rows = [{"perturbation": "none", "rate": 0.0, "hf_rnn run/model (WordLevel tokens)": 0.9}]
+    monkeypatch.setattr(exp_claims, "table", lambda name, section=None: rows)
+    assert exp_claims.subword_claim()["verdict"] == "open"
