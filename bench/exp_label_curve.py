@@ -18,6 +18,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -166,6 +167,22 @@ def choose_scratch_rate(ctx, s: Settings, data, report) -> tuple[float, list[dic
     return max(pilots, key=lambda row: row["validation accuracy"])["learning rate"], pilots
 
 
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def pretrained_lms(starts: dict) -> list[dict]:
+    """Each LM a condition starts from: its held-out perplexity and how long it trained (its Trainer records)."""
+    rows = []
+    for condition, folder in starts.items():
+        if folder is not None:
+            state, evaluation = (read_json(Path(folder) / name) for name in ("trainer_state.json", "eval_results.json"))
+            rows.append({"condition": condition, "folder": str(folder), "steps": state.get("max_steps"),
+                         "passes over its text": state.get("epoch"),
+                         "validation perplexity": evaluation.get("eval_perplexity")})
+    return rows
+
+
 def nb_lr_one(data, count, seed) -> dict:
     """NB-LR with its regularisation chosen on validation: C=10 suits 25k labels, but with 100 the intercept
     wins and every review gets the majority label."""
@@ -215,7 +232,7 @@ def pending_row(condition: str, labels: int, seed: int) -> dict:
             "test accuracy": not_measured(needs[1], needs[0], NAME)}
 
 
-def write(rows: list[dict], pilots: list[dict], s: Settings, complete: bool, train_size: int):
+def write(rows: list[dict], pilots: list[dict], lms: list[dict], s: Settings, complete: bool, train_size: int):
     notes = (f"IMDB train split minus a seeded validation split ({train_size:,} labels at most); subsets seeded per "
              f"seed; {s.validation_reviews:,} validation reviews and a seeded sample of {s.test_reviews:,} test "
              f"reviews. Classifier: the {s.preset} preset's settings, max(its epochs, {s.min_steps} steps); from "
@@ -227,6 +244,7 @@ def write(rows: list[dict], pilots: list[dict], s: Settings, complete: bool, tra
     trained = ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "learning rate"]
     write_results(NAME, {
         "Summary": (summarised, ["condition", "labels", "seeds", "mean test accuracy", "std"]),
+        "Pretrained LMs": (lms, ["condition", "folder", "steps", "passes over its text", "validation perplexity"]),
         PILOT_TABLE: (pilots, trained + ["minutes"]),
         "Runs": (rows, trained + ["C", "minutes"]),
     }, notes, raw={"complete": complete, "settings": dataclasses.asdict(s)})
@@ -253,8 +271,8 @@ def one_run(ctx, s: Settings, data, starts: dict, scratch: tuple, condition: str
 def run(ctx):
     s = ctx.pick(SIZES)
     data, starts = labelled_data(ctx, s), lm_starts(ctx)
-    train_size, previous = len(data["train"]), previous_rows(ctx, "Runs")
-    scratch = (choose_scratch_rate(ctx, s, data, lambda pilots: write(previous, pilots, s, False, train_size))
+    train_size, previous, lms = len(data["train"]), previous_rows(ctx, "Runs"), pretrained_lms(starts)
+    scratch = (choose_scratch_rate(ctx, s, data, lambda pilots: write(previous, pilots, lms, s, False, train_size))
                if SCRATCH in starts else (None, []))
     done, rows = runs_to_keep(previous, scratch[0]), []
     for count in s.label_counts:
@@ -264,6 +282,6 @@ def run(ctx):
                 rows.append(done[key] if key in done else one_run(ctx, s, data, starts, scratch, condition, count,
                                                                   seed))
                 print(rows[-1], flush=True)
-                write(rows, scratch[1], s, complete=False, train_size=train_size)
+                write(rows, scratch[1], lms, s, complete=False, train_size=train_size)
     measured_all = all(isinstance(row["test accuracy"], float) for row in rows)
-    write(rows, scratch[1], s, complete=measured_all, train_size=train_size)
+    write(rows, scratch[1], lms, s, complete=measured_all, train_size=train_size)

@@ -87,6 +87,10 @@ def test_the_ulmfit_claim_is_judged_only_against_a_learning_from_scratch_model_a
     monkeypatch.setattr(exp_claims, "table", lambda name, section=None: summary)
     claim, _overtake, _unlabelled = exp_claims.label_curve_claims()
     assert claim["verdict"] == verdict
+    if verdict == "does not hold":  # the LM at 100 labels is the only LM count here: it never gets there
+        assert "the LM never comes within a point" in claim["measured"]
+    if verdict == "holds":
+        assert "the LM comes within a point of it from 100 labels" in claim["measured"]
 
 
 @pytest.mark.parametrize("alone_at_100, alone_at_1000, verdict", [(0.70, 0.80, "holds"), (0.70, 0.90, "mixed"),
@@ -133,3 +137,12 @@ def test_the_subword_claim_waits_for_both_kinds_of_model(monkeypatch):
     rows = [{"perturbation": "none", "rate": 0.0, "hf_rnn run/model (WordLevel tokens)": 0.9}]
     monkeypatch.setattr(exp_claims, "table", lambda name, section=None: rows)
     assert exp_claims.subword_claim()["verdict"] == "open"
+
+
+def test_the_lm_against_the_bag_of_words_shows_a_crossing():
+    import exp_claims
+
+    lm, bag = "LM pretrained on train + unlabelled (main job)", "NB-weighted LR"
+    means = {(lm, 100): 0.77, (bag, 100): 0.70, (lm, 10_000): 0.894, (bag, 10_000): 0.90, (lm, 300): 0.82}
+    text = exp_claims.lm_against_bag(means, [100, 300, 10_000])
+    assert text == "LM minus NB-LR, points, ahead at: 100 (+7.0); behind or level at: 10,000 (-0.6)"
