@@ -58,7 +58,8 @@ SIZES = {
     "smoke": Settings(label_counts=(8, 16), seeds_small=2, small_limit=8, test_reviews=12, validation_reviews=4,
                       min_steps=2, max_steps=2, scratch_pilot_labels=8),
     "full": Settings(label_counts=(100, 300, 1000, 3000, 10000, None), seeds_small=3, small_limit=1000,
-                     test_reviews=5000, validation_reviews=1000, min_steps=100, max_steps=None, scratch_pilot_labels=1000),
+                     test_reviews=5000, validation_reviews=1000, min_steps=100, max_steps=None,
+                     scratch_pilot_labels=1000),
 }
 
 
