@@ -4,6 +4,7 @@
     python bench/bench_imdb.py --preset full       # ~2 h (measured: 113 min, sum of stages; 122.5 min
                                                    # in one invocation with --final_fit)
     python bench/bench_imdb.py --preset full --final_fit --name imdb_full_final_fit   # classifiers on all labels
+    python bench/bench_imdb.py --preset full --backward --name imdb_full_backward      # + backward, ensemble
 
 Writes bench/results/<name>.json|md (default name imdb_<preset>) and copies the model card and training curves
 next to them.
@@ -25,20 +26,33 @@ def stage_minutes(results: dict) -> float | None:
     return sum(seconds.values()) / 60 if seconds else None
 
 
+# With --backward the job has a figure set per direction and for their ensemble: one row each.
+SENTIMENT_STAGES = (("forward", "sentiment"), ("backward", "sentiment_backward"), ("ensemble", "ensemble"))
+RATING_STAGES = (("forward", "rating"), ("backward", "rating_backward"), ("ensemble", "ensemble_rating"))
+
+
 def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
-    sentiment, lm = results["sentiment"], results["lm"]
-    main = [{"preset": results["preset"], "training reviews": sentiment.get("train_reviews"),
-             "test accuracy": sentiment.get("test_accuracy"),
-             "test F1": sentiment.get("test_f1"), "validation accuracy": sentiment.get("validation_accuracy"),
-             "LM perplexity (validation)": lm.get("eval_perplexity"),
-             "wall time min": results["wall_time_s"] / 60, "sum of stage times min": stage_minutes(results)}]
-    rating = results.get("rating", {})
-    rating_rows = [{"preset": results["preset"], "MAE": rating.get("test_mae"), "RMSE": rating.get("test_rmse"),
-                    "exact": rating.get("test_exact"),
+    main = [{"preset": results["preset"], "model": model, "training reviews": stage.get("train_reviews"),
+             "test accuracy": stage.get("test_accuracy"),
+             "test F1": stage.get("test_f1"), "validation accuracy": stage.get("validation_accuracy"),
+             "LM perplexity (validation)": results[lm_name].get("eval_perplexity") if lm_name in results else None,
+             "wall time min": results["wall_time_s"] / 60, "sum of stage times min": stage_minutes(results)}
+            for model, stage, lm_name in stages_present(results, SENTIMENT_STAGES)]
+    rating_rows = [{"preset": results["preset"], "model": model, "MAE": rating.get("test_mae"),
+                    "RMSE": rating.get("test_rmse"), "exact": rating.get("test_exact"),
                     "exact (most likely rating)": rating.get("test_exact_most_likely"),
                     "within one": rating.get("test_within_one"),
-                    "sentiment accuracy from rating": rating.get("test_sentiment_accuracy")}] if rating else []
+                    "validation MAE": rating.get("validation_mae"),
+                    "validation exact (most likely rating)": rating.get("validation_exact_most_likely"),
+                    "sentiment accuracy from rating": rating.get("test_sentiment_accuracy")}
+                   for model, rating, _ in stages_present(results, RATING_STAGES)]
     return main, rating_rows
+
+
+def stages_present(results: dict, stages) -> list[tuple[str, dict, str]]:
+    """(model name, the stage's figures, the LM stage it started from) for each of `stages` the run has."""
+    lm_of = {"forward": "lm", "backward": "lm_backward", "ensemble": None}
+    return [(model, results[name], lm_of[model]) for model, name in stages if name in results]
 
 
 def main():
@@ -48,6 +62,8 @@ def main():
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--rating_init_from", default="lm", choices=RATING_STARTS)
     parser.add_argument("--final_fit", action="store_true", help="JobArguments.final_fit: classifiers on all labels")
+    parser.add_argument("--backward", action="store_true",
+                        help="JobArguments.backward: also a backward LM and classifier, and their ensemble")
     parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
     args = parser.parse_args()
     out = args.output_dir or f"runs/bench-imdb-{args.preset}"
@@ -55,7 +71,7 @@ def main():
     from hf_rnn.training import DataArguments
 
     job = JobArguments(output_dir=out, preset=args.preset, rating_init_from=args.rating_init_from,
-                       final_fit=args.final_fit)
+                       final_fit=args.final_fit, backward=args.backward)
     results = run_imdb(job, data_args=DataArguments(dataset=args.dataset))
     main_rows, rating_rows = rows_for(results)
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}

@@ -1,6 +1,7 @@
 """Does the main job's model beat the bag-of-words baselines beyond chance? Paired tests on the IMDB test split.
 
     python bench/bench_paired_test.py --run runs/bench-imdb-full-9k --preset full --dataset ../shared/data/imdb
+    python bench/bench_paired_test.py --run runs/bench-imdb-full-bwd-ff --stage ensemble   # a --backward run
 
 Both systems score every test review. Sentiment: McNemar's exact test on the reviews exactly one of them gets right,
 and a 95% interval for the accuracy difference. Rating: the same test on exact hits (by the posterior median, which
@@ -48,15 +49,20 @@ def _unsort(sorted_rows: np.ndarray, order: np.ndarray) -> np.ndarray:
     return rows
 
 
-def our_outputs(run: Path, test, max_length: int, sentiment_done: dict):
-    """The run's sentiment logits, and (10-way rating logits, their labels, the job's recorded test MAE) from the
-    separate rating stage or the sentiment model's second head (`--heads shared`), or None for a run without a
-    10-way rating."""
-    sentiment_config = json.loads((run / "sentiment" / "config.json").read_text())
-    if sentiment_config.get("auxiliary_label_names"):  # one model, both heads: one pass over the test reviews
-        (sentiment, rating), labels = model_outputs(run / "sentiment", test, TWO_HEAD_TARGET, max_length)
+def has_second_head(config: dict) -> bool:
+    """A two-head classifier (`--heads shared`), or an ensemble of them (its members' configs hold the heads)."""
+    return bool(config.get("auxiliary_label_names") or
+                any(member.get("auxiliary_label_names") for member in config.get("members", [])))
+
+
+def our_outputs(run: Path, stage: str, test, max_length: int, sentiment_done: dict):
+    """The sentiment logits of the run's `stage` folder, and (10-way rating logits, their labels, the job's recorded
+    test MAE) from that model's second head (`--heads shared`) or the separate rating stage, or None for a run
+    without a 10-way rating."""
+    if has_second_head(json.loads((run / stage / "config.json").read_text())):  # one pass gives both heads
+        (sentiment, rating), labels = model_outputs(run / stage, test, TWO_HEAD_TARGET, max_length)
         return sentiment, (rating, labels[:, 1], sentiment_done.get("test_rating_mae"))
-    (sentiment, *_), _ = model_outputs(run / "sentiment", test, "binary", max_length)
+    (sentiment, *_), _ = model_outputs(run / stage, test, "binary", max_length)
     done_path = run / "rating" / "stage_done.json"
     rating_config = json.loads((run / "rating" / "config.json").read_text()) if done_path.is_file() else {}
     if len(rating_config.get("id2label", {})) != 10:  # no rating stage, or a regression one (no posterior median)
@@ -94,6 +100,9 @@ def check_matches_job(name: str, measured: float, recorded: float | None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="finished main-job folder: sentiment/ (and rating/ unless the heads were shared)")
+    parser.add_argument("--stage", default="sentiment", choices=("sentiment", "sentiment_backward", "ensemble"),
+                        help="which of the run's classifiers to test: the forward one, the backward one or their "
+                             "ensemble (the last two from a `--backward` run)")
     parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--name", default=None, help="results name; default paired_test_<preset>")
@@ -106,8 +115,8 @@ def main():
     x_train, x_test = vectorize(clean(train["text"]), clean(test["text"]))
     y_train = np.array(train["label"])
 
-    sentiment_done = json.loads((run / "sentiment" / "stage_done.json").read_text())
-    sentiment_logits, rating = our_outputs(run, test, max_length, sentiment_done)
+    sentiment_done = json.loads((run / args.stage / "stage_done.json").read_text())
+    sentiment_logits, rating = our_outputs(run, args.stage, test, max_length, sentiment_done)
     ours_right = sentiment_logits.argmax(-1) == labels
     check_matches_job("sentiment", ours_right.mean(), sentiment_done.get("test_accuracy"))
     tfidf = LogisticRegression(C=10, max_iter=2000).fit(x_train, y_train)
@@ -137,7 +146,7 @@ def main():
         sections["Rating: exact (McNemar)"] = (exact, list(exact[0]))
         sections["Rating: which is closer (sign test)"] = ([closer], list(closer))
 
-    notes = (f"Models of `{args.run}` (preset `{args.preset}`, trained on {training_reviews(sentiment_done)}) against "
+    notes = (f"Models of `{args.run}` (`{args.stage}/`; preset `{args.preset}`, trained on {training_reviews(sentiment_done)}) against "
              "the baselines of bench_baselines.py (trained on all 25,000); all 25,000 test reviews, scored by both.")
     print(write_results(args.name or f"paired_test_{args.preset}", sections, notes))
 

@@ -146,3 +146,35 @@ def test_the_lm_against_the_bag_of_words_shows_a_crossing():
     means = {(lm, 100): 0.77, (bag, 100): 0.70, (lm, 10_000): 0.894, (bag, 10_000): 0.90, (lm, 300): 0.82}
     text = exp_claims.lm_against_bag(means, [100, 300, 10_000])
     assert text == "LM minus NB-LR, points, ahead at: 100 (+7.0); behind or level at: 10,000 (-0.6)"
+
+
+def test_the_main_job_benchmark_reports_each_direction_and_the_ensemble_of_a_backward_run():
+    import bench_imdb
+
+    figures = lambda accuracy: {"test_accuracy": accuracy, "validation_accuracy": accuracy + 0.01}
+    rating = lambda mae: {"test_mae": mae, "validation_mae": mae / 2}
+    results = {"preset": "full", "wall_time_s": 60.0, "lm": {"eval_perplexity": 86.0},
+               "lm_backward": {"eval_perplexity": 88.0}, "sentiment": figures(0.91), "rating": rating(1.1),
+               "sentiment_backward": figures(0.90), "rating_backward": rating(1.2),
+               "ensemble": figures(0.92), "ensemble_rating": rating(1.0)}
+    sentiment, ratings = bench_imdb.rows_for(results)
+    assert [(row["model"], row["test accuracy"], row["LM perplexity (validation)"]) for row in sentiment] == [
+        ("forward", 0.91, 86.0), ("backward", 0.90, 88.0), ("ensemble", 0.92, None)]
+    assert [(row["model"], row["MAE"], row["validation MAE"]) for row in ratings] == [
+        ("forward", 1.1, 0.55), ("backward", 1.2, 0.6), ("ensemble", 1.0, 0.5)]
+    forward_only = {key: results[key] for key in ("preset", "wall_time_s", "lm", "sentiment")}
+    assert [row["model"] for row in bench_imdb.rows_for(forward_only)[0]] == ["forward"]
+    assert bench_imdb.rows_for(forward_only)[1] == []
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"auxiliary_label_names": ["1", "2"]}, True),
+    ({"members": [{"auxiliary_label_names": ["1", "2"]}, {"auxiliary_label_names": ["1", "2"]}]}, True),
+    ({"members": [{"auxiliary_label_names": None}]}, False),
+    ({"id2label": {"0": "neg", "1": "pos"}}, False),
+])
+def test_the_paired_test_reads_the_rating_head_of_a_two_head_model_or_ensemble(config, expected):
+    pytest.importorskip("sklearn")
+    import bench_paired_test
+
+    assert bench_paired_test.has_second_head(config) is expected
