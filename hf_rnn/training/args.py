@@ -18,6 +18,9 @@ class DataArguments:
     max_test_samples: int | None = field(default=None, metadata={"help": "Use only this many test reviews "
                                                                           "(a seeded random subset)."})
     max_lm_documents: int | None = field(default=None, metadata={"help": "Use only this many reviews for the LM."})
+    lm_unlabeled: bool = field(default=True, metadata={
+        "help": "Train the LM on the unlabeled (`unsupervised`) reviews beside the training reviews. False: on the "
+                "training reviews' text alone, to measure what the unlabeled ones add (the tokenizer is unchanged)."})
     max_lm_eval_documents: int = field(default=500, metadata={
         "help": "Validation reviews for LM perplexity (the exact softmax over the vocabulary is slow on a CPU)."})
     lm_streams: int = field(default=0, metadata={

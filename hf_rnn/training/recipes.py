@@ -92,9 +92,11 @@ def prepare_tokenizer(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, o
 
 
 def lm_datasets(tokenizer, dsd: datasets.DatasetDict, data_args: DataArguments, reverse_text: bool = False):
-    """LM blocks: train on training + unlabeled reviews, measure perplexity on the validation reviews.
+    """LM blocks: train on training + unlabeled reviews (the training reviews alone with `lm_unlabeled=False`),
+    measure perplexity on the validation reviews.
     `reverse_text`: training blocks for a backward model, whose streams step back through the text."""
-    train_text = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
+    sources = ("train", "unsupervised") if data_args.lm_unlabeled else ("train",)
+    train_text = datasets.concatenate_datasets([dsd[s] for s in sources if s in dsd])
     if data_args.max_lm_documents and data_args.max_lm_documents < len(train_text):
         train_text = train_text.shuffle(seed=0).select(range(data_args.max_lm_documents))
     streams = data_args.lm_streams or None  # stream order lets the state carry from batch to batch
