@@ -64,15 +64,19 @@ def main():
     parser.add_argument("--final_fit", action="store_true", help="JobArguments.final_fit: classifiers on all labels")
     parser.add_argument("--backward", action="store_true",
                         help="JobArguments.backward: also a backward LM and classifier, and their ensemble")
+    parser.add_argument("--lm_init_from", default=None,
+                        help="ModelArguments.lm_init_from: the LM stage fine-tunes this LM (e.g. a finished run's lm/, "
+                             "for a second pass over the reviews) instead of training one from scratch")
     parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
     args = parser.parse_args()
     out = args.output_dir or f"runs/bench-imdb-{args.preset}"
     name = args.name or f"imdb_{args.preset}"
-    from hf_rnn.training import DataArguments
+    from hf_rnn.training import DataArguments, ModelArguments
 
     job = JobArguments(output_dir=out, preset=args.preset, rating_init_from=args.rating_init_from,
                        final_fit=args.final_fit, backward=args.backward)
-    results = run_imdb(job, data_args=DataArguments(dataset=args.dataset))
+    results = run_imdb(job, data_args=DataArguments(dataset=args.dataset),
+                       model_args=ModelArguments(lm_init_from=args.lm_init_from))
     main_rows, rating_rows = rows_for(results)
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
     if rating_rows:
