@@ -67,7 +67,9 @@ def _fmt(value) -> str:
             return f"{value:.1e}"
         if abs(value) < 1:
             return f"{value:.4f}"
-        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+        if abs(value) < 10:  # two decimals kept: an MAE of 1.0036 reads 1.00, not 1
+            return f"{value:.2f}"
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
 
 
