@@ -55,3 +55,20 @@ def test_card_counts_the_reviews_the_run_trained_on(tmp_path):
     assert "trained on 8,000 labelled IMDB training reviews (10% held out for validation)" in text
     assert "the language model on 20,000 of the training and unlabelled reviews" in text
     assert "25,000 labelled" not in text
+
+
+def test_an_ensemble_card_leads_with_the_ensemble_and_names_each_direction(tmp_path):
+    model_dir = model_folder(tmp_path / "imdb-run", case_markers=False)
+    figures = lambda accuracy, mae: ({"test_accuracy": accuracy, "test_f1": accuracy}, {"test_mae": mae})
+    results = {**RESULTS, "lm_backward": {"eval_perplexity": 56.0}}
+    for (sentiment, rating), (accuracy, mae) in zip(
+            (("sentiment", "rating"), ("sentiment_backward", "rating_backward"), ("ensemble", "ensemble_rating")),
+            ((0.91, 1.08), (0.92, 1.05), (0.93, 1.01))):
+        results[sentiment], results[rating] = figures(accuracy, mae)
+    text = write_model_card(model_dir, results, JobArguments(output_dir=str(tmp_path / "imdb-run")),
+                            DataArguments()).read_text()
+    metrics = yaml.safe_load(text.split("---")[1])["model-index"][0]["results"][0]["metrics"]
+    assert [(m["type"], m["value"]) for m in metrics] == [("accuracy", 0.93), ("f1", 0.93), ("mae", 1.01)]
+    table = text[text.index("| split |"):]
+    assert table.index("ensemble test") < table.index("sentiment_forward test") < table.index("sentiment_backward")
+    assert "| sentiment test |" not in table

@@ -35,7 +35,7 @@ from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
                                  ensemble_classifiers, pretrain_language_model, train_classifier)
 from ...training.script_args import arguments_file, read_arguments_file
-from .model_card import resumed_note, write_model_card
+from .model_card import published_stages, resumed_note, write_model_card
 from .presets import COMMON, PRESETS
 
 logger = logging.getLogger(__name__)
@@ -257,8 +257,9 @@ def summary_line(results: dict) -> str:
     line = f"[{results['preset']}] test accuracy {accuracy('sentiment'):.4f}"
     if "ensemble" in results:
         line += f" (backward {accuracy('sentiment_backward'):.4f}, ensemble {accuracy('ensemble'):.4f})"
-    if "rating" in results:
-        rating = results["rating"]
+    rating_stage = published_stages(results)[1]  # the served model's rating: with --backward, the ensemble's
+    if rating_stage in results:
+        rating = results[rating_stage]
         line += f", rating MAE {rating.get('test_mae', float('nan')):.3f}, exact {rating.get('test_exact', 0):.3f}"
     return line + f", LM perplexity {results['lm'].get('eval_perplexity', float('nan')):.1f}, " \
                   f"wall time {results['wall_time_s'] / 60:.1f} min" + resumed_note(results)

@@ -19,17 +19,27 @@ TEMPLATE = "imdb_classifier.md"  # in model_cards/, installed as the package hf_
 CURVES = "training_curves.png"
 
 
-# The result stages, in the order the card lists them; the last three only for a run with a backward direction.
-RESULT_STAGES = ("sentiment", "rating", "sentiment_backward", "rating_backward", "ensemble", "ensemble_rating")
+# The result stages, in the order the card lists them: the published model's first (with a backward direction,
+# the ensemble's), then each direction's.
+FORWARD_STAGES = ("sentiment", "rating")
+BACKWARD_STAGES = ("sentiment_backward", "rating_backward")
+ENSEMBLE_STAGES = ("ensemble", "ensemble_rating")
+
+
+def published_stages(results: dict) -> tuple[str, str]:
+    """Where the figures of the model the folder serves are: the forward + backward ensemble's when the run has
+    one, else the forward classifier's; the rating's from the ensemble's second heads, else the forward rating
+    (its second head, or the separate rating model, which has no backward twin)."""
+    sentiment = "ensemble" if "ensemble" in results else "sentiment"
+    return sentiment, "ensemble_rating" if "ensemble_rating" in results else "rating"
 
 
 def eval_results(results: dict) -> list[EvalResult]:
-    """model-index entries (Hub-valid metadata) for the test metrics of the run: of the published model, which is the
-    forward + backward ensemble when the run has one."""
+    """model-index entries (Hub-valid metadata) for the test metrics of the published model."""
     entries = []
-    published = "ensemble" if "ensemble" in results else "sentiment"
-    for stage, metric, name in ((published, "accuracy", "test_accuracy"), (published, "f1", "test_f1"),
-                                ("rating", "mae", "test_mae")):
+    sentiment, rating = published_stages(results)
+    for stage, metric, name in ((sentiment, "accuracy", "test_accuracy"), (sentiment, "f1", "test_f1"),
+                                (rating, "mae", "test_mae")):
         value = results.get(stage, {}).get(name)
         if value is not None:
             entries.append(EvalResult(task_type="text-classification", dataset_type="stanfordnlp/imdb",
@@ -40,13 +50,16 @@ def eval_results(results: dict) -> list[EvalResult]:
 
 
 def result_rows(results: dict) -> list[dict]:
-    rows = []
-    for stage in RESULT_STAGES:
+    rows, ensemble = [], "ensemble" in results
+    order = (*ENSEMBLE_STAGES, *FORWARD_STAGES, *BACKWARD_STAGES) if ensemble else FORWARD_STAGES
+    for stage in order:
+        # Beside an ensemble, "sentiment" alone would read as the served model's figure: name its direction.
+        shown = f"{stage}_forward" if ensemble and stage in FORWARD_STAGES else stage
         for key, value in sorted(results.get(stage, {}).items()):
             split, _, metric = key.partition("_")
             if split in ("validation", "test") and metric not in ("runtime", "samples_per_second", "steps_per_second",
                                                                    "loss", "model_preparation_time"):
-                rows.append({"split": f"{stage} {split}", "metric": metric, "value": f"{value:.4f}"})
+                rows.append({"split": f"{shown} {split}", "metric": metric, "value": f"{value:.4f}"})
     return rows
 
 
