@@ -178,3 +178,16 @@ def test_the_paired_test_reads_the_rating_head_of_a_two_head_model_or_ensemble(c
     import bench_paired_test
 
     assert bench_paired_test.has_second_head(config) is expected
+
+
+def test_the_ensemble_gain_pairs_the_ensemble_with_each_direction_on_the_same_reviews():
+    pytest.importorskip("sklearn")
+    import numpy as np
+    import bench_ensemble_gain
+
+    right = lambda *flags: {"sentiment_right": np.array(flags, dtype=bool)}
+    outputs = {"forward": right(1, 0, 0, 1), "backward": right(1, 1, 0, 0), "ensemble": right(1, 1, 1, 1)}
+    rows = bench_ensemble_gain.comparison_rows(outputs, "sentiment_right")
+    assert [(row["ensemble vs"], row["only ours right"], row["only theirs right"]) for row in rows] == [
+        ("forward", 2, 0), ("backward", 2, 0)]
+    assert rows[0]["difference"] == 0.5
