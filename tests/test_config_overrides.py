@@ -92,3 +92,23 @@ def test_a_preset_sets_job_defaults_and_the_user_still_overrides_them():
     assert (merged.heads, merged.output_dir, merged.backward, merged.preset) == ("shared", "elsewhere", True, "full")
     with pytest.raises(ValueError, match="unknown fields"):
         with_preset(JobArguments, {"head": "shared"}, user)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--preset", "full", "--backward", "false", "--heads", "separate", "--block_size", "64"],
+    ["--preset=full", "--backward=false", "--heads=separate", "--block_size=64", "--no_rating"],
+])
+def test_a_user_sets_a_field_back_to_its_default_over_the_preset(argv):
+    from hf_rnn.recipes.imdb import JobArguments, with_preset
+    from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
+    from hf_rnn.training import DataArguments
+
+    (job, data_args, *_), _ = parse_job_arguments(argv)
+    assert (job.backward, job.heads, data_args.block_size) == (False, "separate", 64)  # each field's default
+    explicit = explicit_fields(argv)
+    assert ("rating" in explicit) == ("--no_rating" in argv)
+    merged = with_preset(JobArguments, PRESETS["full"]["job"], job, explicit)
+    assert (merged.backward, merged.heads) == (False, "separate")
+    assert with_preset(DataArguments, PRESETS["full"]["data"], data_args, explicit).block_size == 64
+    # Not named: the preset's values stand.
+    assert with_preset(JobArguments, PRESETS["full"]["job"], JobArguments(preset="full")).backward is True

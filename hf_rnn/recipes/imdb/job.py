@@ -82,14 +82,17 @@ class JobArguments:
         "help": "The Hub repo to push to (`name` or `owner/name`); default: the name of output_dir, as Trainer."})
 
 
-def with_preset(cls, preset_values: dict, user=None):
-    """Defaults, then the preset's values, then every field the user set to something other than its default."""
+def with_preset(cls, preset_values: dict, user=None, explicit: frozenset[str] = frozenset()):
+    """Defaults, then the preset's values, then every field the user set: to something other than its default, or
+    named in `explicit` (the fields given on the command line or in the arguments file), so that a user can set a
+    field back to its default over a preset (`--preset full --backward false`)."""
     default = cls()
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(preset_values) - names
     if unknown:
         raise ValueError(f"Preset sets unknown fields {sorted(unknown)} on {cls.__name__}.")
-    user_set = {n: getattr(user, n) for n in names if user is not None and getattr(user, n) != getattr(default, n)}
+    user_set = {n: getattr(user, n) for n in names
+                if user is not None and (n in explicit or getattr(user, n) != getattr(default, n))}
     return dataclasses.replace(default, **{**preset_values, **user_set})
 
 
@@ -168,23 +171,26 @@ def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
 
 
 def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
-             user_training_overrides: dict | None = None) -> dict:
-    """Run every stage of the main job and return the final metrics (also written to `results.json`)."""
+             user_training_overrides: dict | None = None, explicit_fields: frozenset[str] = frozenset()) -> dict:
+    """Run every stage of the main job and return the final metrics (also written to `results.json`).
+
+    `explicit_fields`: names of the fields the user set, which win over the preset even where they equal the
+    field's default (`hf-rnn imdb` passes those of its command line or arguments file)."""
     if job.preset not in PRESETS:
         raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(PRESETS)}.")
     preset, user = PRESETS[job.preset], user_training_overrides or {}
-    job = with_preset(JobArguments, preset.get("job", {}), job)  # checked below like the user's own values
+    job = with_preset(JobArguments, preset.get("job", {}), job, explicit_fields)  # checked below like the user's
     if job.rating_target not in RATING_TARGETS:
         raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
     if job.rating_init_from not in RATING_STARTS:
         raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
     if job.heads not in HEADS:
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
-    data_args = with_preset(DataArguments, preset["data"], data_args)
-    tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args)
+    data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
+    tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
-    ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit)
-    adversarial = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial)
+    ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit, explicit_fields)
+    adversarial = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial, explicit_fields)
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
     resumed = [stage for stage in STAGES if (out / stage).is_dir()]
@@ -276,9 +282,20 @@ JOB_DATACLASSES = (JobArguments, DataArguments, TokenizerArguments, ModelArgumen
 def main(argv=None):
     """`hf-rnn imdb`: the job, stage and (a subset of) training arguments, from the command line or from one
     .json/.yaml file that holds them all (`hf-rnn imdb job.yaml`)."""
-    parsed, user_training = parse_job_arguments(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parsed, user_training = parse_job_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_imdb(*parsed, user_training_overrides=user_training)
+    return run_imdb(*parsed, user_training_overrides=user_training, explicit_fields=explicit_fields(argv))
+
+
+def explicit_fields(argv: list[str]) -> frozenset[str]:
+    """The fields the user set: every key of an arguments file, or every `--name` (`--name=value`, and `--no_name`
+    for a flag) on the command line."""
+    path = arguments_file(argv)
+    if path is not None:
+        return frozenset(read_arguments_file(path))
+    names = {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    return frozenset(names | {name[3:] for name in names if name.startswith("no_")})
 
 
 def parse_job_arguments(argv: list[str]) -> tuple[list, dict]:

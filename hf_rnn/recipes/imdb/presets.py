@@ -39,7 +39,8 @@ PRESETS = {
         "lm_training": dict(max_steps=2000),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
-    # The best this CPU reaches in under 2 hours, sized by measured training speed (docs/results.md, "Presets").
+    # The best this CPU reaches in under 2 hours (AVX-512 host), sized by measured training speed (docs/results.md,
+    # "Presets").
     "full": {
         "data": dict(block_size=70, max_length=512, lm_streams=32),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),
@@ -48,7 +49,11 @@ PRESETS = {
         # models, the same sentiment (92.72% vs 92.76%), a better rating (MAE 0.97 vs 1.00, exact 46.5% vs 46.2%)
         # in half the classifier time; the bag, which helps at quick scale, cost the rating head 4 points of
         # most-likely exact hits here.
-        "job": dict(heads="shared"),
+        # And ULMFiT's second direction (a backward LM and classifier, the published model their ensemble), chosen
+        # on validation (bench/results/ensemble_gain_full.md): sentiment 93.20% vs the forward model's 92.72%,
+        # most-likely rating exact 51.9% vs 50.5% (p = 0.014), MAE 0.947 vs 0.974, for 44 more minutes (94 in
+        # all on an AVX-512 host, about twice that on an AVX2 one; `--backward false` for the forward model alone).
+        "job": dict(heads="shared", backward=True),
         # ngram_buckets=0 stated, so a classifier started from an LM saved with a bag does not inherit it.
         "model": dict(embedding_size=256, hidden_size=512, num_hidden_layers=1, num_sampled=1024,
                       classifier_hidden_size=50, classifier_pooling="mean", ngram_buckets=0,
