@@ -146,7 +146,10 @@ def main():
         sections["Rating: exact (McNemar)"] = (exact, list(exact[0]))
         sections["Rating: which is closer (sign test)"] = ([closer], list(closer))
 
-    notes = (f"Models of `{args.run}` (`{args.stage}/`; preset `{args.preset}`, trained on {training_reviews(sentiment_done)}) against "
+    # An ensemble trains nothing itself: its members trained on the forward classifier's reviews.
+    forward_done = json.loads((run / "sentiment" / "stage_done.json").read_text())
+    notes = (f"Models of `{args.run}` (`{args.stage}/`; preset `{args.preset}`, trained on "
+             f"{training_reviews(forward_done)}) against "
              "the baselines of bench_baselines.py (trained on all 25,000); all 25,000 test reviews, scored by both.")
     print(write_results(args.name or f"paired_test_{args.preset}", sections, notes))
 
