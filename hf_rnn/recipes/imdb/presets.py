@@ -65,6 +65,8 @@ PRESETS = {
     # One GPU, about 10 minutes (UNMEASURED: no GPU run yet): ULMFiT's AWD-LSTM (embedding 400, three LSTM layers
     # of 1152) with the exact softmax over 30k words, three passes over train + unlabeled reviews at batch 64.
     "gpu": {
+        # Both directions and two heads as in `full`, where validation chose them (unmeasured on a GPU).
+        "job": dict(heads="shared", backward=True),
         "data": dict(block_size=70, max_length=512, lm_streams=64),
         "tokenizer": dict(vocab_size=30_000, min_frequency=3),
         "model": dict(embedding_size=400, hidden_size=1152, num_hidden_layers=3, lm_loss="full",
