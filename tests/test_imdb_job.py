@@ -202,18 +202,3 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     again = run_imdb(job, user_training_overrides=overrides, **TINY)  # every stage finished: nothing retrains
     assert again["ensemble"] == results["ensemble"] and again["lm_backward"] == results["lm_backward"]
 
-
-@pytest.mark.parametrize("lm_unlabeled", [True, False])
-def test_the_lm_reads_the_unlabeled_reviews_unless_told_not_to(lm_unlabeled):
-    import datasets
-    from hf_rnn.tokenization import train_word_level_tokenizer
-
-    split = lambda text, n: datasets.Dataset.from_dict({"text": [text] * n})
-    dsd = datasets.DatasetDict(train=split("a labelled review", 4), unsupervised=split("an unlabeled one", 4),
-                               validation=split("a labelled review", 2))
-    tokenizer = train_word_level_tokenizer(["a labelled review an unlabeled one"], min_frequency=1)
-    data_args = DataArguments(block_size=4, lm_unlabeled=lm_unlabeled)
-    train, _ = recipes.lm_datasets(tokenizer, dsd, data_args)
-    read = {token for row in train["input_ids"] for token in row}
-    assert (tokenizer.convert_tokens_to_ids("unlabeled") in read) is lm_unlabeled
-    assert tokenizer.convert_tokens_to_ids("labelled") in read

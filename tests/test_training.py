@@ -144,3 +144,20 @@ def test_a_rating_classifier_starts_from_a_sentiment_classifier_with_only_its_ou
         if name in reused:
             assert torch.equal(parameter, reused[name]), name
     assert "started anew: ['classifier.out_proj.bias', 'classifier.out_proj.weight']" in caplog.text
+
+
+@pytest.mark.parametrize("lm_unlabeled", [True, False])
+def test_the_lm_reads_the_unlabeled_reviews_unless_told_not_to(lm_unlabeled):
+    import datasets
+    from hf_rnn.tokenization import train_word_level_tokenizer
+    from hf_rnn.training.recipes import lm_datasets
+
+    split = lambda text, n: datasets.Dataset.from_dict({"text": [text] * n})
+    dsd = datasets.DatasetDict(train=split("a labelled review", 4), unsupervised=split("an unlabeled one", 4),
+                               validation=split("a labelled review", 2))
+    tokenizer = train_word_level_tokenizer(["a labelled review an unlabeled one"], min_frequency=1)
+    data_args = DataArguments(block_size=4, lm_unlabeled=lm_unlabeled)
+    train, _ = lm_datasets(tokenizer, dsd, data_args)
+    read = {token for row in train["input_ids"] for token in row}
+    assert (tokenizer.convert_tokens_to_ids("unlabeled") in read) is lm_unlabeled
+    assert tokenizer.convert_tokens_to_ids("labelled") in read
