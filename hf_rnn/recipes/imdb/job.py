@@ -74,7 +74,7 @@ class JobArguments:
         "help": "Also train a backward LM and classifier (ULMFiT's second direction: the same tokenizer and reviews, "
                 "read from the end; folders lm_backward/ and sentiment_backward/) and publish the ensemble of both "
                 "classifiers, which averages their probabilities, as output_dir/model. About doubles the LM and "
-                "sentiment time."})
+                "sentiment time. On in the full and gpu presets (`--backward false` turns it off)."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
                 "comes from `hf auth login` or $HF_TOKEN."})
