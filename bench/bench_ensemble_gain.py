@@ -21,11 +21,13 @@ from common import write_results
 
 from hf_rnn.data.classification import TWO_HEAD_TARGET
 from hf_rnn.recipes.imdb import PRESETS
+from hf_rnn.recipes.imdb.model_card import BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES
 from hf_rnn.training import DataArguments
 from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.training.recipes import load_imdb
 
-STAGES = {"forward": "sentiment", "backward": "sentiment_backward", "ensemble": "ensemble"}
+# Each model's folder in the run: the sentiment stage of each direction (the job's stage names).
+STAGES = {"forward": FORWARD_STAGES[0], "backward": BACKWARD_STAGES[0], "ensemble": ENSEMBLE_STAGES[0]}
 
 
 def split_outputs(run: Path, split_name: str, reviews, max_length: int) -> dict[str, dict]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common import RESULTS_DIR, write_results
 from hf_rnn.recipes.imdb import PRESETS, RATING_STARTS, JobArguments, run_imdb
-from hf_rnn.recipes.imdb.model_card import recorded_stage_seconds
+from hf_rnn.recipes.imdb.model_card import BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, recorded_stage_seconds
 
 
 def stage_minutes(results: dict) -> float | None:
@@ -25,18 +25,21 @@ def stage_minutes(results: dict) -> float | None:
     return sum(seconds.values()) / 60 if seconds else None
 
 
-# With --backward the job has a figure set per direction and for their ensemble: one row each.
-SENTIMENT_STAGES = (("forward", "sentiment"), ("backward", "sentiment_backward"), ("ensemble", "ensemble"))
-RATING_STAGES = (("forward", "rating"), ("backward", "rating_backward"), ("ensemble", "ensemble_rating"))
+# With --backward the job has a figure set per direction and for their ensemble: one row each, with the LM stage
+# the direction started from (the job's stage names, as the model card reads them).
+DIRECTIONS = (("forward", FORWARD_STAGES, "lm"), ("backward", BACKWARD_STAGES, "lm_backward"),
+              ("ensemble", ENSEMBLE_STAGES, None))
 
 
 def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
+    present = lambda head: [(model, results[stages[head]], lm) for model, stages, lm in DIRECTIONS
+                            if stages[head] in results]
     main = [{"preset": results["preset"], "model": model, "training reviews": stage.get("train_reviews"),
              "test accuracy": stage.get("test_accuracy"),
              "test F1": stage.get("test_f1"), "validation accuracy": stage.get("validation_accuracy"),
              "LM perplexity (validation)": results[lm_name].get("eval_perplexity") if lm_name in results else None,
              "wall time min": results["wall_time_s"] / 60, "sum of stage times min": stage_minutes(results)}
-            for model, stage, lm_name in stages_present(results, SENTIMENT_STAGES)]
+            for model, stage, lm_name in present(0)]
     rating_rows = [{"preset": results["preset"], "model": model, "MAE": rating.get("test_mae"),
                     "RMSE": rating.get("test_rmse"), "exact": rating.get("test_exact"),
                     "exact (most likely rating)": rating.get("test_exact_most_likely"),
@@ -44,14 +47,8 @@ def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
                     "validation MAE": rating.get("validation_mae"),
                     "validation exact (most likely rating)": rating.get("validation_exact_most_likely"),
                     "sentiment accuracy from rating": rating.get("test_sentiment_accuracy")}
-                   for model, rating, _ in stages_present(results, RATING_STAGES)]
+                   for model, rating, _ in present(1)]
     return main, rating_rows
-
-
-def stages_present(results: dict, stages) -> list[tuple[str, dict, str]]:
-    """(model name, the stage's figures, the LM stage it started from) for each of `stages` the run has."""
-    lm_of = {"forward": "lm", "backward": "lm_backward", "ensemble": None}
-    return [(model, results[name], lm_of[model]) for model, name in stages if name in results]
 
 
 def main():

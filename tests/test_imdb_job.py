@@ -201,4 +201,3 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     assert "ensemble" in card and f"{results['ensemble']['test_accuracy']:.4f}" in card
     again = run_imdb(job, user_training_overrides=overrides, **TINY)  # every stage finished: nothing retrains
     assert again["ensemble"] == results["ensemble"] and again["lm_backward"] == results["lm_backward"]
-
