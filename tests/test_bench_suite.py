@@ -191,3 +191,13 @@ def test_the_ensemble_gain_pairs_the_ensemble_with_each_direction_on_the_same_re
     assert [(row["ensemble vs"], row["only ours right"], row["only theirs right"]) for row in rows] == [
         ("forward", 2, 0), ("backward", 2, 0)]
     assert rows[0]["difference"] == 0.5
+
+
+def test_the_ensemble_gain_refuses_validation_figures_of_a_final_fit_run(tmp_path):
+    pytest.importorskip("sklearn")
+    import bench_ensemble_gain
+
+    (tmp_path / "sentiment").mkdir()
+    (tmp_path / "sentiment" / "stage_done.json").write_text(json.dumps({"test_accuracy": 0.9, "train_reviews": 25000}))
+    with pytest.raises(SystemExit, match="final-fit run trained on the validation reviews.*without --final_fit"):
+        bench_ensemble_gain.split_outputs(tmp_path, "validation", reviews=None, max_length=8)
