@@ -64,6 +64,8 @@ def main():
     parser.add_argument("--lm_init_from", default=None,
                         help="ModelArguments.lm_init_from: the LM stage fine-tunes this LM (e.g. a finished run's lm/, "
                              "for a second pass over the reviews) instead of training one from scratch")
+    parser.add_argument("--training_seed", type=int, default=None,
+                        help="JobArguments.training_seed: another training seed on the same validation split")
     parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
     args = parser.parse_args()
     out = args.output_dir or f"runs/bench-imdb-{args.preset}"
@@ -71,7 +73,8 @@ def main():
     from hf_rnn.training import DataArguments, ModelArguments
 
     job = JobArguments(output_dir=out, preset=args.preset, rating_init_from=args.rating_init_from,
-                       final_fit=args.final_fit, backward=args.backward == "true")
+                       final_fit=args.final_fit, backward=args.backward == "true",
+                       training_seed=args.training_seed)
     results = run_imdb(job, data_args=DataArguments(dataset=args.dataset),
                        model_args=ModelArguments(lm_init_from=args.lm_init_from),
                        explicit_fields=frozenset({"backward"} if args.backward else ()))

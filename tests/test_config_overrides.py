@@ -112,3 +112,13 @@ def test_a_user_sets_a_field_back_to_its_default_over_the_preset(argv):
     assert with_preset(DataArguments, PRESETS["full"]["data"], data_args, explicit).block_size == 64
     # Not named: the preset's values stand.
     assert with_preset(JobArguments, PRESETS["full"]["job"], JobArguments(preset="full")).backward is True
+
+
+def test_a_training_seed_changes_the_stages_seed_but_not_the_split_seed(tmp_path):
+    from hf_rnn.recipes.imdb import JobArguments
+    from hf_rnn.recipes.imdb.job import parse_job_arguments, stage_training_args
+
+    (job, *_), _ = parse_job_arguments(["--output_dir", str(tmp_path), "--training_seed", "7"])
+    assert (job.seed, job.training_seed) == (42, 7)  # the split is still drawn with 42
+    assert stage_training_args(job, "sentiment", "classifier", {}, {}).seed == 7
+    assert stage_training_args(JobArguments(output_dir=str(tmp_path), seed=3), "lm", "lm", {}, {}).seed == 3

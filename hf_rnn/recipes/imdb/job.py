@@ -51,6 +51,10 @@ class JobArguments:
     output_dir: str = field(default="runs/imdb", metadata={"help": "Folder for every stage and the final model."})
     preset: str = field(default="quick", metadata={"help": f"one of {sorted(PRESETS)}"})
     seed: int = field(default=42, metadata={"help": "Seed of the split, the subsets and training."})
+    # Separate from `seed` so a second training seed is measured on the same validation reviews.
+    training_seed: int | None = field(default=None, metadata={
+        "help": "Seed of training alone (initial weights, batch order, dropout); unset: --seed. The split and "
+                "subsets stay those of --seed."})
     rating: bool = field(default=True, metadata={"help": "Also train a 1-10 rating model (needs ratings)."})
     # rating10: a lower error and more exact hits than regression on validation (docs/results.md, "Rating target").
     rating_target: str = field(default="rating10", metadata={
@@ -122,7 +126,8 @@ def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dic
     settings = {**COMMON[kind], **overrides, **user}
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
-    return TrainingArguments(output_dir=str(Path(job.output_dir) / stage), seed=job.seed, **settings)
+    seed = job.seed if job.training_seed is None else job.training_seed
+    return TrainingArguments(output_dir=str(Path(job.output_dir) / stage), seed=seed, **settings)
 
 
 def all_labelled_for_training(dsd: datasets.DatasetDict) -> datasets.DatasetDict:
@@ -202,7 +207,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
     lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
     results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from,
-               "lm_unlabeled": data_args.lm_unlabeled}
+               "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
