@@ -64,6 +64,10 @@ def main():
     parser.add_argument("--lm_init_from", default=None,
                         help="ModelArguments.lm_init_from: the LM stage fine-tunes this LM (e.g. a finished run's lm/, "
                              "for a second pass over the reviews) instead of training one from scratch")
+    parser.add_argument("--adversarial_weight", type=float, default=None,
+                        help="AdversarialArguments.adversarial_weight of the classifier stages (default: the preset's)")
+    parser.add_argument("--adversarial_epsilon", type=float, default=None,
+                        help="AdversarialArguments.adversarial_epsilon (default: the preset's)")
     parser.add_argument("--training_seed", type=int, default=None,
                         help="JobArguments.training_seed: another training seed on the same validation split")
     parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
@@ -71,13 +75,18 @@ def main():
     out = args.output_dir or f"runs/bench-imdb-{args.preset}"
     name = args.name or f"imdb_{args.preset}"
     from hf_rnn.training import DataArguments, ModelArguments
+    from hf_rnn.training.adversarial import AdversarialArguments
 
     job = JobArguments(output_dir=out, preset=args.preset, rating_init_from=args.rating_init_from,
                        final_fit=args.final_fit, backward=args.backward == "true",
                        training_seed=args.training_seed)
+    adversarial_flags = {name: getattr(args, name) for name in ("adversarial_weight", "adversarial_epsilon")
+                         if getattr(args, name) is not None}
+    named = {"backward"} if args.backward else set()
     results = run_imdb(job, data_args=DataArguments(dataset=args.dataset),
                        model_args=ModelArguments(lm_init_from=args.lm_init_from),
-                       explicit_fields=frozenset({"backward"} if args.backward else ()))
+                       adversarial=AdversarialArguments(**adversarial_flags),
+                       explicit_fields=frozenset(named | set(adversarial_flags)))
     main_rows, rating_rows = rows_for(results)
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
     if rating_rows:

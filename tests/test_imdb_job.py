@@ -166,8 +166,9 @@ def test_adversarial_terms_train_inside_the_job_with_unlabeled_reviews(tmp_path)
 
     job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", rating=False)
     settings = AdversarialArguments(adversarial_weight=1.0, virtual_adversarial_weight=1.0, entropy_weight=0.1)
-    run_imdb(job, adversarial=settings, user_training_overrides={"max_steps": 2, "save_steps": 2,
-                                                                  "logging_steps": 1}, **TINY)
+    results = run_imdb(job, adversarial=settings, user_training_overrides={"max_steps": 2, "save_steps": 2,
+                                                                            "logging_steps": 1}, **TINY)
+    assert results["adversarial"]["adversarial_weight"] == 1.0  # results.json says how the classifiers trained
     log = json.loads((tmp_path / "job" / "sentiment" / "trainer_state.json").read_text())["log_history"]
     assert {"adv_loss", "vat_loss", "vat_unlabeled_loss", "entropy"} <= set(log[0])
 

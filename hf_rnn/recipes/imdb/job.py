@@ -207,7 +207,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
     lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
     results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from,
-               "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed}
+               "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
+               "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
