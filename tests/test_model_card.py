@@ -72,3 +72,21 @@ def test_an_ensemble_card_leads_with_the_ensemble_and_names_each_direction(tmp_p
     table = text[text.index("| split |"):]
     assert table.index("ensemble test") < table.index("sentiment_forward test") < table.index("sentiment_backward")
     assert "| sentiment test |" not in table
+
+
+@pytest.mark.parametrize("backward, both, says", [
+    (False, False, "(adversarial_weight 1.0; epsilon 0.02 of a review's embedding norm)"),
+    (True, False, "epsilon 0.02 of a review's embedding norm, the forward classifier only)"),
+    (True, True, "epsilon 0.02 of a review's embedding norm, both directions)"),
+])
+def test_card_says_which_classifiers_trained_adversarially(tmp_path, backward, both, says):
+    from hf_rnn.training.adversarial import AdversarialArguments
+
+    model_dir = model_folder(tmp_path / "imdb-run", case_markers=False)
+    terms = AdversarialArguments(adversarial_weight=1.0, adversarial_epsilon=0.02)
+    results = {**RESULTS, "adversarial": vars(terms), "adversarial_backward": both,
+               **({"lm_backward": {"eval_perplexity": 56.0}} if backward else {})}
+    job = JobArguments(output_dir=str(tmp_path / "imdb-run"))
+    text = write_model_card(model_dir, results, job, DataArguments()).read_text()
+    assert "adversarial training on the word embeddings (adversarial_weight 1.0; epsilon" in text and says in text
+    assert "adversarial" not in write_model_card(model_dir, RESULTS, job, DataArguments()).read_text()

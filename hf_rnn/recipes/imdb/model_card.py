@@ -93,6 +93,19 @@ def rating_note(results: dict, job, config: dict) -> str:
     return f"; the 1-10 rating model (`{job.rating_target}`) was fine-tuned from {start}"
 
 
+def adversarial_note(results: dict) -> str:
+    """The embedding-perturbation terms the classifiers trained with, and which direction, when any were on."""
+    terms = results.get("adversarial")
+    if not terms:
+        return ""
+    weights = ", ".join(f"{name} {terms[name]}" for name in ("adversarial_weight", "virtual_adversarial_weight",
+                                                            "entropy_weight") if terms.get(name))
+    which = "" if "lm_backward" not in results else (
+        ", both directions" if results.get("adversarial_backward") else ", the forward classifier only")
+    return (f"; adversarial training on the word embeddings ({weights}; epsilon {terms['adversarial_epsilon']} of a "
+            f"review's embedding norm{which})")
+
+
 def wall_time_note(results: dict) -> str:
     """The job's time: of this invocation, or for a resumed job the stages' own times added up where recorded."""
     minutes = f"{results['wall_time_s'] / 60:.1f} minutes"
@@ -174,7 +187,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         perplexity=lm_perplexity(results), model_path=repo_id or str(model_dir),
         training_data=training_data(results, job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
-                        f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}",
+                        f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}{adversarial_note(results)}",
     )
     card.save(model_dir / "README.md")
     return model_dir / "README.md"
