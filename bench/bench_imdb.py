@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 from common import RESULTS_DIR, write_results
-from hf_rnn.recipes.imdb import PRESETS, RATING_STARTS, JobArguments, run_imdb
+from hf_rnn.recipes.imdb import PRESETS, run_imdb
+from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
 from hf_rnn.recipes.imdb.model_card import BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, recorded_stage_seconds
 
 
@@ -52,41 +53,21 @@ def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
 
 
 def main():
+    """Its own options (`--name`, and the defaults of `--preset` and `--output_dir`); every other option is the job's,
+    parsed as `hf-rnn imdb` parses them (any JobArguments, DataArguments, ModelArguments, AdversarialArguments ...
+    field, e.g. `--final_fit`, `--backward false`, `--adversarial_weight 0`, `--training_seed 7`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     parser.add_argument("--output_dir", default=None, help="default: runs/bench-imdb-<preset>")
-    parser.add_argument("--dataset", default=None)
-    parser.add_argument("--rating_init_from", default="lm", choices=RATING_STARTS)
-    parser.add_argument("--final_fit", action="store_true", help="JobArguments.final_fit: classifiers on all labels")
-    parser.add_argument("--backward", choices=("true", "false"), default=None,
-                        help="JobArguments.backward: also a backward LM and classifier, and their ensemble; default: "
-                             "the preset's (full: true)")
-    parser.add_argument("--lm_init_from", default=None,
-                        help="ModelArguments.lm_init_from: the LM stage fine-tunes this LM (e.g. a finished run's lm/, "
-                             "for a second pass over the reviews) instead of training one from scratch")
-    parser.add_argument("--adversarial_weight", type=float, default=None,
-                        help="AdversarialArguments.adversarial_weight of the classifier stages (default: the preset's)")
-    parser.add_argument("--adversarial_epsilon", type=float, default=None,
-                        help="AdversarialArguments.adversarial_epsilon (default: the preset's)")
-    parser.add_argument("--training_seed", type=int, default=None,
-                        help="JobArguments.training_seed: another training seed on the same validation split")
     parser.add_argument("--name", default=None, help="results name; default imdb_<preset>")
-    args = parser.parse_args()
-    out = args.output_dir or f"runs/bench-imdb-{args.preset}"
+    args, job_options = parser.parse_known_args()
+    job_argv = ["--preset", args.preset, "--output_dir", args.output_dir or f"runs/bench-imdb-{args.preset}",
+                *job_options]
+    parsed, user_training = parse_job_arguments(job_argv)
     name = args.name or f"imdb_{args.preset}"
-    from hf_rnn.training import DataArguments, ModelArguments
-    from hf_rnn.training.adversarial import AdversarialArguments
-
-    job = JobArguments(output_dir=out, preset=args.preset, rating_init_from=args.rating_init_from,
-                       final_fit=args.final_fit, backward=args.backward == "true",
-                       training_seed=args.training_seed)
-    adversarial_flags = {name: getattr(args, name) for name in ("adversarial_weight", "adversarial_epsilon")
-                         if getattr(args, name) is not None}
-    named = {"backward"} if args.backward else set()
-    results = run_imdb(job, data_args=DataArguments(dataset=args.dataset),
-                       model_args=ModelArguments(lm_init_from=args.lm_init_from),
-                       adversarial=AdversarialArguments(**adversarial_flags),
-                       explicit_fields=frozenset(named | set(adversarial_flags)))
+    job = parsed[0]
+    results = run_imdb(*parsed, user_training_overrides=user_training, explicit_fields=explicit_fields(job_argv))
+    out = job.output_dir
     main_rows, rating_rows = rows_for(results)
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
     if rating_rows:

@@ -54,11 +54,11 @@ PRESETS = {
         # most-likely rating exact 51.9% vs 50.5% (p = 0.014), MAE 0.947 vs 0.974, for 44 more minutes (94 in
         # all on an AVX-512 host, about twice that on an AVX2 one; `--backward false` for the forward model alone).
         # And adversarial training of the forward classifier (Miyato et al. 2017; epsilon 0.02 of the review's
-        # embedding norm), chosen on validation (bench/results/levers_full.md, shared_adversarial_eps02;
-        # imdb_full_adversarial.md): forward sentiment 93.44/93.16% vs 92.72/92.92% (seeds 42/7), the ensemble 93.48% vs
-        # 93.20%, MAE 0.952 vs 0.947, most-likely exact 51.6% vs 51.9%, for 15 more minutes (109 in all on the
-        # AVX-512 host; about 115 with --final_fit, estimated). The backward classifier trains without it (adversarial_backward=False): its 15 minutes more
-        # would pass the 110-minute budget.
+        # embedding norm), chosen on validation (bench/results/levers_full.md, shared_adversarial_eps02*;
+        # imdb_full_adversarial.md): forward sentiment 93.44/93.16% vs 92.72/92.92% (seeds 42/7), the ensemble
+        # 93.48% vs 93.20%, MAE 0.952 vs 0.947, most-likely exact 51.6% vs 51.9%, for 15 more minutes (109 in all
+        # on the AVX-512 host; about 115 with --final_fit, estimated). The backward classifier trains without it
+        # (adversarial_backward=False): its 15 minutes more would pass the 110-minute budget.
         "job": dict(heads="shared", backward=True, adversarial_backward=False),
         "adversarial": dict(adversarial_weight=1.0, adversarial_epsilon=0.02),
         # ngram_buckets=0 stated, so a classifier started from an LM saved with a bag does not inherit it.
