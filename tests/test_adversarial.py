@@ -106,3 +106,26 @@ def test_mixin_with_every_weight_zero_is_the_plain_loss(tmp_path):
     plain = model(**inputs).loss
     torch.manual_seed(0)
     torch.testing.assert_close(trainer.compute_loss(model, inputs), plain)
+
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_trainer_step_gives_the_gradient_of_clean_plus_adversarial_loss(tmp_path, accumulation):
+    """The Trainer back-propagates the clean loss inside `compute_loss` (one pass gives the embeddings' gradient
+    too): its parameter gradients must equal those of (clean + adversarial loss), scaled for accumulation."""
+    model, inputs = classifier(), batch()
+    with adv.embeddings_hook(model) as record:
+        clean = model(**inputs).loss
+    expected_loss = clean + 0.5 * adv.adversarial_loss(model, inputs, clean, record["embedded"], epsilon=0.1)
+    (expected_loss / accumulation).backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True,
+                             gradient_accumulation_steps=accumulation)
+    trainer = AdversarialTrainer(model=model, args=args,
+                                 adversarial=adv.AdversarialArguments(adversarial_weight=0.5, adversarial_epsilon=0.1))
+    trainer.current_gradient_accumulation_steps = accumulation  # set by Trainer.train's loop
+    reported = trainer.training_step(model, dict(inputs))
+    torch.testing.assert_close(reported, expected_loss.detach() / accumulation)
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter.grad, expected[name], msg=name)
