@@ -129,3 +129,20 @@ def test_trainer_step_gives_the_gradient_of_clean_plus_adversarial_loss(tmp_path
     torch.testing.assert_close(reported, expected_loss.detach() / accumulation)
     for name, parameter in model.named_parameters():
         torch.testing.assert_close(parameter.grad, expected[name], msg=name)
+
+
+def test_main_head_only_leaves_the_second_head_to_the_clean_loss(tmp_path):
+    model = classifier(auxiliary_label_names=[str(stars) for stars in range(1, 11)])
+    inputs = {**batch(), "labels": torch.tensor([[0, 2], [1, 9], [1, 7]])}
+    clean = model(**inputs).loss
+    clean.backward()
+    clean_only = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
+    settings = adv.AdversarialArguments(adversarial_weight=1.0, adversarial_epsilon=0.5, adversarial_main_head_only=True)
+    trainer = AdversarialTrainer(model=model, args=args, adversarial=settings)
+    trainer.current_gradient_accumulation_steps = 1
+    trainer.training_step(model, dict(inputs))
+    for name, parameter in model.named_parameters():
+        same = torch.allclose(parameter.grad, clean_only[name])
+        assert same == name.startswith("auxiliary_classifier"), name  # every other weight feels the adversarial term

@@ -39,6 +39,9 @@ class AdversarialArguments:
         "help": "Size of a perturbation relative to the L2 norm of the row's embeddings."})
     vat_xi: float = field(default=1e-3, metadata={
         "help": "Relative size of VAT's finite-difference step (its one power iteration)."})
+    adversarial_main_head_only: bool = field(default=False, metadata={
+        "help": "For a classifier with a second head (labels (batch, 2), e.g. sentiment + rating): the adversarial "
+                "loss is the main head's alone; the second head trains on clean embeddings only."})
 
     @property
     def enabled(self) -> bool:
@@ -176,11 +179,12 @@ class AdversarialTrainerMixin:
             embedded.retain_grad()
             self.accelerator.backward(self._scaled_as_training_step_does(loss, num_items_in_batch))
             extra["adv_loss"] = settings.adversarial_weight * loss_along_gradient(
-                model, inputs, embedded.detach(), embedded.grad, settings.adversarial_epsilon)
+                model, self._adversarial_inputs(inputs), embedded.detach(), embedded.grad, settings.adversarial_epsilon)
             loss = loss.detach()
         elif settings.adversarial_weight:
-            extra["adv_loss"] = settings.adversarial_weight * adversarial_loss(
-                model, inputs, loss, record["embedded"], settings.adversarial_epsilon)
+            (gradient,) = torch.autograd.grad(loss, record["embedded"], retain_graph=True)
+            extra["adv_loss"] = settings.adversarial_weight * loss_along_gradient(
+                model, self._adversarial_inputs(inputs), record["embedded"], gradient, settings.adversarial_epsilon)
         if settings.virtual_adversarial_weight:
             extra["vat_loss"] = settings.virtual_adversarial_weight * virtual_adversarial_loss(
                 model, inputs, outputs.logits, settings.adversarial_epsilon, settings.vat_xi)
@@ -191,6 +195,14 @@ class AdversarialTrainerMixin:
         self._remember_for_logging(extra)
         total = loss + sum(extra.values())
         return (total, outputs) if return_outputs else total
+
+    def _adversarial_inputs(self, inputs: dict) -> dict:
+        """The batch the adversarial loss is taken on: with `adversarial_main_head_only` and (main, second head)
+        labels, the main labels alone, which the model scores with its main head only."""
+        labels = inputs.get("labels")
+        if self.adversarial.adversarial_main_head_only and labels is not None and labels.dim() == 2:
+            return {**inputs, "labels": labels[:, 0]}
+        return inputs
 
     def _can_backward_clean_loss_now(self) -> bool:
         """The clean loss may be back-propagated inside `compute_loss` (scaled as `training_step` would scale it)

@@ -81,7 +81,7 @@ class JobArguments:
                 "sentiment time. On in the full and gpu presets (`--backward false` turns it off)."})
     adversarial_backward: bool = field(default=True, metadata={
         "help": "With adversarial training on (--adversarial_weight), the backward classifier trains adversarially "
-                "too; false: the forward one alone. The full preset sets false: adversarial steps cost 2.4 times a "
+                "too; false: the forward one alone. The full preset sets false: adversarial steps cost about twice a "
                 "plain step, and the second direction's would take the job past 110 minutes."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
