@@ -74,16 +74,18 @@ def test_an_ensemble_card_leads_with_the_ensemble_and_names_each_direction(tmp_p
     assert "| sentiment test |" not in table
 
 
-@pytest.mark.parametrize("backward, both, says", [
-    (False, False, "(adversarial_weight 1.0; epsilon 0.02 of a review's embedding norm)"),
-    (True, False, "epsilon 0.02 of a review's embedding norm, the forward classifier only)"),
-    (True, True, "epsilon 0.02 of a review's embedding norm, both directions)"),
+@pytest.mark.parametrize("backward, both, main_only, says", [
+    (False, False, False, "(adversarial_weight 1.0; epsilon 0.02 of a review's embedding norm)"),
+    (True, False, False, "epsilon 0.02 of a review's embedding norm, the forward classifier only)"),
+    (True, True, False, "epsilon 0.02 of a review's embedding norm, both directions)"),
+    (True, True, True, "embedding norm, on the sentiment head's loss only, both directions)"),
 ])
-def test_card_says_which_classifiers_trained_adversarially(tmp_path, backward, both, says):
+def test_card_says_which_classifiers_trained_adversarially(tmp_path, backward, both, main_only, says):
     from hf_rnn.training.adversarial import AdversarialArguments
 
     model_dir = model_folder(tmp_path / "imdb-run", case_markers=False)
-    terms = AdversarialArguments(adversarial_weight=1.0, adversarial_epsilon=0.02)
+    terms = AdversarialArguments(adversarial_weight=1.0, adversarial_epsilon=0.02,
+                                 adversarial_main_head_only=main_only)
     results = {**RESULTS, "adversarial": vars(terms), "adversarial_backward": both,
                **({"lm_backward": {"eval_perplexity": 56.0}} if backward else {})}
     job = JobArguments(output_dir=str(tmp_path / "imdb-run"))

@@ -102,8 +102,9 @@ def adversarial_note(results: dict) -> str:
                                                             "entropy_weight") if terms.get(name))
     which = "" if "lm_backward" not in results else (
         ", both directions" if results.get("adversarial_backward") else ", the forward classifier only")
+    heads = ", on the sentiment head's loss only" if terms.get("adversarial_main_head_only") else ""
     return (f"; adversarial training on the word embeddings ({weights}; epsilon {terms['adversarial_epsilon']} of a "
-            f"review's embedding norm{which})")
+            f"review's embedding norm{heads}{which})")
 
 
 def wall_time_note(results: dict) -> str:
