@@ -139,7 +139,8 @@ def test_main_head_only_leaves_the_second_head_to_the_clean_loss(tmp_path):
     clean_only = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad(set_to_none=True)
     args = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
-    settings = adv.AdversarialArguments(adversarial_weight=1.0, adversarial_epsilon=0.5, adversarial_main_head_only=True)
+    settings = adv.AdversarialArguments(adversarial_weight=1.0, adversarial_epsilon=0.5,
+                                        adversarial_main_head_only=True)
     trainer = AdversarialTrainer(model=model, args=args, adversarial=settings)
     trainer.current_gradient_accumulation_steps = 1
     trainer.training_step(model, dict(inputs))
