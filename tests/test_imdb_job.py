@@ -173,7 +173,6 @@ def test_adversarial_terms_train_inside_the_job_with_unlabeled_reviews(tmp_path)
     assert {"adv_loss", "vat_loss", "vat_unlabeled_loss", "entropy"} <= set(log[0])
 
 
-
 def test_adversarial_backward_false_keeps_the_backward_classifier_plain(tmp_path):
     from hf_rnn.training.adversarial import AdversarialArguments
 
@@ -184,6 +183,7 @@ def test_adversarial_backward_false_keeps_the_backward_classifier_plain(tmp_path
     logged = lambda stage: set(json.loads((out / stage / "trainer_state.json").read_text())["log_history"][0])
     assert "adv_loss" in logged("sentiment") and "adv_loss" not in logged("sentiment_backward")
     assert results["adversarial_backward"] is False
+
 
 def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp_path, monkeypatch):
     from hf_rnn.inference import load_classifier, predict_reviews

@@ -170,21 +170,11 @@ class AdversarialTrainerMixin:
         with embeddings_hook(model) as record:
             loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
         extra = {}
-        if settings.adversarial_weight and self._can_backward_clean_loss_now():
-            # One backward of the clean loss gives both its parameter gradients and the embeddings' gradient; the
-            # Trainer's own backward then runs through the adversarial terms only. Same gradients as asking
-            # autograd for the embeddings' gradient first, without that extra pass through the LSTM (a quarter of
-            # an adversarial step on CPU, bench/results/adversarial_step.md).
-            embedded = record["embedded"]
-            embedded.retain_grad()
-            self.accelerator.backward(self._scaled_as_training_step_does(loss, num_items_in_batch))
+        if settings.adversarial_weight:
+            gradient, loss = self._embeddings_gradient(loss, record["embedded"], num_items_in_batch)
             extra["adv_loss"] = settings.adversarial_weight * loss_along_gradient(
-                model, self._adversarial_inputs(inputs), embedded.detach(), embedded.grad, settings.adversarial_epsilon)
-            loss = loss.detach()
-        elif settings.adversarial_weight:
-            (gradient,) = torch.autograd.grad(loss, record["embedded"], retain_graph=True)
-            extra["adv_loss"] = settings.adversarial_weight * loss_along_gradient(
-                model, self._adversarial_inputs(inputs), record["embedded"], gradient, settings.adversarial_epsilon)
+                model, self._adversarial_inputs(inputs), record["embedded"].detach(), gradient,
+                settings.adversarial_epsilon)
         if settings.virtual_adversarial_weight:
             extra["vat_loss"] = settings.virtual_adversarial_weight * virtual_adversarial_loss(
                 model, inputs, outputs.logits, settings.adversarial_epsilon, settings.vat_xi)
@@ -195,6 +185,21 @@ class AdversarialTrainerMixin:
         self._remember_for_logging(extra)
         total = loss + sum(extra.values())
         return (total, outputs) if return_outputs else total
+
+    def _embeddings_gradient(self, loss, embedded, num_items_in_batch):
+        """The clean loss's gradient at the embeddings, and the loss for the Trainer to back-propagate.
+
+        On one device without DeepSpeed, one backward of the clean loss (scaled as `training_step` would scale it)
+        gives both its parameter gradients and the embeddings' gradient, and the loss comes back detached: the
+        Trainer's own backward then runs through the adversarial terms only. Same gradients as asking autograd for
+        the embeddings' gradient first, without that extra pass through the LSTM (a quarter of an adversarial step
+        on CPU, bench/results/adversarial_step.md)."""
+        if not self._can_backward_clean_loss_now():
+            (gradient,) = torch.autograd.grad(loss, embedded, retain_graph=True)
+            return gradient, loss
+        embedded.retain_grad()
+        self.accelerator.backward(self._scaled_as_training_step_does(loss, num_items_in_batch))
+        return embedded.grad, loss.detach()
 
     def _adversarial_inputs(self, inputs: dict) -> dict:
         """The batch the adversarial loss is taken on: with `adversarial_main_head_only` and (main, second head)
