@@ -3,16 +3,24 @@ safetensors and its code, loaded by the Auto classes and pipeline(), with or wit
 
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
 
+import datasets
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, pipeline
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments, pipeline
 
 from hf_rnn import RNNEnsembleConfig, RNNEnsembleForSequenceClassification, RNNForSequenceClassification
-from hf_rnn.data import auxiliary_label_names, id2label
+from hf_rnn.data import auxiliary_label_names, classification_collator, id2label
+from hf_rnn.training import DataArguments
+from hf_rnn.training.metrics import compute_metrics_for
+from hf_rnn.training.recipes import (classification_datasets, ensemble_classifiers, evaluate_splits,
+                                     predictions_path)
 from hf_rnn.models.rnn import ENSEMBLE_AUTO_MAP
 from conftest import tiny_config
 from test_backbone import pad_batch
@@ -131,3 +139,47 @@ def test_members_that_disagree_are_refused(members, message):
 def test_an_ensemble_without_members_is_refused():
     with pytest.raises(ValueError, match="no members"):
         RNNEnsembleForSequenceClassification(RNNEnsembleConfig())
+
+
+def review_splits() -> datasets.DatasetDict:
+    words = ["great", "boring", "fine", "awful", "moving", "plot", "acting", "a", "movie"]
+    rows = lambda n, seed: [{"text": " ".join(random.Random(seed + i).choices(words, k=3 + i % 7)),
+                             "label": i % 2, "rating": [2, 9, 4, 7, 1, 10][i % 6]} for i in range(n)]
+    return datasets.DatasetDict({split: datasets.Dataset.from_list(rows(n, seed)) for split, n, seed in
+                                 (("validation", 12, 0), ("test", 20, 100))})
+
+
+@pytest.mark.parametrize("target", ["binary", "binary+rating10"])
+def test_ensemble_figures_from_saved_member_outputs_equal_a_second_reading(tmp_path, tokenizer, target):
+    heads = {"auxiliary_label_names": STARS} if target == "binary+rating10" else {}
+    data_args = DataArguments(target=target, max_length=16)
+    reviews = review_splits()
+    features = classification_datasets(tokenizer, reviews, data_args)
+    members = []
+    for name, reverse_text in (("forward", False), ("backward", True)):
+        folder = tmp_path / name
+        trainer = Trainer(model=member(reverse_text, **heads), processing_class=tokenizer,
+                          args=TrainingArguments(output_dir=str(folder), report_to=[]),
+                          data_collator=classification_collator(tokenizer),
+                          compute_metrics=compute_metrics_for(target))
+        trainer.save_model(folder)
+        evaluate_splits(trainer, features, keep_predictions=True)
+        members.append(folder)
+    ensemble_args = lambda name: TrainingArguments(output_dir=str(tmp_path / name), report_to=[])
+    from_outputs = ensemble_classifiers(tokenizer, reviews, data_args, members, ensemble_args("from_outputs"))
+    assert from_outputs["from_member_predictions"] == ["validation", "test"]
+    for folder in members:  # outputs of other rows (a different max_length) must not be mistaken for these
+        for split in ("validation", "test"):
+            saved = predictions_path(folder, split)
+            with safe_open(saved, framework="pt") as kept:
+                tensors = {key: kept.get_tensor(key) for key in kept.keys()}
+            save_file(tensors, saved, metadata={"fingerprint": "other rows"})
+    read_again = ensemble_classifiers(tokenizer, reviews, data_args, members, ensemble_args("read_again"))
+    assert "from_member_predictions" not in read_again and "test_runtime" in read_again
+    timing = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
+    figures = {key for key in read_again if key.startswith(("validation_", "test_"))
+               and key.split("_", 1)[1] not in timing}
+    assert figures == set(from_outputs) - {"members", "from_member_predictions"}
+    assert {"test_accuracy", "test_loss"} <= figures
+    for key in figures:
+        assert from_outputs[key] == pytest.approx(read_again[key], abs=1e-5), key

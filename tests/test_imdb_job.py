@@ -206,6 +206,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     for name in ("sentiment", "sentiment_backward", "ensemble"):
         assert 0 <= results[name]["test_accuracy"] <= 1, name
     assert results["ensemble_rating"]["test_mae"] >= 0  # both members have the rating head: averaged too
+    # The members kept their outputs on the same reviews: the ensemble's figures come from them, not a third reading
+    assert results["ensemble"]["from_member_predictions"] == ["validation", "test"]
     classify = pipeline("text-classification", model=str(out / "model"))
     assert {o["label"] for o in classify(["A wonderful, moving film.", "Dreadful."])} <= {"neg", "pos"}
     (prediction,) = predict_reviews(load_classifier(str(out / "model")), ["A fine film, 8/10."])
