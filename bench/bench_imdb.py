@@ -13,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from common import RESULTS_DIR, write_results
+from common import results_dir, write_results
 from hf_rnn.recipes.imdb import PRESETS, run_imdb
 from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
 from hf_rnn.recipes.imdb.model_card import BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, recorded_stage_seconds
@@ -83,7 +83,7 @@ def main():
     # The model folder's card and curves, rendered from this run's metrics, kept beside the figures they quote.
     for produced, kept in (("training_curves.png", "training_curves.png"), ("README.md", "model_card.md")):
         if (Path(out) / "model" / produced).is_file():
-            shutil.copyfile(Path(out) / "model" / produced, RESULTS_DIR / f"{name}_{kept}")
+            shutil.copyfile(Path(out) / "model" / produced, results_dir() / f"{name}_{kept}")
 
 
 if __name__ == "__main__":
