@@ -58,8 +58,9 @@ PRESETS = {
         # imdb_full_adversarial.md): forward sentiment 93.44/93.16% vs 92.72/92.92% (seeds 42/7), the ensemble
         # 93.48% vs 93.20%, MAE 0.952 vs 0.947, most-likely exact 51.6% vs 51.9%, for 11 more minutes with the
         # one-backward adversarial step (bench/results/imdb_full_adversarial_main_head.md: 25.3 min vs 14.6; the
-        # whole preset with --final_fit 98.0 min in one invocation on the AVX-512 host, imdb_full_final_fit_e2e2.md). Both heads' losses (adversarial_main_head_only=False): on the sentiment
-        # head alone the sentiment gain went too (92.96%, same file). The backward classifier trains without it
+        # whole preset with --final_fit 98.0 min in one invocation on the AVX-512 host, imdb_full_final_fit_e2e2.md).
+        # Both heads' losses (adversarial_main_head_only=False): on the sentiment head alone the sentiment gain went
+        # too (92.96%, same file). The backward classifier trains without it
         # (adversarial_backward=False): both adversarial, the ensemble gained 0.2 points of sentiment and lost 2.9
         # of most-likely exact hits on validation, for 13 more minutes (imdb_full_adversarial_both.md; with the
         # final fit 93.44% vs 93.00%, exact 47.7% vs 48.8%: `--adversarial_backward true` for the sentiment).
