@@ -1,5 +1,6 @@
 """The main job end to end on a tiny slice of the real IMDB copy: stages, resume, model folder, pipeline, CLI."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -216,3 +217,41 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     assert "ensemble" in card and f"{results['ensemble']['test_accuracy']:.4f}" in card
     again = run_imdb(job, user_training_overrides=overrides, **TINY)  # every stage finished: nothing retrains
     assert again["ensemble"] == results["ensemble"] and again["lm_backward"] == results["lm_backward"]
+
+
+def test_bf16_precision_trains_every_stage_under_autocast_and_keeps_float32_weights(tmp_path, monkeypatch):
+    """Reviews longer than 256 tokens: bfloat16 counts only to 256 exactly, which the pooling must not rely on."""
+    import torch
+    from safetensors.torch import load_file
+
+    from hf_rnn.training.adversarial import AdversarialArguments
+
+    out = tmp_path / "job"
+    job = JobArguments(output_dir=str(out), preset="quick", backward=True, heads="shared", precision="bf16")
+    long_reviews = dict(TINY, data_args=dataclasses.replace(TINY["data_args"], max_length=300))
+    autocast_by_stage, original = {}, recipes.make_trainer
+
+    def recording_trainer(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        stage = Path(trainer.args.output_dir).name
+        def record(*_):
+            autocast_by_stage.setdefault(stage, torch.is_autocast_enabled("cpu") and trainer.args.bf16)
+
+        trainer.model.get_input_embeddings().register_forward_hook(record)  # inside the autocast forward
+        return trainer
+
+    monkeypatch.setattr(recipes, "make_trainer", recording_trainer)
+    results = run_imdb(job, adversarial=AdversarialArguments(adversarial_weight=1.0),
+                       user_training_overrides={"max_steps": 2, "save_steps": 2}, **long_reviews)
+    assert results["bf16"] is True
+    assert autocast_by_stage == {"lm": True, "lm_backward": True, "sentiment": True, "sentiment_backward": True}
+    for stage in ("lm", "sentiment", "sentiment_backward"):
+        weights = load_file(out / stage / "model.safetensors")
+        assert {tensor.dtype for tensor in weights.values()} == {torch.float32}, stage
+    assert 0.0 <= results["ensemble"]["test_accuracy"] <= 1.0 and results["ensemble_rating"]["test_mae"] >= 0
+
+
+def test_unknown_precision_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="precision 'half'"):
+        run_imdb(JobArguments(output_dir=str(tmp_path / "job"), precision="half"))
+    assert not (tmp_path / "job").exists()

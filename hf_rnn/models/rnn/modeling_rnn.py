@@ -744,10 +744,12 @@ class SequencePooler(nn.Module):
     # The summaries are [B, D*H] each, so pooling memory does not grow with the sequence.
     def summarise(self, hidden, attention_mask=None) -> dict:
         mask = torch.ones(hidden.shape[:2], device=hidden.device) if attention_mask is None else attention_mask
-        mask = mask.to(hidden.dtype)[:, :, None]  # [B, T, 1]
-        count = mask.sum(1)  # [B, 1]
-        maximum = hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(1)  # [B, D*H]
-        return {"sum": (hidden * mask).sum(1), "count": count, "max": maximum, "last": self._last(hidden, mask)}
+        # Counts and positions stay out of the hidden dtype: bfloat16 holds integers exactly only up to 256.
+        mask = mask[:, :, None] > 0  # [B, T, 1]
+        count = mask.sum(1, dtype=torch.float32)  # [B, 1]
+        maximum = hidden.masked_fill(~mask, torch.finfo(hidden.dtype).min).amax(1)  # [B, D*H]
+        return {"sum": (hidden * mask.to(hidden.dtype)).sum(1), "count": count, "max": maximum,
+                "last": self._last(hidden, mask)}
 
     @staticmethod
     def combine(earlier: dict | None, later: dict) -> dict:
@@ -761,7 +763,7 @@ class SequencePooler(nn.Module):
 
     def finish(self, summary: dict) -> torch.Tensor:
         has_tokens = summary["count"] > 0  # an empty row pools to zeros
-        pooled = {"last": summary["last"], "mean": summary["sum"] / summary["count"].clamp(min=1),
+        pooled = {"last": summary["last"], "mean": (summary["sum"] / summary["count"].clamp(min=1)).to(summary["sum"].dtype),
                   "max": torch.where(has_tokens, summary["max"], torch.zeros_like(summary["max"]))}
         if self.pooling == "concat":
             return torch.cat([pooled["last"], pooled["max"], pooled["mean"]], dim=-1)  # [B, 3*D*H]
@@ -769,8 +771,8 @@ class SequencePooler(nn.Module):
 
     def _last(self, hidden, mask):
         positions = torch.arange(hidden.size(1), device=hidden.device)[None, :, None]  # [1, T, 1]
-        last = (positions * mask).amax(1).long()  # [B, 1] index of the last real token
-        first = torch.where(mask > 0, positions, hidden.size(1)).amin(1).clamp(max=hidden.size(1) - 1).long()
+        last = torch.where(mask, positions, 0).amax(1)  # [B, 1] index of the last real token
+        first = torch.where(mask, positions, hidden.size(1)).amin(1).clamp(max=hidden.size(1) - 1)
         forward_last = hidden.gather(1, last[:, :, None].expand(-1, 1, hidden.size(-1)))[:, 0]  # [B, D*H]
         if not self.bidirectional:
             return forward_last

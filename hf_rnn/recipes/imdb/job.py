@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import torch
 from huggingface_hub import HfApi
 from transformers import HfArgumentParser, TrainingArguments
 
 from ...data.classification import TWO_HEAD_TARGET
+from ...machine import bfloat16_is_fast
 from ...training.adversarial import AdversarialArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
@@ -44,6 +46,7 @@ STAGES = ("tokenizer", "lm", "sentiment", "rating", "lm_backward", "sentiment_ba
 RATING_TARGETS = ("rating10", "regression")
 RATING_STARTS = ("lm", "sentiment")
 HEADS = ("separate", "shared")
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass
@@ -83,6 +86,10 @@ class JobArguments:
         "help": "With adversarial training on (--adversarial_weight), the backward classifier trains adversarially "
                 "too; false: the forward one alone. The full preset sets false: adversarial steps cost about twice a "
                 "plain step, and the second direction's would take the job past 110 minutes."})
+    precision: str = field(default="fp32", metadata={
+        "help": "fp32 | bf16 (bfloat16 autocast in every stage; the weights stay float32) | auto (bf16 where it is "
+                "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto. "
+                "TrainingArguments' own --bf16 flag, when given, wins."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
                 "comes from `hf auth login` or $HF_TOKEN."})
@@ -127,11 +134,19 @@ def timed_stage(stage_dir: Path, run):
 
 def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict) -> TrainingArguments:
     """TrainingArguments for one stage: common settings, then the preset's, then the user's command line."""
-    settings = {**COMMON[kind], **overrides, **user}
+    bf16 = uses_bfloat16(job.precision)
+    # TrainingArguments takes bf16 without a GPU only when told to train on the CPU.
+    settings = {**COMMON[kind], **overrides, "bf16": bf16, "use_cpu": bf16 and not torch.cuda.is_available(), **user}
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
     seed = job.seed if job.training_seed is None else job.training_seed
     return TrainingArguments(output_dir=str(Path(job.output_dir) / stage), seed=seed, **settings)
+
+
+def uses_bfloat16(precision: str) -> bool:
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}; use one of {PRECISIONS}.")
+    return precision == "bf16" or (precision == "auto" and bfloat16_is_fast())
 
 
 def all_labelled_for_training(dsd: datasets.DatasetDict) -> datasets.DatasetDict:
@@ -195,6 +210,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
     if job.heads not in HEADS:
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
+    uses_bfloat16(job.precision)  # an unknown precision fails here, before any stage runs
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
@@ -213,7 +229,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from,
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
-               "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward}
+               "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
+               "bf16": user.get("bf16", uses_bfloat16(job.precision))}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names

@@ -42,7 +42,7 @@ PRESETS = {
     # The best this CPU reaches in under 2 hours (AVX-512 host), sized by measured training speed (docs/results.md,
     # "Presets").
     "full": {
-        "data": dict(block_size=70, max_length=512, lm_streams=32),
+        "data": dict(block_size=70, max_length=512, lm_streams=64),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),
         # One fine-tune with two heads, no n-gram bag, chosen at full scale on validation (bench/results/
         # levers_full.md, docs/results.md "Accuracy levers at full scale"): against separate sentiment and rating
@@ -64,14 +64,14 @@ PRESETS = {
         # (adversarial_backward=False): both adversarial, the ensemble gained 0.2 points of sentiment and lost 2.9
         # of most-likely exact hits on validation, for 13 more minutes (imdb_full_adversarial_both.md; with the
         # final fit 93.44% vs 93.00%, exact 47.7% vs 48.8%: `--adversarial_backward true` for the sentiment).
-        "job": dict(heads="shared", backward=True, adversarial_backward=False),
+        "job": dict(heads="shared", backward=True, adversarial_backward=False, precision="auto"),
         "adversarial": dict(adversarial_weight=1.0, adversarial_epsilon=0.02),
         # ngram_buckets=0 stated, so a classifier started from an LM saved with a bag does not inherit it.
         "model": dict(embedding_size=256, hidden_size=512, num_hidden_layers=1, num_sampled=1024,
                       classifier_hidden_size=50, classifier_pooling="mean", ngram_buckets=0,
                       **HALF_ULMFIT_DROPOUTS, **SAMPLED_LM),
         "ulmfit": dict(gradual_unfreezing_steps=0),
-        "lm_training": dict(max_steps=9000, save_steps=500),
+        "lm_training": dict(max_steps=9000, save_steps=500, per_device_train_batch_size=64),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
     # One GPU, about 10 minutes (UNMEASURED: no GPU run yet): ULMFiT's AWD-LSTM (embedding 400, three LSTM layers
