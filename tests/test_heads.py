@@ -29,6 +29,19 @@ def test_concat_pooling_is_last_max_mean():
     assert model.pooler(hidden, mask).tolist() == [[3.0, 5.0, 3.0]]
 
 
+@pytest.mark.parametrize("length", [290, 300])
+def test_pooling_in_bfloat16_finds_the_last_token_of_a_long_review(length):
+    """bfloat16 holds integers exactly only up to 256: positions and counts must not be computed in it."""
+    model = RNNForSequenceClassification(tiny_config(classifier_pooling="concat")).to(torch.bfloat16).eval()
+    model.pooler.hidden_size = 1
+    hidden = torch.ones(1, 300, 1, dtype=torch.bfloat16)
+    hidden[0, length - 1] = 2.0  # the last real token's state
+    mask = (torch.arange(300) < length).long()[None]
+    last, maximum, mean = model.pooler(hidden, mask)[0].float().tolist()
+    assert (last, maximum) == (2.0, 2.0)
+    assert mean == pytest.approx((length + 1) / length, abs=1e-2)
+
+
 @pytest.mark.parametrize(
     "problem_type, num_labels, labels",
     [

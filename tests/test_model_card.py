@@ -92,3 +92,11 @@ def test_card_says_which_classifiers_trained_adversarially(tmp_path, backward, b
     text = write_model_card(model_dir, results, job, DataArguments()).read_text()
     assert "adversarial training on the word embeddings (adversarial_weight 1.0; epsilon" in text and says in text
     assert "adversarial" not in write_model_card(model_dir, RESULTS, job, DataArguments()).read_text()
+
+
+def test_card_says_when_the_stages_trained_under_bfloat16(tmp_path):
+    model_dir = model_folder(tmp_path / "imdb-run", case_markers=False)
+    job = JobArguments(output_dir=str(tmp_path / "imdb-run"))
+    text = write_model_card(model_dir, {**RESULTS, "bf16": True}, job, DataArguments()).read_text()
+    assert "every stage trained under bfloat16 autocast (float32 weights)" in text
+    assert "bfloat16" not in write_model_card(model_dir, {**RESULTS, "bf16": False}, job, DataArguments()).read_text()

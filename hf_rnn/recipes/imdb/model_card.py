@@ -107,6 +107,11 @@ def adversarial_note(results: dict) -> str:
             f"review's embedding norm{heads}{which})")
 
 
+def precision_note(results: dict) -> str:
+    """Bfloat16 autocast changes the arithmetic of every stage (not the saved float32 weights): say so."""
+    return "; every stage trained under bfloat16 autocast (float32 weights)" if results.get("bf16") else ""
+
+
 def wall_time_note(results: dict) -> str:
     """The job's time: of this invocation, or for a resumed job the stages' own times added up where recorded."""
     minutes = f"{results['wall_time_s'] / 60:.1f} minutes"
@@ -188,7 +193,8 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         perplexity=lm_perplexity(results), model_path=repo_id or str(model_dir),
         training_data=training_data(results, job, data_args),
         hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
-                        f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}{adversarial_note(results)}",
+                        f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}{adversarial_note(results)}"
+                        f"{precision_note(results)}",
     )
     card.save(model_dir / "README.md")
     return model_dir / "README.md"
