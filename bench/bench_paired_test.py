@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from bench_baselines import clean, nb_ratio, rating_posterior_median, vectorize
 from common import write_results
 from scipy.stats import binomtest
@@ -28,15 +29,17 @@ from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.recipes.imdb import PRESETS
 
 
-def model_outputs(stage_dir: Path, split, target: str, max_length: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+def model_outputs(stage_dir: Path, split, target: str, max_length: int,
+                  bf16: bool = False) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Every head's logits (a two-head model gives the sentiment's, then the rating's) and the labels (as the job
     encodes them for `target`) for every review of `split`, in the split's own order (evaluated in length-sorted
-    batches: less padding)."""
+    batches: less padding). `bf16`: under bfloat16 autocast, as a job run with it evaluated."""
     tokenizer = AutoTokenizer.from_pretrained(stage_dir)
     model = AutoModelForSequenceClassification.from_pretrained(stage_dir)
     features = classification_features(split, tokenizer, target=target, max_length=max_length)
     order = np.argsort(np.asarray(features["length"]), kind="stable")
-    args = TrainingArguments(output_dir="/tmp/hf_rnn_paired_test", per_device_eval_batch_size=64, report_to=[])
+    args = TrainingArguments(output_dir="/tmp/hf_rnn_paired_test", per_device_eval_batch_size=64, report_to=[],
+                             bf16=bf16, use_cpu=bf16 and not torch.cuda.is_available())
     trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer))
     predictions = trainer.predict(features.select(order)).predictions
     heads = predictions if isinstance(predictions, tuple) else (predictions,)
@@ -55,19 +58,19 @@ def has_second_head(config: dict) -> bool:
                 any(member.get("auxiliary_label_names") for member in config.get("members", [])))
 
 
-def our_outputs(run: Path, stage: str, test, max_length: int, sentiment_done: dict):
+def our_outputs(run: Path, stage: str, test, max_length: int, sentiment_done: dict, bf16: bool = False):
     """The sentiment logits of the run's `stage` folder, and (10-way rating logits, their labels, the job's recorded
     test MAE) from that model's second head (`--heads shared`) or the separate rating stage, or None for a run
     without a 10-way rating."""
     if has_second_head(json.loads((run / stage / "config.json").read_text())):  # one pass gives both heads
-        (sentiment, rating), labels = model_outputs(run / stage, test, TWO_HEAD_TARGET, max_length)
+        (sentiment, rating), labels = model_outputs(run / stage, test, TWO_HEAD_TARGET, max_length, bf16)
         return sentiment, (rating, labels[:, 1], sentiment_done.get("test_rating_mae"))
-    (sentiment, *_), _ = model_outputs(run / stage, test, "binary", max_length)
+    (sentiment, *_), _ = model_outputs(run / stage, test, "binary", max_length, bf16)
     done_path = run / "rating" / "stage_done.json"
     rating_config = json.loads((run / "rating" / "config.json").read_text()) if done_path.is_file() else {}
     if len(rating_config.get("id2label", {})) != 10:  # no rating stage, or a regression one (no posterior median)
         return sentiment, None
-    (rating, *_), labels = model_outputs(run / "rating", test, "rating10", max_length)
+    (rating, *_), labels = model_outputs(run / "rating", test, "rating10", max_length, bf16)
     return sentiment, (rating, labels, json.loads(done_path.read_text()).get("test_mae"))
 
 
@@ -116,7 +119,9 @@ def main():
     y_train = np.array(train["label"])
 
     sentiment_done = json.loads((run / args.stage / "stage_done.json").read_text())
-    sentiment_logits, rating = our_outputs(run, args.stage, test, max_length, sentiment_done)
+    job_results = json.loads((run / "results.json").read_text()) if (run / "results.json").is_file() else {}
+    sentiment_logits, rating = our_outputs(run, args.stage, test, max_length, sentiment_done,
+                                           bf16=job_results.get("bf16", False))
     ours_right = sentiment_logits.argmax(-1) == labels
     check_matches_job("sentiment", ours_right.mean(), sentiment_done.get("test_accuracy"))
     tfidf = LogisticRegression(C=10, max_iter=2000).fit(x_train, y_train)
