@@ -65,10 +65,11 @@ PRESETS = {
         # of most-likely exact hits on validation, for 13 more minutes (imdb_full_adversarial_both.md; with the
         # final fit 93.44% vs 93.00%, exact 47.7% vs 48.8%: `--adversarial_backward true` for the sentiment).
         # And bfloat16 autocast where it is fast (precision="auto": AMX CPUs, GPUs), chosen on speed at the same
-        # validation figures (bench/results/bf16_speed.md, imdb_full_bf16.md): the LM's tokens/s x2.2 at batch 64,
-        # the adversarial fine-tune 11.0 min instead of 25.6; the LM spends it on a second pass over the reviews
+        # validation figures (bench/results/bf16_speed.md, imdb_full_bf16.md): the LM's tokens/s x2.1 at batch 64,
+        # the adversarial fine-tune 11.0 min instead of 22.2; the LM spends it on a second pass over the reviews
         # (batch 64, the same 9,000 steps: perplexity 78.8 vs 86.3), which left the classifier where it was
-        # (forward sentiment 93.20% vs 93.44/93.16%, most-likely exact 48.7% vs 48.5/48.7%).
+        # (forward sentiment 93.20% vs 93.44/93.16%, most-likely exact 48.7% vs 48.5/48.7%). With --final_fit
+        # 73.7 min of stages instead of 98.0 (imdb_full_final_fit_bf16.md); float32 on hosts without AMX.
         "job": dict(heads="shared", backward=True, adversarial_backward=False, precision="auto"),
         "adversarial": dict(adversarial_weight=1.0, adversarial_epsilon=0.02),
         # ngram_buckets=0 stated, so a classifier started from an LM saved with a bag does not inherit it.
