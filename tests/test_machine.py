@@ -30,3 +30,9 @@ def test_a_users_bf16_flag_wins_over_the_precision(monkeypatch, tmp_path):
     monkeypatch.setattr(machine, "cpu_name_and_vector_unit", lambda: ("cpu", "AVX-512 + AMX"))
     job = JobArguments(output_dir=str(tmp_path), precision="auto")
     assert stage_training_args(job, "stage", "lm", {}, {"bf16": False}).bf16 is False
+
+
+def test_a_users_bf16_flag_on_a_cpu_trains_on_the_cpu(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = stage_training_args(JobArguments(output_dir=str(tmp_path)), "stage", "lm", {}, {"bf16": True})
+    assert (args.bf16, args.use_cpu) == (True, True)

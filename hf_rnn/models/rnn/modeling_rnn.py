@@ -763,7 +763,8 @@ class SequencePooler(nn.Module):
 
     def finish(self, summary: dict) -> torch.Tensor:
         has_tokens = summary["count"] > 0  # an empty row pools to zeros
-        pooled = {"last": summary["last"], "mean": (summary["sum"] / summary["count"].clamp(min=1)).to(summary["sum"].dtype),
+        mean = (summary["sum"] / summary["count"].clamp(min=1)).to(summary["sum"].dtype)  # the count is float32
+        pooled = {"last": summary["last"], "mean": mean,
                   "max": torch.where(has_tokens, summary["max"], torch.zeros_like(summary["max"]))}
         if self.pooling == "concat":
             return torch.cat([pooled["last"], pooled["max"], pooled["mean"]], dim=-1)  # [B, 3*D*H]

@@ -134,9 +134,9 @@ def timed_stage(stage_dir: Path, run):
 
 def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict) -> TrainingArguments:
     """TrainingArguments for one stage: common settings, then the preset's, then the user's command line."""
-    bf16 = uses_bfloat16(job.precision)
-    # TrainingArguments takes bf16 without a GPU only when told to train on the CPU.
-    settings = {**COMMON[kind], **overrides, "bf16": bf16, "use_cpu": bf16 and not torch.cuda.is_available(), **user}
+    settings = {**COMMON[kind], **overrides, "bf16": uses_bfloat16(job.precision), **user}
+    if settings["bf16"] and not torch.cuda.is_available():
+        settings["use_cpu"] = True  # TrainingArguments takes bf16 without a GPU only when told to train on the CPU
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
     seed = job.seed if job.training_seed is None else job.training_seed
