@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from bench_baselines import clean, nb_ratio, rating_posterior_median, vectorize
 from common import write_results
 from scipy.stats import binomtest
@@ -25,6 +24,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 from hf_rnn.data import classification_collator, classification_features, load_reviews
 from hf_rnn.data.classification import TWO_HEAD_TARGET
+from hf_rnn.machine import cpu_bfloat16_settings
 from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.recipes.imdb import PRESETS
 
@@ -39,7 +39,7 @@ def model_outputs(stage_dir: Path, split, target: str, max_length: int,
     features = classification_features(split, tokenizer, target=target, max_length=max_length)
     order = np.argsort(np.asarray(features["length"]), kind="stable")
     args = TrainingArguments(output_dir="/tmp/hf_rnn_paired_test", per_device_eval_batch_size=64, report_to=[],
-                             bf16=bf16, use_cpu=bf16 and not torch.cuda.is_available())
+                             bf16=bf16, **cpu_bfloat16_settings(bf16))
     trainer = Trainer(model=model, args=args, data_collator=classification_collator(tokenizer))
     predictions = trainer.predict(features.select(order)).predictions
     heads = predictions if isinstance(predictions, tuple) else (predictions,)

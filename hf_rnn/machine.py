@@ -30,3 +30,10 @@ def bfloat16_is_fast() -> bool:
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     return cpu_name_and_vector_unit()[1] == "AVX-512 + AMX"
+
+
+def cpu_bfloat16_settings(bf16: bool) -> dict:
+    """The TrainingArguments that bf16 needs here: without a GPU, transformers takes it only with `use_cpu`."""
+    import torch
+
+    return {"use_cpu": True} if bf16 and not torch.cuda.is_available() else {}

@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import torch
 from huggingface_hub import HfApi
 from transformers import HfArgumentParser, TrainingArguments
 
 from ...data.classification import TWO_HEAD_TARGET
-from ...machine import bfloat16_is_fast
+from ...machine import bfloat16_is_fast, cpu_bfloat16_settings
 from ...training.adversarial import AdversarialArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
@@ -135,8 +134,7 @@ def timed_stage(stage_dir: Path, run):
 def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict) -> TrainingArguments:
     """TrainingArguments for one stage: common settings, then the preset's, then the user's command line."""
     settings = {**COMMON[kind], **overrides, "bf16": uses_bfloat16(job.precision), **user}
-    if settings["bf16"] and not torch.cuda.is_available():
-        settings["use_cpu"] = True  # TrainingArguments takes bf16 without a GPU only when told to train on the CPU
+    settings.update(cpu_bfloat16_settings(settings["bf16"]))
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
     seed = job.seed if job.training_seed is None else job.training_seed
@@ -210,7 +208,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
     if job.heads not in HEADS:
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
-    uses_bfloat16(job.precision)  # an unknown precision fails here, before any stage runs
+    bf16 = uses_bfloat16(job.precision)  # an unknown precision fails here, before any stage runs
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
@@ -230,7 +228,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": user.get("bf16", uses_bfloat16(job.precision))}
+               "bf16": user.get("bf16", bf16)}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
