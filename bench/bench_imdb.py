@@ -16,7 +16,8 @@ from pathlib import Path
 from common import results_dir, write_results
 from hf_rnn.recipes.imdb import PRESETS, run_imdb
 from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
-from hf_rnn.recipes.imdb.model_card import BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, recorded_stage_seconds
+from hf_rnn.recipes.imdb.model_card import (BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, member_seeds,
+                                            recorded_stage_seconds)
 
 
 def stage_minutes(results: dict) -> float | None:
@@ -32,8 +33,15 @@ DIRECTIONS = (("forward", FORWARD_STAGES, "lm"), ("backward", BACKWARD_STAGES, "
               ("ensemble", ENSEMBLE_STAGES, None))
 
 
+def directions(results: dict) -> tuple:
+    """DIRECTIONS, with a row for each further seed's classifiers (--classifier_seeds) before the ensemble's."""
+    seeds = [(f"{model} seed{k}", tuple(f"{stage}_seed{k}" for stage in stages), lm)
+             for k in member_seeds(results) for model, stages, lm in DIRECTIONS[:2]]
+    return (*DIRECTIONS[:2], *seeds, DIRECTIONS[2])
+
+
 def rows_for(results: dict) -> tuple[list[dict], list[dict]]:
-    present = lambda head: [(model, results[stages[head]], lm) for model, stages, lm in DIRECTIONS
+    present = lambda head: [(model, results[stages[head]], lm) for model, stages, lm in directions(results)
                             if stages[head] in results]
     main = [{"preset": results["preset"], "model": model, "training reviews": stage.get("train_reviews"),
              "test accuracy": stage.get("test_accuracy"),

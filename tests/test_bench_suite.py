@@ -167,6 +167,29 @@ def test_the_main_job_benchmark_reports_each_direction_and_the_ensemble_of_a_bac
     assert bench_imdb.rows_for(forward_only)[1] == []
 
 
+def test_the_main_job_benchmark_gives_each_further_seed_its_own_rows_before_the_ensemble():
+    import bench_imdb
+
+    figures = lambda accuracy: {"test_accuracy": accuracy}
+    results = {"preset": "full", "wall_time_s": 60.0, "lm": {}, "lm_backward": {},
+               **{stage: figures(0.9) for stage in ("sentiment", "sentiment_backward", "sentiment_seed2",
+                                                    "sentiment_backward_seed2", "ensemble")},
+               **{stage: {"test_mae": 1.0} for stage in ("rating", "rating_backward", "rating_seed2",
+                                                          "rating_backward_seed2", "ensemble_rating")}}
+    models = ["forward", "backward", "forward seed2", "backward seed2", "ensemble"]
+    assert [row["model"] for row in bench_imdb.rows_for(results)[0]] == models
+    assert [row["model"] for row in bench_imdb.rows_for(results)[1]] == models
+
+
+def test_the_members_benchmark_pairs_as_many_forward_members_as_backward_ones():
+    import bench_ensemble_members
+
+    directions = {"forward": ["f1", "f2"], "backward": ["b1", "b2"]}
+    subsets = list(bench_ensemble_members.balanced_subsets(directions))
+    assert subsets == [(1, ("f1", "b1")), (1, ("f1", "b2")), (1, ("f2", "b1")), (1, ("f2", "b2")),
+                       (2, ("f1", "f2", "b1", "b2"))]
+
+
 @pytest.mark.parametrize("config, expected", [
     ({"auxiliary_label_names": ["1", "2"]}, True),
     ({"members": [{"auxiliary_label_names": ["1", "2"]}, {"auxiliary_label_names": ["1", "2"]}]}, True),

@@ -255,3 +255,38 @@ def test_unknown_precision_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="precision 'half'"):
         run_imdb(JobArguments(output_dir=str(tmp_path / "job"), precision="half"))
     assert not (tmp_path / "job").exists()
+
+
+def test_classifier_seeds_train_one_member_per_seed_and_publish_their_ensemble(tmp_path, monkeypatch):
+    out = tmp_path / "job"
+    overrides = {"max_steps": 2, "save_steps": 2}
+    seeds, original = {}, recipes.make_trainer
+
+    def recording_trainer(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        seeds[Path(trainer.args.output_dir).name] = trainer.args.seed
+        return trainer
+
+    monkeypatch.setattr(recipes, "make_trainer", recording_trainer)
+    job = JobArguments(output_dir=str(out), preset="quick", heads="shared", classifier_seeds=2, training_seed=5)
+    results = run_imdb(job, user_training_overrides=overrides, **TINY)
+    assert {stage: seeds[stage] for stage in ("sentiment", "sentiment_seed2")} == {"sentiment": 5, "sentiment_seed2": 6}
+    assert results["rating_seed2"]["test_mae"] >= 0 and "sentiment_backward" not in results
+    assert results["ensemble"]["members"] == [str(out / "sentiment"), str(out / "sentiment_seed2")]
+    published = json.loads((out / "model" / "config.json").read_text())
+    assert len(published["members"]) == 2
+    card = (out / "model" / "README.md").read_text()
+    assert "ensemble of 2 forward classifiers" in card and "sentiment_forward_seed2 test" in card
+    # A third seed later: the two finished members are kept, the third trains, and the ensemble is rebuilt of three.
+    seeds.clear()
+    job = dataclasses.replace(job, classifier_seeds=3)
+    again = run_imdb(job, user_training_overrides=overrides, **TINY)
+    assert set(seeds) == {"sentiment_seed3"}
+    assert len(again["ensemble"]["members"]) == 3 and again["sentiment_seed2"] == results["sentiment_seed2"]
+    assert len(json.loads((out / "model" / "config.json").read_text())["members"]) == 3
+
+
+def test_classifier_seeds_below_one_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="classifier_seeds is 0"):
+        run_imdb(JobArguments(output_dir=str(tmp_path / "job"), classifier_seeds=0))
+    assert not (tmp_path / "job").exists()

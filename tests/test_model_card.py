@@ -100,3 +100,15 @@ def test_card_says_when_the_stages_trained_under_bfloat16(tmp_path):
     text = write_model_card(model_dir, {**RESULTS, "bf16": True}, job, DataArguments()).read_text()
     assert "every stage trained under bfloat16 autocast (float32 weights)" in text
     assert "bfloat16" not in write_model_card(model_dir, {**RESULTS, "bf16": False}, job, DataArguments()).read_text()
+
+
+@pytest.mark.parametrize("members, says", [
+    ([False, True], "a forward classifier and a backward one (from a backward language model"),
+    ([False, False, True, True], "2 forward classifiers and 2 backward ones (from a backward language model, reading "
+                                 "each review from its end), one per training seed and direction,"),
+    ([False, False], "an ensemble of 2 forward classifiers, one per training seed"),
+])
+def test_an_ensemble_card_counts_its_members_in_each_direction(members, says):
+    from hf_rnn.recipes.imdb.model_card import ensemble_note
+
+    assert says in ensemble_note({"members": [{"reverse_text": reverse} for reverse in members]})

@@ -411,8 +411,12 @@ def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: 
     Returns:
         The ensemble's figures, also recorded in `output_dir/stage_done.json` (a second call returns them).
     """
-    if (done := finished_stage(training_args.output_dir)) is not None:
+    done = finished_stage(training_args.output_dir)
+    if done is not None and done.get("members") == [str(folder) for folder in member_dirs]:
         return done
+    if done is not None:  # e.g. a job rerun with more seeds: the recorded ensemble is not this one
+        logger.info("Rebuilding the ensemble in %s: its members were %s, now %s", training_args.output_dir,
+                    done.get("members"), [str(folder) for folder in member_dirs])
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
     members = [RNNForSequenceClassification.from_pretrained(folder) for folder in member_dirs]

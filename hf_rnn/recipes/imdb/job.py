@@ -40,7 +40,8 @@ from .model_card import published_stages, resumed_note, write_model_card
 from .presets import COMMON, PRESETS
 
 logger = logging.getLogger(__name__)
-# Each in its own folder under output_dir; the last three only with --backward.
+# Each in its own folder under output_dir; the backward ones only with --backward, the ensemble only with more
+# than one classifier (--backward or --classifier_seeds above 1), whose further members are `member_stage`s.
 STAGES = ("tokenizer", "lm", "sentiment", "rating", "lm_backward", "sentiment_backward", "ensemble")
 RATING_TARGETS = ("rating10", "regression")
 RATING_STARTS = ("lm", "sentiment")
@@ -85,6 +86,10 @@ class JobArguments:
         "help": "With adversarial training on (--adversarial_weight), the backward classifier trains adversarially "
                 "too; false: the forward one alone. The full preset sets false: adversarial steps cost about twice a "
                 "plain step, and the second direction's would take the job past 110 minutes."})
+    classifier_seeds: int = field(default=1, metadata={
+        "help": "Classifiers fine-tuned per direction, each from the same LM with its own training seed (the job's, "
+                "then +1, +2 ...; folders sentiment_seed2/, sentiment_backward_seed2/ ...); above 1 the published "
+                "model is the ensemble of all of them. Each adds a fine-tune per direction."})
     precision: str = field(default="fp32", metadata={
         "help": "fp32 | bf16 (bfloat16 autocast in every stage; the weights stay float32) | auto (bf16 where it is "
                 "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto. "
@@ -131,13 +136,27 @@ def timed_stage(stage_dir: Path, run):
     return value, done if done is not None else value
 
 
-def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict) -> TrainingArguments:
-    """TrainingArguments for one stage: common settings, then the preset's, then the user's command line."""
+def member_stage(name: str, member: int) -> str:
+    """The folder of a direction's `member`-th classifier (from 1): the first keeps the direction's own name."""
+    return name if member == 1 else f"{name}_seed{member}"
+
+
+def job_stages(job: JobArguments) -> tuple[str, ...]:
+    """Every stage folder this job may write, in order (STAGES, and each further classifier member's)."""
+    members = range(2, job.classifier_seeds + 1)
+    extra = [member_stage(name, k) for name in ("sentiment", "sentiment_backward") for k in members]
+    return (*STAGES, *extra)
+
+
+def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dict, user: dict,
+                        member: int = 1) -> TrainingArguments:
+    """TrainingArguments for one stage: common settings, then the preset's, then the user's command line; the
+    `member`-th classifier of a direction trains with the job's training seed + member - 1."""
     settings = {**COMMON[kind], **overrides, "bf16": uses_bfloat16(job.precision), **user}
     settings.update(cpu_bfloat16_settings(settings["bf16"]))
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
-    seed = job.seed if job.training_seed is None else job.training_seed
+    seed = (job.seed if job.training_seed is None else job.training_seed) + member - 1
     return TrainingArguments(output_dir=str(Path(job.output_dir) / stage), seed=seed, **settings)
 
 
@@ -154,25 +173,39 @@ def all_labelled_for_training(dsd: datasets.DatasetDict) -> datasets.DatasetDict
 
 
 def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, data_args: DataArguments,
-                           model_args: ModelArguments, ulmfit, adversarial, preset: dict, user: dict) -> dict:
-    """One classifier stage in its folder under output_dir (resumable, timed); returns its recorded metrics."""
-    args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user)
+                           model_args: ModelArguments, ulmfit, adversarial, preset: dict, user: dict,
+                           member: int = 1) -> dict:
+    """A direction's `member`-th classifier in its folder under output_dir (resumable, timed); returns its recorded
+    metrics."""
+    stage = member_stage(stage, member)
+    args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user, member)
     return timed_stage(Path(job.output_dir) / stage, lambda: train_classifier(
         tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial))[1]
 
 
+def classifier_members(job: JobArguments, name: str, classifier_stage, data: DataArguments, start: ModelArguments,
+                       two_heads: bool, rating_name: str) -> dict:
+    """A direction's classifiers, one per seed (`classifier_seeds`), each in its `member_stage` folder; their
+    figures under those names (the first's under `name` and `rating_name`)."""
+    results = {}
+    for member in range(1, job.classifier_seeds + 1):
+        metrics = classifier_stage(name, data, start, member)
+        results.update(named_figures(metrics, two_heads, member_stage(name, member), member_stage(rating_name, member)))
+    return results
+
+
 def backward_direction(job: JobArguments, model_args: ModelArguments, lm_stage, classifier_stage,
                        sentiment_data: DataArguments, two_heads: bool) -> dict:
-    """ULMFiT's second direction: a backward LM (`reverse_text=True`) on the same tokenizer and reviews, then a
-    backward classifier from it for the same target as the forward one; each stage resumable in its own folder."""
+    """ULMFiT's second direction: a backward LM (`reverse_text=True`) on the same tokenizer and reviews, then
+    backward classifiers from it for the same target as the forward ones; each stage resumable in its own folder."""
     if model_args.lm_init_from:  # a pretrained LM reads forward: it cannot start a backward one
         logger.warning("--lm_init_from is a forward LM: the backward LM trains from scratch on the reviews.")
     overrides = format_config_overrides({**model_args.config_kwargs(), "reverse_text": True})
     backward = dataclasses.replace(model_args, init_from=None, lm_init_from=None, config_overrides=overrides)
     results = {"lm_backward": lm_stage("lm_backward", backward)}
     from_lm = dataclasses.replace(model_args, init_from=str(Path(job.output_dir) / "lm_backward"))
-    classifier = classifier_stage("sentiment_backward", sentiment_data, from_lm)
-    return {**results, **named_figures(classifier, two_heads, "sentiment_backward", "rating_backward")}
+    return {**results, **classifier_members(job, "sentiment_backward", classifier_stage, sentiment_data, from_lm,
+                                            two_heads, "rating_backward")}
 
 
 def named_figures(metrics: dict, two_heads: bool, sentiment: str, rating: str) -> dict:
@@ -208,6 +241,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
     if job.heads not in HEADS:
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
+    if job.classifier_seeds < 1:
+        raise ValueError(f"classifier_seeds is {job.classifier_seeds}: use 1 (one classifier per direction) or more.")
     bf16 = uses_bfloat16(job.precision)  # an unknown precision fails here, before any stage runs
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
@@ -216,7 +251,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     adversarial = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial, explicit_fields)
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
-    resumed = [stage for stage in STAGES if (out / stage).is_dir()]
+    resumed = [stage for stage in job_stages(job) if (out / stage).is_dir()]
     dsd = load_imdb(data_args, seed=job.seed)
     tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
     lm_args = lambda name: stage_training_args(job, name, "lm", preset["lm_training"], user)
@@ -234,26 +269,28 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     has_ratings = "rating" in dsd["train"].column_names
     if job.rating and not has_ratings:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
-    stage_with = lambda terms: lambda name, data, start: train_classifier_stage(
-        job, name, tokenizer, labelled, data, start, ulmfit, terms, preset, user)
+    stage_with = lambda terms: lambda name, data, start, member=1: train_classifier_stage(
+        job, name, tokenizer, labelled, data, start, ulmfit, terms, preset, user, member)
     stage = stage_with(adversarial)
     from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
     two_heads = job.heads == "shared" and job.rating and has_ratings
     sentiment_data = dataclasses.replace(data_args, target=TWO_HEAD_TARGET) if two_heads else data_args
-    results.update(named_figures(stage("sentiment", sentiment_data, from_lm), two_heads, "sentiment", "rating"))
+    results.update(classifier_members(job, "sentiment", stage, sentiment_data, from_lm, two_heads, "rating"))
     if not two_heads and job.rating and has_ratings:
         rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
         results["rating"] = stage("rating", dataclasses.replace(data_args, target=job.rating_target), rating_from)
     if job.backward:
         backward_stage = stage_with(adversarial if job.adversarial_backward else AdversarialArguments())
         results.update(backward_direction(job, model_args, lm_stage, backward_stage, sentiment_data, two_heads))
+    members = [out / member_stage(name, k) for name in ("sentiment", "sentiment_backward") if name in results
+               for k in range(1, job.classifier_seeds + 1)]
+    if len(members) > 1:
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
-        members = [out / "sentiment", out / "sentiment_backward"]
         ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
             tokenizer, labelled, sentiment_data, members, ensemble_args))[1]
         results.update(named_figures(ensemble, two_heads, "ensemble", "ensemble_rating"))
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
-                                for stage in STAGES if (out / stage).is_dir()}
+                                for stage in job_stages(job) if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
     results["resumed_stages"] = resumed
     finish(job, results, data_args)
@@ -261,13 +298,13 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
 
 
 def finish(job: JobArguments, results: dict, data_args: DataArguments):
-    """Publish the sentiment model (with `backward`, the ensemble of both directions) as `output_dir/model` with a
-    model card (and, with `push_to_hub`, on the Hub), and write results.json."""
+    """Publish the sentiment model (with more than one classifier, their ensemble: both directions, every seed) as
+    `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and write results.json."""
     out = Path(job.output_dir)
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
-    published = out / ("ensemble" if job.backward else "sentiment")
+    published = out / ("ensemble" if "ensemble" in results else "sentiment")
     shutil.copytree(published, model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
     repo_id = hub_repo(job) if job.push_to_hub else None  # first: the card names the repo its readers load from
     write_model_card(model_dir, results, job, data_args, repo_id)
@@ -289,8 +326,10 @@ def summary_line(results: dict) -> str:
     """One line a person reads at the end: test accuracy (each direction and the ensemble), rating error, wall time."""
     accuracy = lambda stage: results[stage].get("test_accuracy", float("nan"))
     line = f"[{results['preset']}] test accuracy {accuracy('sentiment'):.4f}"
+    if "sentiment_backward" in results:
+        line += f" (backward {accuracy('sentiment_backward'):.4f})"
     if "ensemble" in results:
-        line += f" (backward {accuracy('sentiment_backward'):.4f}, ensemble {accuracy('ensemble'):.4f})"
+        line += f" (ensemble {accuracy('ensemble'):.4f})"
     rating_stage = published_stages(results)[1]  # the served model's rating: with --backward, the ensemble's
     if rating_stage in results:
         rating = results[rating_stage]

@@ -49,12 +49,31 @@ def eval_results(results: dict) -> list[EvalResult]:
     return entries
 
 
+def member_seeds(results: dict) -> list[int]:
+    """The further classifier members' numbers (2, 3 ... of `sentiment_seed2` ...) a job with --classifier_seeds has."""
+    suffixes = (key.rpartition("_seed")[2] for key in results if "_seed" in key)
+    return sorted({int(suffix) for suffix in suffixes if suffix.isdigit()})
+
+
+def seed_member_stages(results: dict, stages: tuple[str, ...]) -> list[str]:
+    """The further seeds' figures of these stages (`sentiment_seed2`, ...), in seed order."""
+    return [f"{stage}_seed{k}" for k in member_seeds(results) for stage in stages if f"{stage}_seed{k}" in results]
+
+
+def direction_named(stage: str) -> str:
+    """A forward stage's name beside an ensemble, where "sentiment" alone would read as the served model's figure:
+    `sentiment_forward`, `rating_forward_seed2`."""
+    name, _, seed = stage.partition("_seed")
+    return f"{name}_forward" + (f"_seed{seed}" if seed else "")
+
+
 def result_rows(results: dict) -> list[dict]:
     rows, ensemble = [], "ensemble" in results
-    order = (*ENSEMBLE_STAGES, *FORWARD_STAGES, *BACKWARD_STAGES) if ensemble else FORWARD_STAGES
+    forward = (*FORWARD_STAGES, *seed_member_stages(results, FORWARD_STAGES))
+    backward = (*BACKWARD_STAGES, *seed_member_stages(results, BACKWARD_STAGES))
+    order = (*ENSEMBLE_STAGES, *forward, *backward) if ensemble else FORWARD_STAGES
     for stage in order:
-        # Beside an ensemble, "sentiment" alone would read as the served model's figure: name its direction.
-        shown = f"{stage}_forward" if ensemble and stage in FORWARD_STAGES else stage
+        shown = direction_named(stage) if ensemble and stage in forward else stage
         for key, value in sorted(results.get(stage, {}).items()):
             split, _, metric = key.partition("_")
             if split in ("validation", "test") and metric not in ("runtime", "samples_per_second", "steps_per_second",
@@ -157,12 +176,22 @@ def lm_perplexity(results: dict) -> str:
 
 
 def ensemble_note(config: dict) -> str:
-    """What an ensemble folder serves (empty for a single classifier)."""
+    """What an ensemble folder serves (empty for a single classifier): how many classifiers read each direction."""
     if "members" not in config:
         return ""
-    return ("This folder serves an ensemble, as ULMFiT: the forward classifier and a backward one (its own language "
-            "model and classifier, reading each review from its end), their class probabilities averaged. The figures "
-            "below are the ensemble's and each direction's.")
+    backward = sum(bool(member.get("reverse_text")) for member in config["members"])
+    forward = len(config["members"]) - backward
+    several = max(forward, backward) > 1
+    seeds = ", one per training seed and direction," if several else ""
+    if not backward:
+        return (f"This folder serves an ensemble of {forward} forward classifiers, one per training seed from the "
+                "same language model, their class probabilities averaged. The figures below are the ensemble's and "
+                "each member's.")
+    members = (f"{forward} forward classifiers and {backward} backward ones" if several
+               else "a forward classifier and a backward one")
+    return (f"This folder serves an ensemble, as ULMFiT: {members} (from a backward language model, reading each "
+            f"review from its end){seeds or ','} their class probabilities averaged. The figures below are the "
+            "ensemble's and each member's.")
 
 
 def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None) -> Path:
