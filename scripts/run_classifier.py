@@ -16,7 +16,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from hf_rnn.training import (DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
                              ULMFiTArguments, fine_tune_pretrained_lm, load_imdb, prepare_tokenizer, train_classifier)
-from hf_rnn.training.script_args import parse_script_arguments
+from hf_rnn.training.script_args import leave_process_group, parse_script_arguments
 
 
 def main():
@@ -31,6 +31,7 @@ def main():
     if model_args.lm_init_from:  # ULMFiT: the general LM learns the reviews' language first, in output_dir/lm
         model_args = fine_tune_pretrained_lm(tokenizer, dsd, data_args, model_args, ulmfit, lm_tuning, training_args)
     print(train_classifier(tokenizer, dsd, data_args, model_args, ulmfit, training_args))
+    leave_process_group()
 
 
 if __name__ == "__main__":

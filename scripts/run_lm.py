@@ -20,13 +20,14 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from hf_rnn.training import (CorpusArguments, DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments,
                              pretrain_on_corpus)
-from hf_rnn.training.script_args import parse_script_arguments
+from hf_rnn.training.script_args import leave_process_group, parse_script_arguments
 
 
 def main():
     parser = HfArgumentParser((CorpusArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments,
                                TrainingArguments))
     print(pretrain_on_corpus(*parse_script_arguments(parser)))
+    leave_process_group()
 
 
 if __name__ == "__main__":

@@ -49,3 +49,15 @@ def test_classifier_script_under_torchrun_is_reproducible(tmp_path):
     assert first["validation_loss"] == second["validation_loss"]
     state = json.loads((tmp_path / "a" / "trainer_state.json").read_text())
     assert state["global_step"] == 6
+
+
+def test_the_scripts_leave_the_process_group_they_joined(tmp_path):
+    """gloo threads alive at interpreter exit can abort a finished torchrun process: the scripts leave first."""
+    import torch.distributed as dist
+
+    from hf_rnn.training.script_args import leave_process_group
+
+    leave_process_group()  # outside torchrun there is nothing to leave
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    leave_process_group()
+    assert not dist.is_initialized()

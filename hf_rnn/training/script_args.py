@@ -44,3 +44,13 @@ def parse_script_arguments(parser: HfArgumentParser, argv: list[str] | None = No
     if path is None:
         return parser.parse_args_into_dataclasses(args=argv)
     return parser.parse_dict(read_arguments_file(path))
+
+
+def leave_process_group():
+    """Under torchrun, leave the process group before the interpreter exits: gloo's worker threads still alive at
+    interpreter finalization can abort a finished process with SIGABRT ("terminate called without an active
+    exception"; pytorch/pytorch#179291), failing a run whose work is already saved."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -35,7 +35,7 @@ from ...training.args import DataArguments, ModelArguments, TokenizerArguments, 
 from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
                                  ensemble_classifiers, pretrain_language_model, train_classifier)
-from ...training.script_args import arguments_file, read_arguments_file
+from ...training.script_args import arguments_file, leave_process_group, read_arguments_file
 from .model_card import published_stages, resumed_note, write_model_card
 from .presets import COMMON, PRESETS
 
@@ -352,7 +352,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parsed, user_training = parse_job_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_imdb(*parsed, user_training_overrides=user_training, explicit_fields=explicit_fields(argv))
+    results = run_imdb(*parsed, user_training_overrides=user_training, explicit_fields=explicit_fields(argv))
+    leave_process_group()  # under torchrun: a clean exit once every stage is saved
+    return results
 
 
 def explicit_fields(argv: list[str]) -> frozenset[str]:
