@@ -1,7 +1,7 @@
 """Run the IMDB main job with a preset and record its figures (the ones README and the model card quote).
 
     python bench/bench_imdb.py --preset quick      # <= 10 min on 2 cores
-    python bench/bench_imdb.py --preset full       # adversarial forward + backward: ~74 min of stages (AMX, bf16)
+    python bench/bench_imdb.py --preset full       # adversarial forward + backward: 74 min in one command (AMX, bf16)
     python bench/bench_imdb.py --preset full --final_fit --name imdb_full_final_fit   # classifiers on all labels
     python bench/bench_imdb.py --preset full --backward false --name imdb_full_forward  # the forward model alone
 

@@ -71,6 +71,10 @@ PRESETS = {
         # (batch 64, the same 9,000 steps: perplexity 78.8 vs 86.3), which left the classifier where it was
         # (forward sentiment 93.20% vs 93.44/93.16%, most-likely exact 48.7% vs 48.5/48.7%). With --final_fit
         # 73.7 min of stages instead of 98.0 (imdb_full_final_fit_bf16.md); float32 on hosts without AMX.
+        # Not taken: a second classifier per direction (classifier_seeds=2, 18 more minutes) and concat pooling, each
+        # measured on these LMs (docs/results.md, "More classifiers per direction"): the four-member ensemble within
+        # the spread of the one-per-direction pairs on every validation figure; concat 93.48% sentiment against
+        # 93.20 / 92.88%, but most-likely rating exact 41.8% against 48.7 / 49.1%.
         "job": dict(heads="shared", backward=True, adversarial_backward=False, precision="auto"),
         "adversarial": dict(adversarial_weight=1.0, adversarial_epsilon=0.02),
         # ngram_buckets=0 stated, so a classifier started from an LM saved with a bag does not inherit it.
