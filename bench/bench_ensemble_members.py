@@ -21,9 +21,8 @@ from safetensors.torch import load_file
 from transformers import EvalPrediction
 
 from hf_rnn.data.classification import TWO_HEAD_TARGET
-from hf_rnn.models.rnn.modeling_rnn_ensemble import average_probabilities
 from hf_rnn.training.metrics import compute_metrics_for
-from hf_rnn.training.recipes import predictions_path
+from hf_rnn.training.recipes import averaged_outputs, predictions_path
 
 FIGURES = {"sentiment": "accuracy", "rating MAE": "rating_mae", "rating exact (most likely)": "rating_exact_most_likely"}
 
@@ -48,8 +47,7 @@ def saved_outputs(run: Path, names: list[str], split: str) -> dict[str, dict]:
 
 def ensemble_figures(outputs: dict, subset: tuple[str, ...]) -> dict:
     """The figures of the ensemble of `subset` (two-head members: sentiment and rating)."""
-    logits = average_probabilities([outputs[name]["logits"] for name in subset])
-    rating = average_probabilities([outputs[name]["auxiliary_logits"] for name in subset])
+    logits, rating = averaged_outputs([outputs[name] for name in subset])
     labels = outputs[subset[0]]["labels"]
     figures = compute_metrics_for(TWO_HEAD_TARGET)(EvalPrediction(predictions=(logits.numpy(), rating.numpy()),
                                                                   label_ids=labels.numpy()))
@@ -64,6 +62,12 @@ def balanced_subsets(directions: dict[str, list[str]]):
             yield k, pair[0] + pair[1]
 
 
+def mean_row(members_per_direction: int, rows: list[dict]) -> dict:
+    """The mean of each figure over the ensembles with this many members per direction."""
+    return {"members per direction": members_per_direction, "ensembles": len(rows),
+            **{column: float(np.mean([row[column] for row in rows])) for column in FIGURES}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a finished `hf-rnn imdb --classifier_seeds N` folder")
@@ -75,10 +79,8 @@ def main():
     outputs = saved_outputs(run, [*directions["forward"], *directions["backward"]], args.split)
     rows = [{"members per direction": k, "ensemble": " + ".join(subset), **ensemble_figures(outputs, subset)}
             for k, subset in balanced_subsets(directions)]
-    means = [{"members per direction": k, "ensembles": len(same),
-              **{column: float(np.mean([row[column] for row in same])) for column in FIGURES}}
-             for k in sorted({row["members per direction"] for row in rows})
-             for same in [[row for row in rows if row["members per direction"] == k]]]
+    means = [mean_row(k, [row for row in rows if row["members per direction"] == k])
+             for k in sorted({row["members per direction"] for row in rows})]
     notes = (f"Members of `{args.run}`: forward {directions['forward']}, backward {directions['backward']}; "
              f"{args.split} reviews, each member's saved outputs averaged as the published ensemble averages them.")
     sections = {f"Mean by members per direction ({args.split})": (means, list(means[0])),

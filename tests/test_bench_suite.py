@@ -171,7 +171,7 @@ def test_the_main_job_benchmark_gives_each_further_seed_its_own_rows_before_the_
     import bench_imdb
 
     figures = lambda accuracy: {"test_accuracy": accuracy}
-    results = {"preset": "full", "wall_time_s": 60.0, "lm": {}, "lm_backward": {},
+    results = {"preset": "full", "wall_time_s": 60.0, "lm": {}, "lm_backward": {}, "classifier_seeds": 2,
                **{stage: figures(0.9) for stage in ("sentiment", "sentiment_backward", "sentiment_seed2",
                                                     "sentiment_backward_seed2", "ensemble")},
                **{stage: {"test_mae": 1.0} for stage in ("rating", "rating_backward", "rating_seed2",

@@ -394,14 +394,20 @@ def ensemble_figures_from_members(member_dirs: list, config, rows, split: str, c
     if any(member is None for member in saved) or any(
             not torch.equal(member["labels"], saved[0]["labels"]) for member in saved):
         return None
+    logits, auxiliary = averaged_outputs(saved)
     labels = saved[0]["labels"]
-    logits = average_probabilities([member["logits"] for member in saved])
-    two_heads = all("auxiliary_logits" in member for member in saved)
-    auxiliary = average_probabilities([member["auxiliary_logits"] for member in saved]) if two_heads else None
     loss = classifier_loss(config, logits, auxiliary, labels)
-    predictions = (logits.numpy(), auxiliary.numpy()) if two_heads else logits.numpy()
+    predictions = logits.numpy() if auxiliary is None else (logits.numpy(), auxiliary.numpy())
     figures = compute_metrics(EvalPrediction(predictions=predictions, label_ids=labels.numpy()))
     return {**{f"{split}_{name}": value for name, value in figures.items()}, f"{split}_loss": float(loss)}
+
+
+def averaged_outputs(saved: list[dict]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Members' saved outputs averaged as the ensemble's forward averages them: its logits, and its second head's
+    when every member has one (else None)."""
+    logits = average_probabilities([member["logits"] for member in saved])
+    two_heads = all("auxiliary_logits" in member for member in saved)
+    return logits, average_probabilities([member["auxiliary_logits"] for member in saved]) if two_heads else None
 
 
 def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: list, training_args) -> dict:
@@ -411,12 +417,12 @@ def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: 
     Returns:
         The ensemble's figures, also recorded in `output_dir/stage_done.json` (a second call returns them).
     """
-    done = finished_stage(training_args.output_dir)
-    if done is not None and done.get("members") == [str(folder) for folder in member_dirs]:
+    done, names = finished_stage(training_args.output_dir), [str(folder) for folder in member_dirs]
+    if done is not None and done.get("members") == names:
         return done
     if done is not None:  # e.g. a job rerun with more seeds: the recorded ensemble is not this one
         logger.info("Rebuilding the ensemble in %s: its members were %s, now %s", training_args.output_dir,
-                    done.get("members"), [str(folder) for folder in member_dirs])
+                    done.get("members"), names)
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
     members = [RNNForSequenceClassification.from_pretrained(folder) for folder in member_dirs]
@@ -427,7 +433,7 @@ def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: 
                       data_collator=classification_collator(tokenizer),
                       compute_metrics=compute_metrics_for(data_args.target))
     trainer.save_model(training_args.output_dir)
-    metrics = {"members": [str(folder) for folder in member_dirs]}
+    metrics = {"members": names}
     for split in ("validation", "test"):
         if split not in features:
             continue

@@ -141,10 +141,14 @@ def member_stage(name: str, member: int) -> str:
     return name if member == 1 else f"{name}_seed{member}"
 
 
+def member_stages(job: JobArguments, name: str) -> list[str]:
+    """The folders of a direction's classifiers, one per seed (`classifier_seeds`): `name`, `name_seed2` ..."""
+    return [member_stage(name, member) for member in range(1, job.classifier_seeds + 1)]
+
+
 def job_stages(job: JobArguments) -> tuple[str, ...]:
     """Every stage folder this job may write, in order (STAGES, and each further classifier member's)."""
-    members = range(2, job.classifier_seeds + 1)
-    extra = [member_stage(name, k) for name in ("sentiment", "sentiment_backward") for k in members]
+    extra = [stage for name in ("sentiment", "sentiment_backward") for stage in member_stages(job, name)[1:]]
     return (*STAGES, *extra)
 
 
@@ -263,7 +267,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": user.get("bf16", bf16)}
+               "bf16": user.get("bf16", bf16), "classifier_seeds": job.classifier_seeds}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
@@ -282,8 +286,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     if job.backward:
         backward_stage = stage_with(adversarial if job.adversarial_backward else AdversarialArguments())
         results.update(backward_direction(job, model_args, lm_stage, backward_stage, sentiment_data, two_heads))
-    members = [out / member_stage(name, k) for name in ("sentiment", "sentiment_backward") if name in results
-               for k in range(1, job.classifier_seeds + 1)]
+    members = [out / stage for name in ("sentiment", "sentiment_backward") if name in results
+               for stage in member_stages(job, name)]
     if len(members) > 1:
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
         ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(

@@ -49,10 +49,9 @@ def eval_results(results: dict) -> list[EvalResult]:
     return entries
 
 
-def member_seeds(results: dict) -> list[int]:
+def member_seeds(results: dict) -> range:
     """The further classifier members' numbers (2, 3 ... of `sentiment_seed2` ...) a job with --classifier_seeds has."""
-    suffixes = (key.rpartition("_seed")[2] for key in results if "_seed" in key)
-    return sorted({int(suffix) for suffix in suffixes if suffix.isdigit()})
+    return range(2, results.get("classifier_seeds", 1) + 1)
 
 
 def seed_member_stages(results: dict, stages: tuple[str, ...]) -> list[str]:
