@@ -29,7 +29,11 @@ FIGURES = {"sentiment": "accuracy", "rating MAE": "rating_mae", "rating exact (m
 
 def run_members(run: Path) -> dict[str, list[str]]:
     """The run's classifier folders per direction, in seed order, as its ensemble stage recorded them."""
-    members = json.loads((run / "ensemble" / "stage_done.json").read_text())["members"]
+    done = run / "ensemble" / "stage_done.json"
+    if not done.is_file():
+        raise SystemExit(f"{run} has no finished ensemble stage: pass the folder of a job run with "
+                         "--classifier_seeds 2 or more (and --backward for both directions).")
+    members = json.loads(done.read_text())["members"]
     backward = lambda folder: json.loads((Path(folder) / "config.json").read_text()).get("reverse_text", False)
     names = [Path(folder).name for folder in members]
     return {"forward": [n for n, f in zip(names, members) if not backward(f)],
@@ -38,6 +42,11 @@ def run_members(run: Path) -> dict[str, list[str]]:
 
 def saved_outputs(run: Path, names: list[str], split: str) -> dict[str, dict]:
     """Each member's saved outputs on the split; they must be of the same reviews (the same labels)."""
+    missing = [name for name in names if not predictions_path(run / name, split).is_file()]
+    if missing:
+        raise SystemExit(f"{missing} of {run} saved no {split} outputs" + (
+            ": a final-fit run trained on the validation reviews; pass --split test or a run made without "
+            "--final_fit." if split == "validation" else "."))
     outputs = {name: load_file(predictions_path(run / name, split)) for name in names}
     first = outputs[names[0]]["labels"]
     if not all(torch.equal(saved["labels"], first) for saved in outputs.values()):

@@ -190,6 +190,16 @@ def test_the_members_benchmark_pairs_as_many_forward_members_as_backward_ones():
                        (2, ("f1", "f2", "b1", "b2"))]
 
 
+def test_the_members_benchmark_names_the_fix_for_a_run_without_an_ensemble_or_validation_outputs(tmp_path):
+    import bench_ensemble_members
+
+    with pytest.raises(SystemExit, match="no finished ensemble stage: pass the folder of a job run with"):
+        bench_ensemble_members.run_members(tmp_path)
+    (tmp_path / "sentiment").mkdir()
+    with pytest.raises(SystemExit, match="a final-fit run trained on the validation reviews; pass --split test"):
+        bench_ensemble_members.saved_outputs(tmp_path, ["sentiment"], "validation")
+
+
 @pytest.mark.parametrize("config, expected", [
     ({"auxiliary_label_names": ["1", "2"]}, True),
     ({"members": [{"auxiliary_label_names": ["1", "2"]}, {"auxiliary_label_names": ["1", "2"]}]}, True),
