@@ -1,6 +1,6 @@
 """Bfloat16 autocast against float32: training speed of the full preset's LM and classifier steps (issue 15, lever 5).
 
-    flock /tmp/hf_rnn_bench.lock python bench/bench_bf16.py
+    flock /tmp/hf_rnn_bench.lock python bench/bench_bf16.py [--name bf16_speed_avx512]
 
 The job's `--precision bf16` sets TrainingArguments' `bf16`, so Trainer (through accelerate) runs each forward
 under `torch.autocast(bfloat16)` while the weights and the optimizer stay float32. This times the same thing
@@ -9,6 +9,7 @@ On a CPU with AMX the matrix products run on its bfloat16 tiles; elsewhere bfloa
 `--precision auto` (the full preset's) uses it only on AMX CPUs and GPUs. Writes bench/results/bf16_speed.{json,md}.
 """
 
+import argparse
 import tempfile
 import time
 
@@ -65,6 +66,10 @@ def classifier_rows() -> list[dict]:
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="bf16_speed", help="results name (one per host kind: the speed-up is the "
+                        "host's, AMX or not)")
+    name = parser.parse_args().name
     torch.set_num_threads(2)
     start = time.perf_counter()
     sections = {"LM training (blocks of 70 tokens)": lm_rows(),
@@ -73,7 +78,7 @@ def main():
              f"LM), random ids; one training step: forward (under bfloat16 autocast for bf16), backward, AdamW "
              f"(float32 weights either way). `bfloat16_is_fast()` on this host: {bfloat16_is_fast()}. "
              f"{time.perf_counter() - start:.0f} s in all.")
-    print(write_results("bf16_speed", {title: (rows, list(rows[0])) for title, rows in sections.items()}, notes))
+    print(write_results(name, {title: (rows, list(rows[0])) for title, rows in sections.items()}, notes))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common import results_dir, write_results
 from hf_rnn.recipes.imdb import PRESETS, run_imdb
+from hf_rnn.recipes.imdb.presets import preset_for
 from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
 from hf_rnn.recipes.imdb.model_card import (BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, member_seeds,
                                             recorded_stage_seconds)
@@ -80,8 +81,8 @@ def main():
     sections = {"Sentiment (IMDB test)": (main_rows, list(main_rows[0]))}
     if rating_rows:
         sections[f"Rating 1-10 (IMDB test, {job.rating_target})"] = (rating_rows, list(rating_rows[0]))
-    preset = PRESETS[args.preset]
-    notes = (f"Preset `{args.preset}`: {preset}. Test size: "
+    preset = preset_for(args.preset, results["bf16"])
+    notes = (f"Preset `{args.preset}` ({'bfloat16' if results['bf16'] else 'float32'}): {preset}. Test size: "
              f"{preset['data'].get('max_test_samples') or 25_000} reviews (seeded random sample when < 25,000)."
              + (" Final fit: the classifiers trained on train + validation (all labelled reviews)."
                 if job.final_fit else "")

@@ -7,6 +7,7 @@ from transformers import HfArgumentParser
 
 from hf_rnn import RNNConfig
 from hf_rnn.recipes.imdb import PRESETS, with_config_preset
+from hf_rnn.recipes.imdb.presets import preset_for
 from hf_rnn.training import ModelArguments
 from hf_rnn.training.overrides import config_defaults, format_config_overrides, parse_config_overrides
 from hf_rnn.training.recipes import new_model_config
@@ -73,12 +74,22 @@ def test_every_preset_builds_a_valid_config_and_training_arguments(name, tmp_pat
 
     from hf_rnn.recipes.imdb import COMMON
 
-    preset = PRESETS[name]
-    RNNConfig(vocab_size=preset["tokenizer"]["vocab_size"], **preset["model"])  # validates every field
-    for kind, stage in (("lm", "lm_training"), ("classifier", "classifier_training")):
-        args = TrainingArguments(output_dir=str(tmp_path), **{**COMMON[kind], **preset[stage]})
-        if kind == "lm":  # the carried state needs one stream per batch row
-            assert args.per_device_train_batch_size == preset["data"]["lm_streams"]
+    for preset in (preset_for(name, bf16=True), preset_for(name, bf16=False)):
+        RNNConfig(vocab_size=preset["tokenizer"]["vocab_size"], **preset["model"])  # validates every field
+        for kind, stage in (("lm", "lm_training"), ("classifier", "classifier_training")):
+            args = TrainingArguments(output_dir=str(tmp_path), **{**COMMON[kind], **preset[stage]})
+            if kind == "lm":  # the carried state needs one stream per batch row
+                assert args.per_device_train_batch_size == preset["data"]["lm_streams"]
+
+
+def test_the_full_preset_trains_a_shorter_lm_where_it_runs_in_float32():
+    in_bf16, in_fp32 = preset_for("full", bf16=True), preset_for("full", bf16=False)
+    assert in_bf16 is PRESETS["full"]
+    assert (in_fp32["lm_training"]["per_device_train_batch_size"], in_fp32["data"]["lm_streams"]) == (32, 32)
+    assert in_fp32["lm_training"]["max_steps"] < in_bf16["lm_training"]["max_steps"]
+    assert in_fp32["lm_training"]["save_steps"] == in_bf16["lm_training"]["save_steps"]  # the rest of a section stays
+    assert (in_fp32["model"], in_fp32["data"]["max_length"]) == (in_bf16["model"], in_bf16["data"]["max_length"])
+    assert preset_for("quick", bf16=False) == PRESETS["quick"]  # a preset without a float32 section is unchanged
 
 
 def test_a_preset_sets_job_defaults_and_the_user_still_overrides_them():

@@ -290,3 +290,25 @@ def test_classifier_seeds_below_one_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="classifier_seeds is 0"):
         run_imdb(JobArguments(output_dir=str(tmp_path / "job"), classifier_seeds=0))
     assert not (tmp_path / "job").exists()
+
+
+@pytest.mark.parametrize("precision, lm_steps", [("fp32", 3), ("bf16", 2000)])
+def test_a_presets_float32_section_sizes_the_lm_only_where_the_job_trains_in_float32(tmp_path, monkeypatch,
+                                                                                     precision, lm_steps):
+    from hf_rnn.recipes.imdb import PRESETS
+
+    class LMTrainerBuilt(Exception):
+        pass
+
+    lm_args, original = {}, recipes.make_trainer
+
+    def stop_at_the_lm(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        lm_args.update(max_steps=trainer.args.max_steps, batch=trainer.args.per_device_train_batch_size)
+        raise LMTrainerBuilt
+
+    monkeypatch.setattr(recipes, "make_trainer", stop_at_the_lm)
+    monkeypatch.setitem(PRESETS, "sized", {**PRESETS["quick"], "float32": {"lm_training": dict(max_steps=3)}})
+    with pytest.raises(LMTrainerBuilt):
+        run_imdb(JobArguments(output_dir=str(tmp_path), preset="sized", precision=precision), **TINY)
+    assert lm_args == {"max_steps": lm_steps, "batch": 32}

@@ -37,7 +37,7 @@ from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, pre
                                  ensemble_classifiers, pretrain_language_model, train_classifier)
 from ...training.script_args import arguments_file, leave_process_group, read_arguments_file
 from .model_card import published_stages, resumed_note, write_model_card
-from .presets import COMMON, PRESETS
+from .presets import COMMON, PRESETS, preset_for
 
 logger = logging.getLogger(__name__)
 # Each in its own folder under output_dir; the backward ones only with --backward, the ensemble only with more
@@ -92,8 +92,9 @@ class JobArguments:
                 "model is the ensemble of all of them. Each adds a fine-tune per direction."})
     precision: str = field(default="fp32", metadata={
         "help": "fp32 | bf16 (bfloat16 autocast in every stage; the weights stay float32) | auto (bf16 where it is "
-                "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto. "
-                "TrainingArguments' own --bf16 flag, when given, wins."})
+                "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto, and in fp32 "
+                "trains a shorter LM to keep its time (presets.py). TrainingArguments' own --bf16 flag, when given, "
+                "wins."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
                 "comes from `hf auth login` or $HF_TOKEN."})
@@ -237,8 +238,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     field's default (`hf-rnn imdb` passes those of its command line or arguments file)."""
     if job.preset not in PRESETS:
         raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(PRESETS)}.")
-    preset, user = PRESETS[job.preset], user_training_overrides or {}
-    job = with_preset(JobArguments, preset.get("job", {}), job, explicit_fields)  # checked below like the user's
+    user = user_training_overrides or {}
+    job = with_preset(JobArguments, PRESETS[job.preset].get("job", {}), job, explicit_fields)  # checked below
     if job.rating_target not in RATING_TARGETS:
         raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
     if job.rating_init_from not in RATING_STARTS:
@@ -247,7 +248,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
     if job.classifier_seeds < 1:
         raise ValueError(f"classifier_seeds is {job.classifier_seeds}: use 1 (one classifier per direction) or more.")
-    bf16 = uses_bfloat16(job.precision)  # an unknown precision fails here, before any stage runs
+    bf16 = user.get("bf16", uses_bfloat16(job.precision))  # an unknown precision fails here, before any stage runs
+    preset = preset_for(job.preset, bf16)
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
@@ -267,7 +269,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": user.get("bf16", bf16), "classifier_seeds": job.classifier_seeds}
+               "bf16": bf16, "classifier_seeds": job.classifier_seeds}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names

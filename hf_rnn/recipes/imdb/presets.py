@@ -84,6 +84,14 @@ PRESETS = {
         "ulmfit": dict(gradual_unfreezing_steps=0),
         "lm_training": dict(max_steps=9000, save_steps=500, per_device_train_batch_size=64),
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
+        # Where bfloat16 is not fast (precision resolves to float32), the LM as in float32 before bf16 (batch 32)
+        # and 6,000 steps instead of 9,000, so the one command stays inside 110 minutes there: on an AVX-512 host
+        # without AMX, float32 trains the LM at 10.5k tok/s and bf16 at 7.7k (bench/results/bf16_speed_avx512.md),
+        # so 9,000 steps would take about 2 x 62 min at batch 64 and 2 x 33 at batch 32, beside about 49 for the
+        # fine-tunes (their float32 steps 1.2-1.3x the AMX host's). Fewer LM steps should cost the classifier
+        # little at this size: a second LM pass (perplexity 86 -> 79) moved no classifier figure (docs/results.md,
+        # "A second LM pass (lever 5)").
+        "float32": {"lm_training": dict(max_steps=6000, per_device_train_batch_size=32), "data": dict(lm_streams=32)},
     },
     # One GPU, about 10 minutes (UNMEASURED: no GPU run yet): ULMFiT's AWD-LSTM (embedding 400, three LSTM layers
     # of 1152) with the exact softmax over 30k words, three passes over train + unlabeled reviews at batch 64.
@@ -101,3 +109,13 @@ PRESETS = {
         "classifier_training": dict(num_train_epochs=2, learning_rate=1e-2),
     },
 }
+
+
+def preset_for(name: str, bf16: bool) -> dict:
+    """The preset's sections as a job runs them: with its `float32` section's values over the others where bfloat16
+    is off, since a preset sized by bfloat16's speed overruns its time on a host that trains in float32."""
+    preset = PRESETS[name]
+    if bf16:
+        return preset
+    return {**preset, **{section: {**preset[section], **values}
+                         for section, values in preset.get("float32", {}).items()}}
