@@ -89,7 +89,7 @@ def test_the_full_preset_trains_a_shorter_lm_where_it_runs_in_float32():
     assert in_fp32["lm_training"]["max_steps"] < in_bf16["lm_training"]["max_steps"]
     assert in_fp32["lm_training"]["save_steps"] == in_bf16["lm_training"]["save_steps"]  # the rest of a section stays
     assert (in_fp32["model"], in_fp32["data"]["max_length"]) == (in_bf16["model"], in_bf16["data"]["max_length"])
-    assert preset_for("quick", bf16=False) == PRESETS["quick"]  # a preset without a float32 section is unchanged
+    assert preset_for("quick", bf16=False) is PRESETS["quick"]  # a preset without a float32 section is unchanged
 
 
 def test_a_preset_sets_job_defaults_and_the_user_still_overrides_them():

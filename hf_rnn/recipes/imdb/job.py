@@ -250,6 +250,9 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"classifier_seeds is {job.classifier_seeds}: use 1 (one classifier per direction) or more.")
     bf16 = user.get("bf16", uses_bfloat16(job.precision))  # an unknown precision fails here, before any stage runs
     preset = preset_for(job.preset, bf16)
+    if not bf16 and "float32" in PRESETS[job.preset]:
+        logger.warning("Training in float32 here (precision %r), so the %r preset's float32 sizes apply: %s.",
+                       job.precision, job.preset, PRESETS[job.preset]["float32"])
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
