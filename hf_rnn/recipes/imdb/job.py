@@ -92,9 +92,9 @@ class JobArguments:
                 "model is the ensemble of all of them. Each adds a fine-tune per direction."})
     precision: str = field(default="fp32", metadata={
         "help": "fp32 | bf16 (bfloat16 autocast in every stage; the weights stay float32) | auto (bf16 where it is "
-                "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto, and in fp32 "
-                "trains a shorter LM to keep its time (presets.py). TrainingArguments' own --bf16 flag, when given, "
-                "wins."})
+                "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto, and in "
+                "fp32 trains a shorter LM to keep its time (presets.py). TrainingArguments' own --bf16 flag, when "
+                "given, wins."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
                 "comes from `hf auth login` or $HF_TOKEN."})
