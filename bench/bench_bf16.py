@@ -5,8 +5,9 @@
 The job's `--precision bf16` sets TrainingArguments' `bf16`, so Trainer (through accelerate) runs each forward
 under `torch.autocast(bfloat16)` while the weights and the optimizer stay float32. This times the same thing
 outside Trainer: the forward wrapped in autocast as accelerate wraps it, on random ids, after two warm-up steps.
-On a CPU with AMX the matrix products run on its bfloat16 tiles; elsewhere bfloat16 is converted in software, so
-`--precision auto` (the full preset's) uses it only on AMX CPUs and GPUs. Writes bench/results/bf16_speed.{json,md}.
+On a CPU with AMX the matrix products run on its bfloat16 tiles; without AMX, even with AVX-512's bfloat16
+instructions, autocast trained slower than float32 (bf16_speed_avx512.md), so `--precision auto` (the full
+preset's) uses it only on AMX CPUs and GPUs. Writes bench/results/<--name, default bf16_speed>.{json,md}.
 """
 
 import argparse

@@ -250,7 +250,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         raise ValueError(f"classifier_seeds is {job.classifier_seeds}: use 1 (one classifier per direction) or more.")
     bf16 = user.get("bf16", uses_bfloat16(job.precision))  # an unknown precision fails here, before any stage runs
     preset = preset_for(job.preset, bf16)
-    if not bf16 and "float32" in PRESETS[job.preset]:
+    if preset is not PRESETS[job.preset]:  # preset_for changed it: its float32 section applies
         logger.warning("Training in float32 here (precision %r), so the %r preset's float32 sizes apply: %s.",
                        job.precision, job.preset, PRESETS[job.preset]["float32"])
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)

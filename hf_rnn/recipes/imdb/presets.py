@@ -119,4 +119,4 @@ def preset_for(name: str, bf16: bool) -> dict:
     if bf16 or "float32" not in preset:
         return preset
     return {**preset, **{section: {**preset[section], **values}
-                         for section, values in preset.get("float32", {}).items()}}
+                         for section, values in preset["float32"].items()}}
