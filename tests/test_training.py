@@ -100,6 +100,31 @@ def test_ten_way_ratings_report_exact_hits_of_the_mode_beside_the_median():
     assert "exact_most_likely" not in rating_compute_metrics("regression")((np.array([[8.2]]), np.array([8.0])))
 
 
+def test_star_ratings_take_their_polarity_from_the_sentiment_model_and_keep_their_shape_within_it():
+    from hf_rnn.ratings import stars_agreeing_with_sentiment
+
+    stars = np.array([[.05, .05, .2, .1, 0, 0, .1, .4, .05, .05]])  # 40% negative, most likely 8 stars
+    combined = stars_agreeing_with_sentiment(stars, np.array([[.9, .1]]))  # the sentiment model: 90% negative
+    np.testing.assert_allclose(combined.sum(-1), 1.0)
+    np.testing.assert_allclose(combined[0, :5].sum(), .9)
+    np.testing.assert_allclose(combined[0, :5], stars[0, :5] / .4 * .9)  # within a polarity: the rating's shape
+    np.testing.assert_allclose(combined[0, 5:], stars[0, 5:] / .6 * .1)
+    assert stars.argmax() + 1 == 8 and combined.argmax() + 1 == 3  # the most likely star now agrees with it
+    unchanged = stars_agreeing_with_sentiment(stars, np.array([[.4, .6]]))  # the same polarity: nothing moves
+    np.testing.assert_allclose(unchanged, stars, atol=1e-12)
+
+
+def test_a_polarity_the_rating_model_rules_out_stays_ruled_out_without_nan():
+    from hf_rnn.ratings import stars_agreeing_with_sentiment
+
+    stars = np.array([[0, 0, 0, 0, 0, 0, 0, 0, .5, .5]])
+    combined = stars_agreeing_with_sentiment(stars, np.array([[.7, .3]]))
+    assert np.isfinite(combined).all() and combined.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(combined[0, 8:], [.5, .5])  # no negative star to give it to: the rating's own
+    with pytest.raises(ValueError, match=r"\[\.\.\., 10\].*\[\.\.\., 2\]"):
+        stars_agreeing_with_sentiment(stars, np.array([.7, .3]))
+
+
 def test_stateful_trainer_carries_the_state_between_batches(tmp_path):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments, default_data_collator
