@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from bench_paired_test import check_matches_job, has_second_head, mcnemar, model_outputs
+from bench_paired_test import check_matches_job, evaluated_length, has_second_head, mcnemar, model_outputs
 from common import write_results
 
 from hf_rnn.data.classification import TWO_HEAD_TARGET
@@ -30,7 +30,7 @@ from hf_rnn.training.recipes import load_imdb
 STAGES = {"forward": FORWARD_STAGES[0], "backward": BACKWARD_STAGES[0], "ensemble": ENSEMBLE_STAGES[0]}
 
 
-def split_outputs(run: Path, split_name: str, reviews, max_length: int) -> dict[str, dict]:
+def split_outputs(run: Path, split_name: str, reviews, preset: str) -> dict[str, dict]:
     """Per model: its sentiment predictions, and its rating predictions when it has the rating head."""
     outputs = {}
     for model, stage in STAGES.items():
@@ -40,7 +40,8 @@ def split_outputs(run: Path, split_name: str, reviews, max_length: int) -> dict[
                 ": a final-fit run trained on the validation reviews; pass a run made without --final_fit."
                 if split_name == "validation" else "."))
         two_heads = has_second_head(json.loads((run / stage / "config.json").read_text()))
-        heads, labels = model_outputs(run / stage, reviews, TWO_HEAD_TARGET if two_heads else "binary", max_length)
+        heads, labels = model_outputs(run / stage, reviews, TWO_HEAD_TARGET if two_heads else "binary",
+                                      evaluated_length(run / stage, preset))
         sentiment_right = heads[0].argmax(-1) == (labels[:, 0] if two_heads else labels)
         check_matches_job(f"{model} {split_name} accuracy", sentiment_right.mean(), done[f"{split_name}_accuracy"])
         outputs[model] = {"sentiment_right": sentiment_right}
@@ -67,9 +68,9 @@ def main():
     parser.add_argument("--seed", type=int, default=42, help="the job's seed, which drew its validation split")
     parser.add_argument("--name", default=None, help="results name; default ensemble_gain_<preset>")
     args = parser.parse_args()
-    run, max_length = Path(args.run), PRESETS[args.preset]["data"]["max_length"]
+    run = Path(args.run)
     reviews = load_imdb(DataArguments(dataset=args.dataset), seed=args.seed)[args.split]
-    outputs = split_outputs(run, args.split, reviews, max_length)
+    outputs = split_outputs(run, args.split, reviews, args.preset)
     sections = {f"Sentiment ({args.split} accuracy; McNemar exact test)": comparison_rows(outputs, "sentiment_right")}
     if all("rating_right" in figures for figures in outputs.values()):
         sections[f"Rating ({args.split} exact hits of the most likely rating; McNemar)"] = comparison_rows(

@@ -46,6 +46,13 @@ def model_outputs(stage_dir: Path, split, target: str, max_length: int,
     return tuple(_unsort(head, order) for head in heads), np.asarray(features["labels"])
 
 
+def evaluated_length(stage_dir: Path, preset: str) -> int:
+    """Tokens per review the job evaluated a stage on (0: whole reviews): recorded in its stage_done.json since
+    `--eval_max_length`, else the preset's training length, which evaluation used before."""
+    done = json.loads((Path(stage_dir) / "stage_done.json").read_text())
+    return done.get("eval_max_length", PRESETS[preset]["data"]["max_length"])
+
+
 def _unsort(sorted_rows: np.ndarray, order: np.ndarray) -> np.ndarray:
     rows = np.empty_like(sorted_rows)
     rows[order] = sorted_rows
@@ -111,7 +118,7 @@ def main():
     parser.add_argument("--name", default=None, help="results name; default paired_test_<preset>")
     args = parser.parse_args()
     run = Path(args.run)
-    max_length = PRESETS[args.preset]["data"]["max_length"]
+    max_length = evaluated_length(run / args.stage, args.preset)
     dsd = load_reviews(args.dataset)
     train, test = dsd["train"], dsd["test"]
     labels, ratings = np.array(test["label"]), np.array(test["rating"])

@@ -4,7 +4,7 @@ from transformers import pipeline
 
 from .data.classification import id2label
 from .locations import model_config_dict
-from .ratings import posterior_median_stars
+from .ratings import posterior_median_stars, stars_agreeing_with_sentiment
 
 EXAMPLE_FOLDER = "runs/imdb-quick/model"
 
@@ -57,20 +57,23 @@ def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[
 
 def two_head_predictions(classifier, texts: list[str]) -> list[dict]:
     """Sentiment label and score from the first head, and the star rating from the second head's distribution
-    (posterior median, as for a rating model); the pipeline itself returns only the first head's labels."""
+    (posterior median, as for a rating model) with its polarity taken from the first head
+    (`stars_agreeing_with_sentiment`), so that a "pos" review never gets 3 stars; the pipeline itself returns only
+    the first head's labels."""
     import torch
 
     model, config = classifier.model, classifier.model.config
     batch = classifier.tokenizer(texts, padding=True, truncation=False, return_tensors="pt").to(model.device)
     with torch.no_grad():
         out = model(**batch)
-    sentiment, stars = out.logits.softmax(-1), out.auxiliary_logits.softmax(-1)  # [B, 2], [B, 10]
+    sentiment = out.logits.float().softmax(-1).cpu().numpy()  # [B, 2]
+    stars = stars_agreeing_with_sentiment(out.auxiliary_logits.float().softmax(-1).cpu().numpy(), sentiment)
     results = []
-    for row_sentiment, row_stars in zip(sentiment.tolist(), stars.tolist()):
-        best = max(range(len(row_sentiment)), key=row_sentiment.__getitem__)
-        results.append({"label": config.id2label[best], "score": row_sentiment[best],
+    for row_sentiment, row_stars in zip(sentiment, stars):
+        best = int(row_sentiment.argmax())
+        results.append({"label": config.id2label[best], "score": float(row_sentiment[best]),
                         "rating": float(posterior_median_stars(row_stars)),
-                        "rating_label": config.auxiliary_label_names[max(range(len(row_stars)), key=row_stars.__getitem__)]})
+                        "rating_label": config.auxiliary_label_names[int(row_stars.argmax())]})
     return results
 
 

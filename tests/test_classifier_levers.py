@@ -88,6 +88,23 @@ def test_two_head_model_saves_reloads_and_serves_both_outputs(tmp_path, tokenize
     assert result["label"] in ("neg", "pos") and 1.0 <= result["rating"] <= 10.0
 
 
+def test_two_head_predictions_give_stars_on_the_sentiment_labels_side(tokenizer):
+    from hf_rnn.inference import predict_reviews
+
+    model = two_head_classifier().eval()
+    with torch.no_grad():  # heads sure of nothing but their biases: 80% "pos"; 3 stars most likely (60% negative)
+        for head, probs in ((model.classifier, [.2, .8]), (model.auxiliary_classifier,
+                                                           [.05, .05, .4, .1, 0, 0, .1, .2, .05, .05])):
+            head.out_proj.weight.zero_()
+            head.out_proj.bias.copy_(torch.log(torch.tensor(probs) + 1e-9))
+    (result,) = predict_reviews(pipeline("text-classification", model=model, tokenizer=tokenizer), ["a film"])
+    assert result["label"] == "pos" and result["score"] == pytest.approx(.8, abs=1e-4)
+    # Within the positive side the rating head's shape (.1, .2, .05, .05 over 7-10 stars) with 80% of the mass:
+    # .2, .4, .1, .1; the most likely star is 8, and so is the median (cumulative .2 up to 6 stars, .4, then .8).
+    # On its own the rating head would say 3 stars, its mode and its median: against the "pos" label.
+    assert result["rating_label"] == STARS[7] and result["rating"] == 8.0
+
+
 def test_two_head_features_and_metrics(tokenizer):
     reviews = Dataset.from_dict({"text": ["a great movie", "awful plot", "good fun"], "label": [1, 0, 1],
                                  "rating": [9, 2, 7]})

@@ -179,7 +179,21 @@ def test_ensemble_figures_from_saved_member_outputs_equal_a_second_reading(tmp_p
     timing = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
     figures = {key for key in read_again if key.startswith(("validation_", "test_"))
                and key.split("_", 1)[1] not in timing}
-    assert figures == set(from_outputs) - {"members", "from_member_predictions"}
+    assert figures == set(from_outputs) - {"members", "from_member_predictions", "eval_max_length"}
     assert {"test_accuracy", "test_loss"} <= figures
     for key in figures:
         assert from_outputs[key] == pytest.approx(read_again[key], abs=1e-5), key
+
+
+@pytest.mark.parametrize("eval_max_length, evaluated", [(None, 4), (0, None), (6, 6)])
+def test_evaluated_reviews_keep_their_own_length_and_training_reviews_the_training_one(tokenizer, eval_max_length,
+                                                                                       evaluated):
+    reviews = review_splits()
+    reviews["train"] = reviews["test"]
+    data_args = DataArguments(target="binary", max_length=4, eval_max_length=eval_max_length)
+    features = classification_datasets(tokenizer, reviews, data_args)
+    whole = [len(ids) for ids in tokenizer(list(reviews["test"]["text"]))["input_ids"]]
+    assert max(whole) > 6 and list(features["train"]["length"]) == [min(n, 4) for n in whole]
+    for split in ("validation", "test"):
+        expected = [len(ids) for ids in tokenizer(list(reviews[split]["text"]))["input_ids"]]
+        assert list(features[split]["length"]) == [n if evaluated is None else min(n, evaluated) for n in expected]

@@ -29,6 +29,9 @@ class DataArguments:
     block_size: int = field(default=64, metadata={"help": "LM training block (BPTT) length in tokens."})
     max_length: int = field(default=512, metadata={"help": "Classifier: keep at most this many tokens per review "
                                                             "(the end, where the verdict usually is)."})
+    eval_max_length: int | None = field(default=None, metadata={
+        "help": "Classifier evaluation (validation, test): tokens kept per review. Unset: as --max_length; 0: the "
+                "whole review, as `predict_reviews` and the pipeline read it (an RNN has no positional limit)."})
     target: str = field(default="binary", metadata={"help": "binary | rating10 | regression | binary+rating10 (one model, sentiment and rating heads)"})
 
 

@@ -305,9 +305,18 @@ def adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args: DataArgum
 
 
 def classification_datasets(tokenizer, dsd, data_args: DataArguments):
-    """Tokenised train / validation / test features with labels for the target."""
-    splits = datasets.DatasetDict({s: dsd[s] for s in ("train", "validation", "test") if s in dsd})
-    return classification_features(splits, tokenizer, target=data_args.target, max_length=data_args.max_length)
+    """Tokenised train / validation / test features with labels for the target: the training reviews cut to
+    `max_length` tokens, the evaluated ones to `evaluation_length(data_args)`."""
+    lengths = {"train": data_args.max_length, "validation": evaluation_length(data_args),
+               "test": evaluation_length(data_args)}
+    return datasets.DatasetDict({split: classification_features(dsd[split], tokenizer, target=data_args.target,
+                                                                max_length=length)
+                                 for split, length in lengths.items() if split in dsd})
+
+
+def evaluation_length(data_args: DataArguments) -> int:
+    """Tokens kept per evaluated review: `eval_max_length`, else `max_length` (0: the whole review)."""
+    return data_args.max_length if data_args.eval_max_length is None else data_args.eval_max_length
 
 
 def by_length(split: datasets.Dataset | None) -> datasets.Dataset | None:
@@ -335,7 +344,8 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),
                            compute_metrics=compute_metrics_for(data_args.target), **extra)
-    metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"])}
+    metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"]),
+               "eval_max_length": evaluation_length(data_args)}
     metrics.update(evaluate_splits(trainer, features, keep_predictions=True))
     return finish_stage(trainer, metrics, model_args, data_args, tasks="text-classification")
 
@@ -433,7 +443,7 @@ def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: 
                       data_collator=classification_collator(tokenizer),
                       compute_metrics=compute_metrics_for(data_args.target))
     trainer.save_model(training_args.output_dir)
-    metrics = {"members": names}
+    metrics = {"members": names, "eval_max_length": evaluation_length(data_args)}
     for split in ("validation", "test"):
         if split not in features:
             continue

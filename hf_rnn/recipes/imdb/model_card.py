@@ -13,6 +13,7 @@ from tokenizers import Tokenizer
 from ...machine import cpu_name_and_vector_unit
 from ...plotting import plot_training_curves
 from ...tokenization import CASE_MARKERS
+from ...training.recipes import evaluation_length
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "imdb_classifier.md"  # in model_cards/, installed as the package hf_rnn.model_cards
@@ -97,6 +98,15 @@ def resumed_note(results: dict) -> str:
     total = (f"; stages took {', '.join(f'{stage} {value / 60:.1f}' for stage, value in seconds.items())} min, "
              f"{sum(seconds.values()) / 60:.1f} in all" if seconds else "")
     return f" (this invocation only; resumed {', '.join(stages)}{total})"
+
+
+def review_lengths(data_args) -> str:
+    """How much of each review the classifiers trained on and were evaluated on."""
+    evaluated = evaluation_length(data_args)
+    if evaluated == data_args.max_length:
+        return f"max {data_args.max_length} tokens per review"
+    return (f"max {data_args.max_length} tokens per review in training, "
+            f"{f'max {evaluated}' if evaluated else 'whole reviews'} in evaluation")
 
 
 def rating_note(results: dict, job, config: dict) -> str:
@@ -220,7 +230,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
         perplexity=lm_perplexity(results), model_path=repo_id or str(model_dir),
         training_data=training_data(results, job, data_args),
-        hyperparameters=f"max {data_args.max_length} tokens per review, LM blocks of {data_args.block_size}, "
+        hyperparameters=f"{review_lengths(data_args)}, LM blocks of {data_args.block_size}, "
                         f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}{adversarial_note(results)}"
                         f"{precision_note(results)}",
     )
