@@ -60,7 +60,7 @@ def main():
     parser.add_argument("--name", default=None, help="results name; default eval_length_<run folder>")
     args = parser.parse_args()
     run = Path(args.run)
-    job_length = evaluated_length(run / MEMBERS["forward"], args.preset)  # what the job's figures were taken at
+    job_length = evaluated_length(run / MEMBERS["forward"], args.preset)  # the reference of the paired tests
     bf16 = json.loads((run / "results.json").read_text()).get("bf16", False)
     reviews = load_imdb(DataArguments(dataset=args.dataset), seed=args.seed)[args.split]
     rows, tests, right_at = [], [], {}
@@ -68,7 +68,7 @@ def main():
         started, outputs = time.perf_counter(), {}
         for member, stage in MEMBERS.items():
             outputs[member] = probabilities(run, stage, reviews, max_length, bf16)
-            if max_length == job_length:
+            if max_length == evaluated_length(run / stage, args.preset):  # a member copied from another run may differ
                 done = json.loads((run / stage / "stage_done.json").read_text())
                 check_matches_job(f"{member} {args.split} accuracy", figures(*outputs[member])[1].mean(),
                                   done.get(f"{args.split}_accuracy"))
