@@ -233,4 +233,16 @@ def test_the_ensemble_gain_refuses_validation_figures_of_a_final_fit_run(tmp_pat
     (tmp_path / "sentiment").mkdir()
     (tmp_path / "sentiment" / "stage_done.json").write_text(json.dumps({"test_accuracy": 0.9, "train_reviews": 25000}))
     with pytest.raises(SystemExit, match="final-fit run trained on the validation reviews.*without --final_fit"):
-        bench_ensemble_gain.split_outputs(tmp_path, "validation", reviews=None, max_length=8)
+        bench_ensemble_gain.split_outputs(tmp_path, "validation", reviews=None, preset="quick")
+
+
+def test_paired_benches_re_evaluate_a_stage_at_the_length_the_job_evaluated_it(tmp_path):
+    pytest.importorskip("sklearn")
+    from bench_paired_test import evaluated_length
+
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "whole" / "stage_done.json").write_text(json.dumps({"eval_max_length": 0}))
+    (tmp_path / "older").mkdir()  # recorded before eval_max_length existed: evaluated at the preset's max_length
+    (tmp_path / "older" / "stage_done.json").write_text(json.dumps({"test_accuracy": 0.9}))
+    assert evaluated_length(tmp_path / "whole", "full") == 0
+    assert evaluated_length(tmp_path / "older", "full") == 512 and evaluated_length(tmp_path / "older", "quick") == 256
