@@ -307,8 +307,8 @@ def adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args: DataArgum
 def classification_datasets(tokenizer, dsd, data_args: DataArguments):
     """Tokenised train / validation / test features with labels for the target: the training reviews cut to
     `max_length` tokens, the evaluated ones to `evaluation_length(data_args)`."""
-    lengths = {"train": data_args.max_length, "validation": evaluation_length(data_args),
-               "test": evaluation_length(data_args)}
+    evaluated = evaluation_length(data_args)
+    lengths = {"train": data_args.max_length, "validation": evaluated, "test": evaluated}
     return datasets.DatasetDict({split: classification_features(dsd[split], tokenizer, target=data_args.target,
                                                                 max_length=length)
                                  for split, length in lengths.items() if split in dsd})

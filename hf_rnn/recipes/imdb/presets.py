@@ -47,8 +47,8 @@ PRESETS = {
     "full": {
         # Training reviews cut to their last 512 tokens; evaluated whole, as predict_reviews and the pipeline read
         # them (eval_max_length=0): on validation the ensemble 93.48% vs 93.32% at 512, most-likely exact 50.6% vs
-        # 50.4%, the same MAE (bench/results/eval_length_full_fp32.md; 5 reviews vs 1 changed
-        # to right, p = 0.22: chosen for reporting what is served, not for the gain).
+        # 50.4%, the same MAE (bench/results/eval_length_full_fp32.md; 5 reviews turned right vs 1 turned wrong,
+        # p = 0.22: chosen for reporting what is served, not for the gain).
         "data": dict(block_size=70, max_length=512, eval_max_length=0, lm_streams=64),
         "tokenizer": dict(vocab_size=20_000, min_frequency=3),
         # One fine-tune with two heads, no n-gram bag, chosen at full scale on validation (bench/results/
