@@ -197,3 +197,10 @@ def test_evaluated_reviews_keep_their_own_length_and_training_reviews_the_traini
     for split in ("validation", "test"):
         expected = [len(ids) for ids in tokenizer(list(reviews[split]["text"]))["input_ids"]]
         assert list(features[split]["length"]) == [n if evaluated is None else min(n, evaluated) for n in expected]
+
+
+def test_a_negative_review_length_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match=r"--eval_max_length -1: pass a number of tokens per review, or 0"):
+        DataArguments(eval_max_length=-1)
+    with pytest.raises(ValueError, match=r"--max_length -5"):
+        DataArguments(max_length=-5)

@@ -34,6 +34,12 @@ class DataArguments:
                 "whole review, as `predict_reviews` and the pipeline read it (an RNN has no positional limit)."})
     target: str = field(default="binary", metadata={"help": "binary | rating10 | regression | binary+rating10 (one model, sentiment and rating heads)"})
 
+    def __post_init__(self):
+        for name in ("max_length", "eval_max_length"):
+            value = getattr(self, name)
+            if value is not None and value < 0:  # the tokenizer would fail later with an error naming neither
+                raise ValueError(f"--{name} {value}: pass a number of tokens per review, or 0 for whole reviews.")
+
 
 @dataclass
 class TokenizerArguments:
