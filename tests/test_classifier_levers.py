@@ -7,6 +7,7 @@ from datasets import Dataset
 from transformers import pipeline
 
 from hf_rnn import RNNForSequenceClassification
+from hf_rnn.models.rnn.modeling_rnn import NGRAM_HASH_MULTIPLIER
 from hf_rnn.data import auxiliary_label_names, classification_features, id2label
 from hf_rnn.training import compute_metrics_for
 from conftest import tiny_config
@@ -39,7 +40,7 @@ def test_ngram_bag_sees_word_order_only_through_pairs():
     model = ngram_classifier()
     words = model.ngrams.bag.weight[:, :]
     ids = torch.tensor([[5, 6, 7]])
-    expected_pairs = (ids[:, :-1] * model.ngrams.HASH_MULTIPLIER + ids[:, 1:]) % 97 + model.config.vocab_size
+    expected_pairs = (ids[:, :-1] * NGRAM_HASH_MULTIPLIER + ids[:, 1:]) % 97 + model.config.vocab_size
     expected = torch.cat([words[ids[0]], words[expected_pairs[0]]]).mean(0)
     torch.testing.assert_close(model.ngrams(ids)[0], expected)
     assert not torch.allclose(model.ngrams(ids), model.ngrams(ids.flip(1)))  # "5 6" is not "6 5"

@@ -144,7 +144,7 @@ def test_the_full_preset_trains_the_forward_classifier_adversarially_unless_the_
     assert with_preset(AdversarialArguments, full["adversarial"], AdversarialArguments()).enabled
     assert with_preset(JobArguments, full["job"], JobArguments(preset="full")).adversarial_backward is False
     argv = ["--preset", "full", "--adversarial_weight", "0", "--adversarial_backward", "true"]
-    (job, *_, adversarial), _ = parse_job_arguments(argv)
+    (job, *_, adversarial, _bag), _ = parse_job_arguments(argv)
     explicit = explicit_fields(argv)
     assert not with_preset(AdversarialArguments, full["adversarial"], adversarial, explicit).enabled
     assert with_preset(JobArguments, full["job"], job, explicit).adversarial_backward is True

@@ -1,6 +1,7 @@
 """A forward and a backward classifier served as one model folder: probabilities averaged (ULMFiT), saved with
 safetensors and its code, loaded by the Auto classes and pipeline(), with or without hf_rnn installed."""
 
+import dataclasses
 import json
 import os
 import random
@@ -17,7 +18,7 @@ from transformers import AutoModelForSequenceClassification, Trainer, TrainingAr
 
 from hf_rnn import RNNEnsembleConfig, RNNEnsembleForSequenceClassification, RNNForSequenceClassification
 from hf_rnn.data import auxiliary_label_names, classification_collator, id2label
-from hf_rnn.training import DataArguments
+from hf_rnn.training import DataArguments, NgramLogisticArguments
 from hf_rnn.training.metrics import compute_metrics_for
 from hf_rnn.training.recipes import (classification_datasets, ensemble_classifiers, evaluate_splits,
                                      predictions_path)
@@ -104,8 +105,9 @@ CLEAN_LOADER = textwrap.dedent(
 )
 
 
-def test_ensemble_folder_loads_without_hf_rnn(tmp_path, tokenizer):
-    _, _, ensemble = forward_backward_ensemble()
+def served_without_hf_rnn(ensemble, tokenizer, tmp_path) -> dict:
+    """Save the ensemble with its tokenizer in tmp_path/model and serve it from a Python where hf_rnn cannot be
+    imported: the pipeline's scores and the model's module there."""
     ensemble.save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     (tmp_path / "loader.py").write_text(CLEAN_LOADER)
@@ -116,6 +118,12 @@ def test_ensemble_folder_loads_without_hf_rnn(tmp_path, tokenizer):
     assert result.returncode == 0, result.stderr[-3000:]
     remote = json.loads(result.stdout.strip().splitlines()[-1])
     assert "hf_rnn" not in remote["module"]
+    return remote
+
+
+def test_ensemble_folder_loads_without_hf_rnn(tmp_path, tokenizer):
+    _, _, ensemble = forward_backward_ensemble()
+    remote = served_without_hf_rnn(ensemble, tokenizer, tmp_path)
     local = pipeline("text-classification", model=str(tmp_path / "model"), top_k=None)(["a great movie", "boring plot"])
     for theirs, ours in zip(remote["scores"], local):
         scores = lambda entries: {entry["label"]: entry["score"] for entry in entries}
@@ -149,11 +157,14 @@ def review_splits() -> datasets.DatasetDict:
                                  (("validation", 12, 0), ("test", 20, 100))})
 
 
-@pytest.mark.parametrize("target", ["binary", "binary+rating10"])
-def test_ensemble_figures_from_saved_member_outputs_equal_a_second_reading(tmp_path, tokenizer, target):
+@pytest.mark.parametrize("target, bag", [("binary", False), ("binary+rating10", False), ("binary+rating10", True)])
+def test_ensemble_figures_from_saved_member_outputs_equal_a_second_reading(tmp_path, tokenizer, target, bag):
     heads = {"auxiliary_label_names": STARS} if target == "binary+rating10" else {}
     data_args = DataArguments(target=target, max_length=16)
     reviews = review_splits()
+    reviews["train"] = reviews["validation"]  # for the bag's fit
+    ngram = NgramLogisticArguments(ngram_logistic_weight=0.3, ngram_logistic_rating_weight=0.2,
+                                   ngram_logistic_buckets=64) if bag else None
     features = classification_datasets(tokenizer, reviews, data_args)
     members = []
     for name, reverse_text in (("forward", False), ("backward", True)):
@@ -166,7 +177,8 @@ def test_ensemble_figures_from_saved_member_outputs_equal_a_second_reading(tmp_p
         evaluate_splits(trainer, features, keep_predictions=True)
         members.append(folder)
     ensemble_args = lambda name: TrainingArguments(output_dir=str(tmp_path / name), report_to=[])
-    from_outputs = ensemble_classifiers(tokenizer, reviews, data_args, members, ensemble_args("from_outputs"))
+    from_outputs = ensemble_classifiers(tokenizer, reviews, data_args, members, ensemble_args("from_outputs"), ngram)
+    assert from_outputs["ngram_logistic"] == (dataclasses.asdict(ngram) if bag else None)
     assert from_outputs["from_member_predictions"] == ["validation", "test"]
     for folder in members:  # outputs of other rows (a different max_length) must not be mistaken for these
         for split in ("validation", "test"):
@@ -174,12 +186,13 @@ def test_ensemble_figures_from_saved_member_outputs_equal_a_second_reading(tmp_p
             with safe_open(saved, framework="pt") as kept:
                 tensors = {key: kept.get_tensor(key) for key in kept.keys()}
             save_file(tensors, saved, metadata={"fingerprint": "other rows"})
-    read_again = ensemble_classifiers(tokenizer, reviews, data_args, members, ensemble_args("read_again"))
+    read_again = ensemble_classifiers(tokenizer, reviews, data_args, members, ensemble_args("read_again"), ngram)
     assert "from_member_predictions" not in read_again and "test_runtime" in read_again
     timing = ("runtime", "samples_per_second", "steps_per_second", "model_preparation_time")
     figures = {key for key in read_again if key.startswith(("validation_", "test_"))
                and key.split("_", 1)[1] not in timing}
-    assert figures == set(from_outputs) - {"members", "from_member_predictions", "eval_max_length"}
+    assert figures == set(from_outputs) - {"members", "from_member_predictions", "eval_max_length", "ngram_logistic",
+                                           "ngram_logistic_fit_seconds"}
     assert {"test_accuracy", "test_loss"} <= figures
     for key in figures:
         assert from_outputs[key] == pytest.approx(read_again[key], abs=1e-5), key

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback, pipeline
 
-from hf_rnn.training import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
+from hf_rnn.training import (DataArguments, ModelArguments, NgramLogisticArguments, TokenizerArguments,
+                             ULMFiTArguments)
 from hf_rnn.training import recipes
 from hf_rnn.recipes.imdb import JobArguments, run_imdb
 
@@ -195,7 +196,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     backward_blocks, make_blocks = [], recipes.lm_blocks
     monkeypatch.setattr(recipes, "lm_blocks", lambda *args, **kwargs: backward_blocks.append(
         kwargs.get("reverse_text", False)) or make_blocks(*args, **kwargs))
-    results = run_imdb(job, user_training_overrides=overrides, **TINY)
+    bag = NgramLogisticArguments(ngram_logistic_rating_weight=0.25, ngram_logistic_buckets=256)
+    results = run_imdb(job, ngram=bag, user_training_overrides=overrides, **TINY)
     # Training blocks of the forward LM, its validation blocks, then the backward LM's: streams stepping backward.
     assert backward_blocks == [False, False, True, False]
     for stage in ("lm_backward", "sentiment_backward", "ensemble"):
@@ -204,6 +206,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
         assert json.loads((out / stage / "config.json").read_text())["reverse_text"] is True, stage
     published = json.loads((out / "model" / "config.json").read_text())
     assert [member["reverse_text"] for member in published["members"]] == [False, True]
+    assert published["ngram_logistic"]["buckets"] == 256 and published["ngram_logistic_auxiliary_weight"] == 0.25
+    assert results["ngram_logistic"] == results["ensemble"]["ngram_logistic"] == dataclasses.asdict(bag)
     for name in ("sentiment", "sentiment_backward", "ensemble"):
         assert 0 <= results[name]["test_accuracy"] <= 1, name
     assert results["ensemble_rating"]["test_mae"] >= 0  # both members have the rating head: averaged too
@@ -215,7 +219,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     assert prediction["label"] in ("neg", "pos") and 1 <= prediction["rating"] <= 10
     card = (out / "model" / "README.md").read_text()
     assert "ensemble" in card and f"{results['ensemble']['test_accuracy']:.4f}" in card
-    again = run_imdb(job, user_training_overrides=overrides, **TINY)  # every stage finished: nothing retrains
+    assert "A bag-of-words member joins them with 0% of the averaged class probabilities and 25% of the stars'" in card
+    again = run_imdb(job, ngram=bag, user_training_overrides=overrides, **TINY)  # every stage finished: no training
     assert again["ensemble"] == results["ensemble"] and again["lm_backward"] == results["lm_backward"]
 
 

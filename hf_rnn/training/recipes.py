@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import datasets
@@ -19,7 +20,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from .. import RNNConfig, RNNEnsembleForSequenceClassification, RNNForCausalLM, RNNForSequenceClassification
 from ..models.rnn.modeling_rnn import classifier_loss
-from ..models.rnn.modeling_rnn_ensemble import average_probabilities
+from ..models.rnn.modeling_rnn_ensemble import NgramLogisticRegression, average_probabilities, with_ngram_model
 from ..data import (
     LengthGroupedTrainer,
     auxiliary_label_names,
@@ -38,6 +39,7 @@ from .callbacks import GradualUnfreezingCallback
 from .hub import publish
 from .lm_transfer import load_pretrained_lm
 from .metrics import compute_metrics_for, perplexity
+from .ngram_logistic import NgramLogisticArguments, fit_ngram_logistic, ngram_logistic_outputs
 from .optim import build_optimizer
 from .stateful import StatefulLMTrainer
 
@@ -396,20 +398,35 @@ def saved_predictions(folder, split: str, rows: datasets.Dataset) -> dict | None
         return {name: saved.get_tensor(name) for name in saved.keys()}
 
 
-def ensemble_figures_from_members(member_dirs: list, config, rows, split: str, compute_metrics) -> dict | None:
+def ensemble_figures_from_members(member_dirs: list, config, rows, split: str, compute_metrics,
+                                  ngram_model=None, ngram_weights: tuple[float, float] = (0.0, 0.0)) -> dict | None:
     """An ensemble's figures on one split from its members' saved outputs: the same averaged probabilities and loss
-    as its forward pass (`average_probabilities`, `classifier_loss`), without reading every review again. None when
-    a member kept no outputs for these exact rows (the caller then evaluates the ensemble itself)."""
+    as its forward pass (`average_probabilities`, `with_ngram_model`, `classifier_loss`), without reading every
+    review again (an n-gram member, cheap, is run on the rows). None when a member kept no outputs for these exact
+    rows (the caller then evaluates the ensemble itself)."""
     saved = [saved_predictions(folder, split, rows) for folder in member_dirs]
     if any(member is None for member in saved) or any(
             not torch.equal(member["labels"], saved[0]["labels"]) for member in saved):
         return None
     logits, auxiliary = averaged_outputs(saved)
+    if ngram_model is not None:
+        bag_logits, bag_auxiliary = ngram_logistic_outputs(ngram_model, rows, config.pad_token_id)
+        logits = with_ngram_model(logits, bag_logits, ngram_weights[0])
+        auxiliary = None if auxiliary is None else with_ngram_model(auxiliary, bag_auxiliary, ngram_weights[1])
     labels = saved[0]["labels"]
     loss = classifier_loss(config, logits, auxiliary, labels)
     predictions = logits.numpy() if auxiliary is None else (logits.numpy(), auxiliary.numpy())
     figures = compute_metrics(EvalPrediction(predictions=predictions, label_ids=labels.numpy()))
     return {**{f"{split}_{name}": value for name, value in figures.items()}, f"{split}_loss": float(loss)}
+
+
+def fit_ngram_member(tokenizer, train: datasets.Dataset, data_args: DataArguments, config,
+                     ngram: NgramLogisticArguments) -> NgramLogisticRegression:
+    """The ensemble's bag-of-words member fitted on the training reviews, whole (the bag costs nothing per token), for
+    the members' heads."""
+    features = classification_features(train, tokenizer, target=data_args.target, max_length=0)
+    return fit_ngram_logistic(features, config.vocab_size, config.num_labels,
+                              len(config.auxiliary_label_names or []), ngram, config.pad_token_id)
 
 
 def averaged_outputs(saved: list[dict]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -420,37 +437,48 @@ def averaged_outputs(saved: list[dict]) -> tuple[torch.Tensor, torch.Tensor | No
     return logits, average_probabilities([member["auxiliary_logits"] for member in saved]) if two_heads else None
 
 
-def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: list, training_args) -> dict:
+def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: list, training_args,
+                         ngram: NgramLogisticArguments | None = None) -> dict:
     """Serve finished classifiers (e.g. ULMFiT's forward and backward ones) as one model, which averages their
     probabilities: saved with the tokenizer in `training_args.output_dir`, evaluated on validation and test.
+
+    `ngram` (optional, when enabled): a bag-of-words member is fitted here on the training reviews (whole) and
+    takes its share of the averaged probabilities (`hf_rnn.training.ngram_logistic`).
 
     Returns:
         The ensemble's figures, also recorded in `output_dir/stage_done.json` (a second call returns them).
     """
     done, names = finished_stage(training_args.output_dir), [str(folder) for folder in member_dirs]
-    if done is not None and done.get("members") == names:
+    bag_settings = dataclasses.asdict(ngram) if ngram is not None and ngram.enabled else None
+    if done is not None and done.get("members") == names and done.get("ngram_logistic") == bag_settings:
         return done
     if done is not None:  # e.g. a job rerun with more seeds: the recorded ensemble is not this one
-        logger.info("Rebuilding the ensemble in %s: its members were %s, now %s", training_args.output_dir,
-                    done.get("members"), names)
+        logger.info("Rebuilding the ensemble in %s: its members were %s with n-gram member %s, now %s with %s",
+                    training_args.output_dir, done.get("members"), done.get("ngram_logistic"), names, bag_settings)
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
     members = [RNNForSequenceClassification.from_pretrained(folder) for folder in member_dirs]
-    ensemble = RNNEnsembleForSequenceClassification.from_members(*members)
+    started = time.perf_counter()
+    bag = fit_ngram_member(tokenizer, dsd["train"], data_args, members[0].config, ngram) if bag_settings else None
+    weights = (ngram.ngram_logistic_weight, ngram.ngram_logistic_rating_weight) if bag_settings else (0.0, 0.0)
+    ensemble = RNNEnsembleForSequenceClassification.from_members(*members, ngram_logistic=bag,
+                                                                 ngram_logistic_weight=weights[0],
+                                                                 ngram_logistic_auxiliary_weight=weights[1])
     # Evaluation only: the eval_dataset is there for TrainingArguments that name an eval strategy.
     trainer = Trainer(model=ensemble, args=training_args, processing_class=tokenizer,
                       eval_dataset=by_length(features.get("validation", features.get("test"))),
                       data_collator=classification_collator(tokenizer),
                       compute_metrics=compute_metrics_for(data_args.target))
     trainer.save_model(training_args.output_dir)
-    metrics = {"members": names, "eval_max_length": evaluation_length(data_args)}
+    metrics = {"members": names, "eval_max_length": evaluation_length(data_args), "ngram_logistic": bag_settings,
+               **({"ngram_logistic_fit_seconds": time.perf_counter() - started} if bag else {})}
     for split in ("validation", "test"):
         if split not in features:
             continue
         # The members kept their outputs on these reviews: averaging them saves reading every review twice more
         # (3 minutes of the full preset's 25,000 test reviews on 2 cores).
         figures = ensemble_figures_from_members(member_dirs, members[0].config, by_length(features[split]), split,
-                                                trainer.compute_metrics)
+                                                trainer.compute_metrics, bag, weights)
         if figures is None:
             figures = evaluate_splits(trainer, {split: features[split]})
         else:

@@ -14,4 +14,4 @@ from .modeling_rnn import (
     RNNModelOutput,
     RNNPreTrainedModel,
 )
-from .modeling_rnn_ensemble import ENSEMBLE_AUTO_MAP, RNNEnsembleForSequenceClassification
+from .modeling_rnn_ensemble import ENSEMBLE_AUTO_MAP, NgramLogisticRegression, RNNEnsembleForSequenceClassification

@@ -256,6 +256,12 @@ class RNNEnsembleConfig(PretrainedConfig):
         members (`list` of `RNNConfig` or `dict`): each member's config, in order. The members read one tokenizer's
             ids and answer with one set of labels: they share `vocab_size`, `pad_token_id`, `id2label` and
             `auxiliary_label_names`, and classify single-label (an average of probabilities is no regression).
+        ngram_logistic (`dict`, *optional*): a bag-of-words member's sizes (`vocab_size`, `buckets`, `num_labels`,
+            `num_auxiliary_labels`), the arguments of `NgramLogisticRegression`; None: members only.
+        ngram_logistic_weight (`float`, *optional*, defaults to 0.0): that member's share of the averaged class
+            probabilities, in [0, 1); the recurrent members share the rest equally.
+        ngram_logistic_auxiliary_weight (`float`, *optional*, defaults to 0.0): its share of the second head's
+            (e.g. the star rating's) averaged probabilities, in [0, 1).
         kwargs: [`PretrainedConfig`] fields. `id2label`/`label2id` default to the members', so `pipeline()` reads
             the same labels from the ensemble as from each member.
     """
@@ -263,10 +269,15 @@ class RNNEnsembleConfig(PretrainedConfig):
     model_type = "hf_rnn_ensemble"
     keys_to_ignore_at_inference = ["hidden_states"]
 
-    def __init__(self, members=None, **kwargs):
+    def __init__(self, members=None, ngram_logistic=None, ngram_logistic_weight=0.0,
+                 ngram_logistic_auxiliary_weight=0.0, **kwargs):
         self.members = [m.to_dict() if isinstance(m, PretrainedConfig) else dict(m) for m in members or []]
+        self.ngram_logistic = dict(ngram_logistic) if ngram_logistic else None
+        self.ngram_logistic_weight = ngram_logistic_weight
+        self.ngram_logistic_auxiliary_weight = ngram_logistic_auxiliary_weight
         configs = self.member_configs()
         _check_members_agree(configs)
+        _check_ngram_member(self.ngram_logistic, (ngram_logistic_weight, ngram_logistic_auxiliary_weight), configs)
         if configs:
             kwargs.setdefault("id2label", configs[0].id2label)
             kwargs.setdefault("label2id", configs[0].label2id)
@@ -281,6 +292,28 @@ class RNNEnsembleConfig(PretrainedConfig):
     def auxiliary_label_names(self) -> list[str] | None:
         """The members' second head's classes (shared by all), so the ensemble serves that head as a member does."""
         return self.members[0].get("auxiliary_label_names") if self.members else None
+
+
+NGRAM_MEMBER_FIELDS = ("vocab_size", "buckets", "num_labels", "num_auxiliary_labels")
+
+
+def _check_ngram_member(bag: dict | None, weights: tuple[float, float], configs: list[RNNConfig]):
+    """An ensemble's n-gram member reads the members' ids and answers their heads, with weights in [0, 1)."""
+    for name, weight in zip(("ngram_logistic_weight", "ngram_logistic_auxiliary_weight"), weights):
+        if not isinstance(weight, (int, float)) or not 0 <= weight < 1:
+            raise ValueError(f"{name}={weight!r} must be in [0, 1): the n-gram model's share of the averaged "
+                             "probabilities (0: members only).")
+    if not bag:
+        return
+    if sorted(bag) != sorted(NGRAM_MEMBER_FIELDS):
+        raise ValueError(f"ngram_logistic={bag!r} must give exactly {list(NGRAM_MEMBER_FIELDS)}.")
+    if configs:
+        aux = len(configs[0].auxiliary_label_names or [])
+        expected = dict(vocab_size=configs[0].vocab_size, num_labels=configs[0].num_labels)
+        if any(bag[name] != value for name, value in expected.items()) or bag["num_auxiliary_labels"] not in (0, aux):
+            raise ValueError(f"The n-gram model {bag} must read the members' vocabulary and answer their heads "
+                             f"({expected}, num_auxiliary_labels 0 or {aux}): fit it with the members' tokenizer "
+                             "and target.")
 
 
 def _check_members_agree(configs: list[RNNConfig]):

@@ -782,16 +782,24 @@ class SequencePooler(nn.Module):
         return torch.cat([forward_last[:, : self.hidden_size], backward_first[:, self.hidden_size :]], dim=-1)
 
 
+NGRAM_HASH_MULTIPLIER = 1_000_003  # a prime, so (a, b) word pairs spread over the buckets
+
+
+def hashed_ngrams(input_ids, attention_mask, vocab_size: int, buckets: int):
+    """A row's words and word pairs as rows of one table: word ids as they are, pairs hashed into `buckets` rows after
+    the `vocab_size` word rows. Returns `(ids, real)`, both `[B, 2T-1]`: words, then pairs; `real` marks entries
+    made of real tokens only (a pair counts only when both its tokens are), so padding on either side adds nothing.
+
+    Written by hand because no library hashes n-grams from token ids inside a model (fastText hashes strings
+    outside it); inside the model it ships with the checkpoint and reads exactly the ids the recurrent part reads."""
+    real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+    pairs = (input_ids[:, :-1] * NGRAM_HASH_MULTIPLIER + input_ids[:, 1:]) % buckets + vocab_size
+    return torch.cat([input_ids, pairs], dim=1), torch.cat([real, real[:, :-1] & real[:, 1:]], dim=1)
+
+
 class NgramBag(nn.Module):
-    """fastText's bag of n-grams, beside the recurrent pooling: the mean vector of a row's words and word pairs.
-
-    Word pairs are hashed into `config.ngram_buckets` rows after the `vocab_size` word rows. Written by hand
-    because no library computes hashed n-grams from token ids inside a model (fastText hashes strings outside it);
-    inside the model it ships with the checkpoint and reads exactly the ids the recurrent part reads. A pair
-    counts only when both its tokens are real, so a text gives the same vector alone or padded on either side.
-    """
-
-    HASH_MULTIPLIER = 1_000_003  # a prime, so (a, b) pairs spread over the buckets
+    """fastText's bag of n-grams, beside the recurrent pooling: the mean vector of a row's words and word pairs
+    ([`hashed_ngrams`]), so a text gives the same vector alone or padded on either side."""
 
     def __init__(self, config: RNNConfig):
         super().__init__()
@@ -799,10 +807,8 @@ class NgramBag(nn.Module):
         self.bag = nn.EmbeddingBag(config.vocab_size + config.ngram_buckets, config.ngram_embedding_size, mode="sum")
 
     def forward(self, input_ids, attention_mask=None):
-        real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-        pairs = (input_ids[:, :-1] * self.HASH_MULTIPLIER + input_ids[:, 1:]) % self.buckets + self.vocab_size
-        ids = torch.cat([input_ids, pairs], dim=1)  # [B, 2T-1]: words, then word pairs
-        weights = torch.cat([real, real[:, :-1] & real[:, 1:]], dim=1).to(self.bag.weight.dtype)  # [B, 2T-1]
+        ids, real = hashed_ngrams(input_ids, attention_mask, self.vocab_size, self.buckets)  # [B, 2T-1]
+        weights = real.to(self.bag.weight.dtype)
         return self.bag(ids, per_sample_weights=weights) / weights.sum(1, keepdim=True).clamp(min=1)  # [B, D]
 
 

@@ -31,6 +31,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from ...data.classification import TWO_HEAD_TARGET
 from ...machine import bfloat16_is_fast, cpu_bfloat16_settings
 from ...training.adversarial import AdversarialArguments
+from ...training.ngram_logistic import NgramLogisticArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
@@ -231,7 +232,8 @@ def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
 
 
 def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
-             user_training_overrides: dict | None = None, explicit_fields: frozenset[str] = frozenset()) -> dict:
+             ngram=None, user_training_overrides: dict | None = None,
+             explicit_fields: frozenset[str] = frozenset()) -> dict:
     """Run every stage of the main job and return the final metrics (also written to `results.json`).
 
     `explicit_fields`: names of the fields the user set, which win over the preset even where they equal the
@@ -258,6 +260,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
     ulmfit = with_preset(ULMFiTArguments, preset["ulmfit"], ulmfit, explicit_fields)
     adversarial = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial, explicit_fields)
+    ngram = with_preset(NgramLogisticArguments, preset.get("ngram_logistic", {}), ngram, explicit_fields)
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
     resumed = [stage for stage in job_stages(job) if (out / stage).is_dir()]
@@ -272,7 +275,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": bf16, "classifier_seeds": job.classifier_seeds}
+               "bf16": bf16, "classifier_seeds": job.classifier_seeds,
+               "ngram_logistic": dataclasses.asdict(ngram) if ngram.enabled else None}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
@@ -296,7 +300,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     if len(members) > 1:
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
         ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
-            tokenizer, labelled, sentiment_data, members, ensemble_args))[1]
+            tokenizer, labelled, sentiment_data, members, ensemble_args, ngram))[1]
         results.update(named_figures(ensemble, two_heads, "ensemble", "ensemble_rating"))
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
                                 for stage in job_stages(job) if (out / stage).is_dir()}
@@ -352,7 +356,7 @@ TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}
 
 
 JOB_DATACLASSES = (JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments,
-                   AdversarialArguments)
+                   AdversarialArguments, NgramLogisticArguments)
 
 
 def main(argv=None):

@@ -203,6 +203,18 @@ def ensemble_note(config: dict) -> str:
             "ensemble's and each member's.")
 
 
+def ngram_member_note(config: dict) -> str:
+    """The ensemble's bag-of-words member and its share, when it has one (empty otherwise)."""
+    bag = config.get("ngram_logistic")
+    if not bag:
+        return ""
+    shares = (f"{config['ngram_logistic_weight']:.0%} of the averaged class probabilities and "
+              f"{config.get('ngram_logistic_auxiliary_weight', 0):.0%} of the stars'")
+    return (f" A bag-of-words member joins them with {shares}: logistic regression on which words and hashed word "
+            f"pairs ({bag['buckets']:,} buckets) a review contains, NB-weighted for the classes (Wang & Manning "
+            "2012) and multinomial for the stars, computed from the same token ids inside the model.")
+
+
 def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results; `repo_id`: the Hub repo the
     folder is pushed to, which the card's example then loads from."""
@@ -219,7 +231,8 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
     curves = draw_curves(model_dir)
     card = ModelCard.from_template(
         card_data, template_str=template_text(), curves=curves, model_name=f"hf_rnn IMDB sentiment ({job.preset})",
-        preset=job.preset, result_rows=result_rows(results), ensemble_note=ensemble_note(saved),
+        preset=job.preset, result_rows=result_rows(results),
+        ensemble_note=ensemble_note(saved) + ngram_member_note(saved),
         wall_time=wall_time_note(results), machine=machine_description(),
         rating_head=bool(config.get("auxiliary_label_names")),
         test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
