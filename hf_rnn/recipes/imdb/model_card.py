@@ -208,8 +208,10 @@ def ngram_member_note(config: dict) -> str:
     bag = config.get("ngram_logistic")
     if not bag:
         return ""
-    shares = (f"{config['ngram_logistic_weight']:.0%} of the averaged class probabilities and "
-              f"{config.get('ngram_logistic_auxiliary_weight', 0):.0%} of the stars'")
+    classes, stars = config["ngram_logistic_weight"], config.get("ngram_logistic_auxiliary_weight", 0)
+    shares = " and ".join(part for weight, part in (
+        (classes, f"{classes:.0%} of the averaged class probabilities"),
+        (stars, f"{stars:.0%} of the averaged star probabilities")) if weight)
     return (f" A bag-of-words member joins them with {shares}: logistic regression on which words and hashed word "
             f"pairs ({bag['buckets']:,} buckets) a review contains, NB-weighted for the classes (Wang & Manning "
             "2012) and multinomial for the stars, computed from the same token ids inside the model.")
