@@ -26,6 +26,10 @@ TINY = dict(
         config_overrides="embedding_size=16,hidden_size=24,num_sampled=64,classifier_hidden_size=8"),
     ulmfit=ULMFiTArguments(gradual_unfreezing_steps=2),
 )
+# The quick preset with a separate sentiment model and rating model and no bag-of-words member, as a user sets it
+# (`--heads separate --ngram_logistic_weight 0 --ngram_logistic_rating_weight 0`): named, so they win over the preset.
+SEPARATE_MODELS = dict(ngram=NgramLogisticArguments(), explicit_fields=frozenset(
+    {"heads", "ngram_logistic_weight", "ngram_logistic_rating_weight"}))
 
 
 class StopAfter(TrainerCallback):
@@ -42,7 +46,7 @@ class StopAfter(TrainerCallback):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("imdb")
-    job = JobArguments(output_dir=str(out), preset="quick")
+    job = JobArguments(output_dir=str(out), preset="quick", heads="separate")
     overrides = {"max_steps": 6, "save_steps": 2, "logging_steps": 2}
     original = recipes.make_trainer
 
@@ -54,11 +58,11 @@ def finished_run(tmp_path_factory):
     recipes.make_trainer = crashing_trainer
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_imdb(job, user_training_overrides=overrides, **TINY)
+            run_imdb(job, user_training_overrides=overrides, **TINY, **SEPARATE_MODELS)
     finally:
         recipes.make_trainer = original
     assert (out / "lm" / "checkpoint-2").is_dir() and not (out / "lm" / "stage_done.json").exists()
-    results = run_imdb(job, user_training_overrides=overrides, **TINY)
+    results = run_imdb(job, user_training_overrides=overrides, **TINY, **SEPARATE_MODELS)
     return out, results
 
 
@@ -85,8 +89,8 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
 
 def test_rerun_skips_finished_stages(finished_run):
     out, results = finished_run
-    again = run_imdb(JobArguments(output_dir=str(out), preset="quick"),
-                     user_training_overrides={"max_steps": 6}, **TINY)
+    again = run_imdb(JobArguments(output_dir=str(out), preset="quick", heads="separate"),
+                     user_training_overrides={"max_steps": 6}, **TINY, **SEPARATE_MODELS)
     assert again["sentiment"] == results["sentiment"] and again["lm"] == results["lm"]
 
 
@@ -129,8 +133,8 @@ def test_unknown_rating_start_is_refused_before_any_work(tmp_path):
 
 
 def test_final_fit_trains_classifiers_on_every_labelled_review(tmp_path):
-    job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", final_fit=True)
-    results = run_imdb(job, user_training_overrides={"max_steps": 2, "save_steps": 2}, **TINY)
+    job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", heads="separate", final_fit=True)
+    results = run_imdb(job, user_training_overrides={"max_steps": 2, "save_steps": 2}, **TINY, **SEPARATE_MODELS)
     labelled = TINY["data_args"].max_train_samples + TINY["data_args"].max_eval_samples
     for stage in ("sentiment", "rating"):
         assert results[stage]["train_reviews"] == labelled, stage
@@ -141,20 +145,40 @@ def test_final_fit_trains_classifiers_on_every_labelled_review(tmp_path):
     assert "final fit: the classifiers trained on all of them" in (tmp_path / "job" / "model" / "README.md").read_text()
 
 
-def test_shared_heads_train_sentiment_and_rating_in_one_stage(tmp_path):
-    job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", heads="shared")
-    overrides = {"max_steps": 2, "save_steps": 2}
-    results = run_imdb(job, user_training_overrides=overrides, **TINY)
-    assert not (tmp_path / "job" / "rating").exists()  # one fine-tune for both heads
+def test_the_quick_preset_publishes_one_two_head_classifier_with_a_bag_of_words_member(tmp_path):
+    from hf_rnn.inference import load_classifier, predict_reviews
+    from hf_rnn.recipes.imdb import PRESETS
+
+    out = tmp_path / "job"
+    results = run_imdb(JobArguments(output_dir=str(out), preset="quick"),
+                       user_training_overrides={"max_steps": 2, "save_steps": 2}, **TINY)
+    assert not (out / "rating").exists()  # one fine-tune for both heads
     assert 0 <= results["sentiment"]["test_accuracy"] <= 1 and "test_rating_mae" not in results["sentiment"]
     assert results["rating"]["test_mae"] >= 0 and "test_accuracy" not in results["rating"]
-    from hf_rnn.inference import load_classifier, predict_reviews
-
-    (prediction,) = predict_reviews(load_classifier(str(tmp_path / "job" / "model")), ["A fine film, 8/10."])
+    assert 0 <= results["ensemble"]["test_accuracy"] <= 1 and results["ensemble_rating"]["test_mae"] >= 0
+    bag = PRESETS["quick"]["ngram_logistic"]
+    published = json.loads((out / "model" / "config.json").read_text())
+    assert len(published["members"]) == 1 and published["ngram_logistic"]["buckets"] == bag["ngram_logistic_buckets"]
+    assert (published["ngram_logistic_weight"], published["ngram_logistic_auxiliary_weight"]) == (
+        bag["ngram_logistic_weight"], bag["ngram_logistic_rating_weight"])
+    (prediction,) = predict_reviews(load_classifier(str(out / "model")), ["A fine film, 8/10."])
     assert prediction["label"] in ("neg", "pos") and 1 <= prediction["rating"] <= 10
-    card = (tmp_path / "job" / "model" / "README.md").read_text()
+    card = (out / "model" / "README.md").read_text()
     assert "one model, two heads" in card and "auxiliary_logits" in card  # the card says where the stars are
+    assert "an ensemble of one forward classifier and a bag-of-words model" in card
+    assert "The bag-of-words member takes 50% of the class probabilities and 50% of the star probabilities" in card
     assert "rating model (`rating10`) was fine-tuned" not in card
+
+
+def test_the_bags_share_of_the_stars_is_dropped_with_a_warning_where_no_rating_head_is_published(caplog):
+    from hf_rnn.recipes.imdb.job import ngram_for_heads
+
+    settings = NgramLogisticArguments(ngram_logistic_weight=0.2, ngram_logistic_rating_weight=0.3)
+    assert ngram_for_heads(settings, two_heads=True) == settings
+    kept = ngram_for_heads(settings, two_heads=False)
+    assert (kept.ngram_logistic_weight, kept.ngram_logistic_rating_weight) == (0.2, 0.0)
+    assert "--ngram_logistic_rating_weight 0.3 ignored" in caplog.text and "--heads shared" in caplog.text
+    assert not ngram_for_heads(NgramLogisticArguments(ngram_logistic_rating_weight=0.3), two_heads=False).enabled
 
 
 def test_unknown_heads_value_is_refused_before_any_work(tmp_path):
@@ -196,7 +220,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     backward_blocks, make_blocks = [], recipes.lm_blocks
     monkeypatch.setattr(recipes, "lm_blocks", lambda *args, **kwargs: backward_blocks.append(
         kwargs.get("reverse_text", False)) or make_blocks(*args, **kwargs))
-    bag = NgramLogisticArguments(ngram_logistic_rating_weight=0.25, ngram_logistic_buckets=256)
+    bag = NgramLogisticArguments(ngram_logistic_weight=0.1, ngram_logistic_rating_weight=0.25,
+                                 ngram_logistic_buckets=256)
     results = run_imdb(job, ngram=bag, user_training_overrides=overrides, **TINY)
     # Training blocks of the forward LM, its validation blocks, then the backward LM's: streams stepping backward.
     assert backward_blocks == [False, False, True, False]
@@ -219,7 +244,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     assert prediction["label"] in ("neg", "pos") and 1 <= prediction["rating"] <= 10
     card = (out / "model" / "README.md").read_text()
     assert "ensemble" in card and f"{results['ensemble']['test_accuracy']:.4f}" in card
-    assert "A bag-of-words member joins them with 25% of the averaged star probabilities:" in card
+    assert ("A bag-of-words member joins them with 10% of the averaged class probabilities and 25% of the averaged "
+            "star probabilities:") in card
     again = run_imdb(job, ngram=bag, user_training_overrides=overrides, **TINY)  # every stage finished: no training
     assert again["ensemble"] == results["ensemble"] and again["lm_backward"] == results["lm_backward"]
 

@@ -16,7 +16,8 @@ from hf_rnn import RNNEnsembleConfig, RNNEnsembleForSequenceClassification
 from hf_rnn.models.rnn import NgramLogisticRegression
 from hf_rnn.models.rnn.modeling_rnn import NGRAM_HASH_MULTIPLIER
 from hf_rnn.training import NgramLogisticArguments, fit_ngram_logistic, ngram_logistic_outputs
-from hf_rnn.training.ngram_logistic import UNSEEN_CLASS_SCORE, nb_log_count_ratio, ngram_presence
+from hf_rnn.training.ngram_logistic import (UNSEEN_CLASS_SCORE, class_scores, fitted_class_scores, nb_log_count_ratio,
+                                           ngram_presence)
 from conftest import TINY_WORDS
 from test_backbone import pad_batch
 from test_ensemble import STARS, forward_backward_ensemble, mean_probabilities, served_without_hf_rnn
@@ -72,6 +73,19 @@ def test_a_repeated_word_counts_once_and_word_order_matters_only_through_pairs(f
     pairs_differ = bag_outputs(fitted, [[GOOD, 5, 5, GOOD]])  # adds the pair (5, 5)
     torch.testing.assert_close(once, twice)
     assert not torch.allclose(once[0], pairs_differ[0])
+
+
+def test_features_no_training_review_has_are_left_out_of_the_fit_at_no_cost():
+    train = reviews()
+    x = ngram_presence(train, VOCAB, 4096)  # far more buckets than pairs: most columns are empty
+    stars = np.asarray(train["labels"])[:, 1]
+    empty = np.asarray(x.sum(0)).ravel() == 0
+    assert empty.sum() > x.shape[1] // 2
+    weights, bias = fitted_class_scores(x, stars, 0.1, 10)
+    full_weights, full_bias = class_scores(LogisticRegression(C=0.1, max_iter=3000).fit(x, stars), 10)
+    assert not weights[empty].any()
+    np.testing.assert_allclose(weights, full_weights, atol=1e-4)
+    np.testing.assert_allclose(bias, full_bias, atol=1e-4)
 
 
 def test_the_model_gives_scikit_learns_probabilities_with_the_nb_ratio_folded_in(fitted):

@@ -69,8 +69,8 @@ class JobArguments:
                 "(the finished sentiment classifier: its encoder already tuned to polarity; its output layer is new)"})
     heads: str = field(default="separate", metadata={
         "help": "separate (a sentiment model, then a rating model) | shared (one model, a sentiment head and a "
-                "rating head on one encoder, trained in one fine-tune: about half the classifier time). The full preset "
-                "defaults to shared."})
+                "rating head on one encoder, trained in one fine-tune: about half the classifier time). Every preset "
+                "sets shared."})
     # The bag-of-words baselines fit on all 25,000 labelled reviews; a job tuned on the validation split can do the
     # same for its final model, so both sides of the comparison have seen the same labels.
     final_fit: bool = field(default=False, metadata={
@@ -231,6 +231,17 @@ def split_two_head_metrics(metrics: dict) -> tuple[dict, dict]:
     return sentiment, rating
 
 
+def ngram_for_heads(ngram: NgramLogisticArguments, two_heads: bool) -> NgramLogisticArguments:
+    """The bag-of-words member's settings for the published model's heads: without a rating head in it (separate
+    sentiment and rating models, or data without ratings) the bag's share of the stars has nothing to join."""
+    if two_heads or ngram.ngram_logistic_rating_weight == 0:
+        return ngram
+    logger.warning("--ngram_logistic_rating_weight %s ignored: the published model has no rating head (use --heads "
+                   "shared, with ratings in the data, to give the bag its share of the stars).",
+                   ngram.ngram_logistic_rating_weight)
+    return dataclasses.replace(ngram, ngram_logistic_rating_weight=0.0)
+
+
 def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
              ngram=None, user_training_overrides: dict | None = None,
              explicit_fields: frozenset[str] = frozenset()) -> dict:
@@ -275,8 +286,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": bf16, "classifier_seeds": job.classifier_seeds,
-               "ngram_logistic": dataclasses.asdict(ngram) if ngram.enabled else None}
+               "bf16": bf16, "classifier_seeds": job.classifier_seeds}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
@@ -297,7 +307,9 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         results.update(backward_direction(job, model_args, lm_stage, backward_stage, sentiment_data, two_heads))
     members = [out / stage for name in ("sentiment", "sentiment_backward") if name in results
                for stage in member_stages(job, name)]
-    if len(members) > 1:
+    ngram = ngram_for_heads(ngram, two_heads)
+    results["ngram_logistic"] = dataclasses.asdict(ngram) if ngram.enabled else None
+    if len(members) > 1 or ngram.enabled:  # a single classifier with a bag-of-words member is an ensemble too
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
         ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
             tokenizer, labelled, sentiment_data, members, ensemble_args, ngram))[1]

@@ -192,6 +192,8 @@ def ensemble_note(config: dict) -> str:
     forward = len(config["members"]) - backward
     several = max(forward, backward) > 1
     seeds = ", one per training seed and direction," if several else ""
+    if len(config["members"]) == 1:  # one classifier beside a bag-of-words member (ngram_member_note says which)
+        return "This folder serves an ensemble of one forward classifier and a bag-of-words model."
     if not backward:
         return (f"This folder serves an ensemble of {forward} forward classifiers, one per training seed from the "
                 "same language model, their class probabilities averaged. The figures below are the ensemble's and "
@@ -209,10 +211,13 @@ def ngram_member_note(config: dict) -> str:
     if not bag:
         return ""
     classes, stars = config["ngram_logistic_weight"], config.get("ngram_logistic_auxiliary_weight", 0)
+    alone = len(config["members"]) == 1
+    averaged = "" if alone else "averaged "
     shares = " and ".join(part for weight, part in (
-        (classes, f"{classes:.0%} of the averaged class probabilities"),
-        (stars, f"{stars:.0%} of the averaged star probabilities")) if weight)
-    return (f" A bag-of-words member joins them with {shares}: logistic regression on which words and hashed word "
+        (classes, f"{classes:.0%} of the {averaged}class probabilities"),
+        (stars, f"{stars:.0%} of the {averaged}star probabilities")) if weight)
+    joins = "The bag-of-words member takes" if alone else "A bag-of-words member joins them with"
+    return (f" {joins} {shares}: logistic regression on which words and hashed word "
             f"pairs ({bag['buckets']:,} buckets) a review contains, NB-weighted for the classes (Wang & Manning "
             "2012) and multinomial for the stars, computed from the same token ids inside the model.")
 
