@@ -163,6 +163,18 @@ def exactness(model, int8_model, session, tokenizer, texts, s: Settings) -> dict
                      "same label": float((exported.argmax(-1) == reference.argmax(-1)).mean())}}
 
 
+def model_shapes(model) -> str:
+    """The classifier's sizes; a published ensemble's: how many classifiers of which sizes, and its bag of words."""
+    members = getattr(model, "members", [model])
+    config = members[0].config
+    shapes = (f"embedding {config.embedding_size}, {config.num_hidden_layers} x {config.cell_type.upper()} "
+              f"{config.hidden_size}, vocabulary {config.vocab_size}")
+    if members[0] is model:
+        return shapes
+    bag = " and a bag-of-words model" if getattr(model, "ngram_logistic", None) is not None else ""
+    return f"an ensemble of {len(members)} classifier(s) ({shapes}){bag}"
+
+
 def build_systems(ctx, s: Settings):
     model, tokenizer, trained = hf_rnn_classifier(ctx, s)
     int8_model, session = quantized(model), onnx_session(model, ctx.scratch, ctx.threads)
@@ -170,8 +182,7 @@ def build_systems(ctx, s: Settings):
     if s.baseline_train_reviews and s.baseline_train_reviews < len(train):
         train = train.shuffle(seed=0).select(range(s.baseline_train_reviews))
     transformer = transformer_classifier(tokenizer, model.config.id2label, s)
-    shapes = (f"embedding {model.config.embedding_size}, {model.config.num_hidden_layers} x "
-              f"{model.config.cell_type.upper()} {model.config.hidden_size}, vocabulary {model.config.vocab_size}")
+    shapes = model_shapes(model)
     systems = [
         System("hf_rnn classifier, float32 (pipeline)", pipeline_predict(model, tokenizer, s), trained, shapes),
         System("hf_rnn classifier, float32, tokenizer + model without the pipeline",

@@ -71,7 +71,8 @@ def _export(wrapper, inputs: tuple, path, input_names, output_names, dynamic_axe
 
 
 def export_classifier_onnx(model, path, opset: int = 17) -> Path:
-    """Write `model` (an `RNNForSequenceClassification`) as ONNX: `input_ids`, `attention_mask` (batch, time; any
+    """Write `model` (an `RNNForSequenceClassification`, or an `RNNEnsembleForSequenceClassification` with its
+    bag-of-words member, as the IMDB job publishes it) as ONNX: `input_ids`, `attention_mask` (batch, time; any
     sizes, left or right padding) -> `logits` (and `auxiliary_logits` for a two-head model)."""
     example = torch.full((2, 8), 5, dtype=torch.long)
     mask = torch.ones_like(example)
@@ -80,12 +81,16 @@ def export_classifier_onnx(model, path, opset: int = 17) -> Path:
     axes = {name: {0: "batch", 1: "time"} for name in ("input_ids", "attention_mask")}
     axes.update({name: {0: "batch"} for name in outputs})
     # A traced loop over chunks would fix the number of chunks: the graph reads a review in one pass (same result).
-    chunk_size, model.config.classifier_chunk_size = model.config.classifier_chunk_size, 0
+    classifiers = [member for member in getattr(model, "members", [model])]
+    chunk_sizes = [classifier.config.classifier_chunk_size for classifier in classifiers]
+    for classifier in classifiers:
+        classifier.config.classifier_chunk_size = 0
     try:
         return _export(_ClassifierForExport(model), (example, mask), path, ["input_ids", "attention_mask"],
                        outputs, axes, opset)
     finally:
-        model.config.classifier_chunk_size = chunk_size
+        for classifier, chunk_size in zip(classifiers, chunk_sizes):
+            classifier.config.classifier_chunk_size = chunk_size
 
 
 def export_lm_onnx(model, path, opset: int = 17) -> Path:

@@ -183,3 +183,19 @@ def test_an_ensemble_weight_outside_zero_to_one_is_refused():
 def test_a_bag_without_a_second_head_answers_none_for_it():
     logits, second = NgramLogisticRegression(VOCAB, BUCKETS, 2)(torch.tensor([[5, 6]]))
     assert logits.shape == (1, 2) and second is None
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_an_ensemble_with_a_bag_exports_to_onnx_with_pytorchs_outputs(fitted, side, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from hf_rnn.export import export_classifier_onnx
+
+    _, _, ensemble = ensemble_with_bag(fitted)
+    session = ort.InferenceSession(str(export_classifier_onnx(ensemble, tmp_path / "ensemble.onnx")))
+    # a repeated word and a repeated pair, so the bag's count-once step is in the graph's path
+    ids, mask = pad_batch([torch.tensor(r) for r in ([5, GOOD, 7, GOOD, 7], [BAD, 9], [6, 6, 6, 8, 9, 10])], side)
+    logits, stars = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        expected = ensemble(ids, attention_mask=mask)
+    np.testing.assert_allclose(logits, expected.logits.numpy(), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(stars, expected.auxiliary_logits.numpy(), atol=1e-4, rtol=1e-4)

@@ -34,16 +34,16 @@ def with_ngram_model(members: torch.Tensor, ngram_logits: torch.Tensor | None, n
     gives them) + `w` x the n-gram model's: the ensemble's output when it holds an [`NgramLogisticRegression`]."""
     if ngram_logits is None or not ngram_weight:
         return members
-    mixed = torch.logaddexp(members.float() + math.log1p(-ngram_weight),
-                            ngram_logits.float().log_softmax(-1) + math.log(ngram_weight))
-    return mixed.to(members.dtype)
+    weighted = [members.float() + math.log1p(-ngram_weight),
+                ngram_logits.float().log_softmax(-1) + math.log(ngram_weight)]
+    return torch.stack(weighted).logsumexp(0).to(members.dtype)  # logaddexp, in an operator ONNX exports
 
 
 def first_occurrences(ids: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """`[B, N]` bool: True at the first real occurrence of each id in its row, so a feature counts once whatever
     the order of the row or its padding."""
     masked = ids.masked_fill(~real, -1)  # padding sorts first and is never a first occurrence
-    order = masked.argsort(dim=1, stable=True)
+    order = masked.argsort(dim=1)  # any order within equal ids: exactly one of them is marked (and ONNX exports it)
     ordered = masked.gather(1, order)
     first = torch.cat([ordered[:, :1] >= 0, (ordered[:, 1:] != ordered[:, :-1]) & (ordered[:, 1:] >= 0)], dim=1)
     return torch.zeros_like(first).scatter(1, order, first)
