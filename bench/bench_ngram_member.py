@@ -22,15 +22,15 @@ import numpy as np
 from bench_eval_length import MEMBERS, figures, probabilities
 from bench_paired_test import check_matches_job, evaluated_length, mcnemar
 from common import write_results
-from transformers import AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
 from hf_rnn.data.classification import TWO_HEAD_TARGET, classification_features
 from hf_rnn.recipes.imdb import PRESETS
 from hf_rnn.recipes.imdb.presets import preset_for
 from hf_rnn.recipes.imdb.job import all_labelled_for_training
 from hf_rnn.training import DataArguments
-from hf_rnn.training.ngram_logistic import NgramLogisticArguments, fit_ngram_logistic, ngram_logistic_outputs
-from hf_rnn.training.recipes import load_imdb
+from hf_rnn.training.ngram_logistic import NgramLogisticArguments, ngram_logistic_outputs
+from hf_rnn.training.recipes import fit_ngram_member, load_imdb
 
 
 def members_alone(run: Path, reviews, preset: str, split: str, bf16: bool, max_length: int | None, job_rows: int):
@@ -66,14 +66,15 @@ def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, s
     return train, reviews, min(job_rows or len(reviews), len(reviews))
 
 
-def bag_probabilities(tokenizer, train, evaluated, settings: NgramLogisticArguments):
-    """The bag's (sentiment, stars) probabilities on the evaluated reviews, fitted on the training ones, and the fit's
-    seconds."""
+def bag_probabilities(run: Path, tokenizer, train, evaluated, settings: NgramLogisticArguments):
+    """The bag's (sentiment, stars) probabilities on the evaluated reviews, fitted as the job's ensemble stage fits it
+    on the training reviews, and the fit's seconds."""
     started = time.perf_counter()
-    features = lambda rows: classification_features(rows, tokenizer, target=TWO_HEAD_TARGET, max_length=0)
-    bag = fit_ngram_logistic(features(train), tokenizer.vocab_size, 2, 10, settings, tokenizer.pad_token_id)
+    config = AutoConfig.from_pretrained(run / MEMBERS["forward"])
+    bag = fit_ngram_member(tokenizer, train, DataArguments(target=TWO_HEAD_TARGET), config, settings)
     seconds = time.perf_counter() - started
-    logits, stars = ngram_logistic_outputs(bag, features(evaluated), tokenizer.pad_token_id)
+    features = classification_features(evaluated, tokenizer, target=TWO_HEAD_TARGET, max_length=0)
+    logits, stars = ngram_logistic_outputs(bag, features, config.pad_token_id)
     return logits.softmax(-1).numpy(), stars.softmax(-1).numpy(), seconds
 
 
@@ -106,7 +107,7 @@ def main():
         c, rating_c = (float(value) for value in fit.split(":"))
         settings = NgramLogisticArguments(ngram_logistic_c=c, ngram_logistic_rating_c=rating_c,
                                           ngram_logistic_buckets=args.buckets)
-        bag_sentiment, bag_stars, seconds = bag_probabilities(tokenizer, train, reviews, settings)
+        bag_sentiment, bag_stars, seconds = bag_probabilities(run, tokenizer, train, reviews, settings)
         for weight in [w for w in args.weights if w > 0] + [1.0]:  # 1.0: the bag alone
             mixed = lambda members, bag: (1 - weight) * members + weight * bag
             mixed_stars = mixed(stars, bag_stars)
