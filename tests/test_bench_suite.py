@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import write_tiny_acl_imdb
@@ -246,3 +247,23 @@ def test_paired_benches_re_evaluate_a_stage_at_the_length_the_job_evaluated_it(t
     (tmp_path / "older" / "stage_done.json").write_text(json.dumps({"test_accuracy": 0.9}))
     assert evaluated_length(tmp_path / "whole", "full") == 0
     assert evaluated_length(tmp_path / "older", "full") == 512 and evaluated_length(tmp_path / "older", "quick") == 256
+
+
+def test_comparing_two_runs_pairs_their_predictions_review_by_review():
+    import datasets
+    import bench_compare_runs
+
+    test = datasets.Dataset.from_dict({"label": [1, 0, 1, 0], "rating": [9, 2, 7, 4]})
+    ours = {"sentiment": np.array([1, 0, 1, 1]), "median": np.array([9, 2, 8, 4]),
+            "most likely": np.array([9, 1, 7, 4])}
+    theirs = {"sentiment": np.array([1, 1, 0, 1]), "median": np.array([8, 2, 8, 3]),
+              "most likely": np.array([9, 2, 8, 3])}
+    sections = bench_compare_runs.comparison_sections(ours, theirs, test)
+    sentiment, most_likely, median = sections["Right more often (McNemar)"][0]
+    assert (sentiment["only ours right"], sentiment["only theirs right"]) == (2, 0)
+    assert (most_likely["only ours right"], most_likely["only theirs right"]) == (2, 1)
+    assert (median["only ours right"], median["only theirs right"]) == (2, 0)
+    (closer,) = sections["Rating: which is closer (sign test)"][0]
+    assert (closer["ours closer"], closer["theirs closer"], closer["ties"]) == (2, 0, 2)
+    sentiment_only = bench_compare_runs.comparison_sections({"sentiment": ours["sentiment"]}, theirs, test)
+    assert list(sentiment_only) == ["Right more often (McNemar)"]
