@@ -52,11 +52,14 @@ def run_members(run: Path) -> dict:
     return {member: stage for member, stage in MEMBERS.items() if (run / stage / "stage_done.json").is_file()}
 
 
-def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, seed: int):
-    """The job's training reviews (its preset's subset; with the validation split for a final fit) and every review
-    of `split`, ordered so that the ones the job evaluated (its preset's subset) come first; and their number."""
+def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, seed: int,
+                      max_train_samples: int | None = None):
+    """The job's training reviews (its preset's subset, or `max_train_samples` where the job set its own; with the
+    validation split for a final fit) and every review of `split`, ordered so that the ones the job evaluated (its
+    preset's subset) come first; and their number."""
     data = preset_for(preset, json.loads((run / "results.json").read_text()).get("bf16", False))["data"]
-    limits = dict(max_train_samples=data.get("max_train_samples"), max_test_samples=data.get("max_test_samples"))
+    limits = dict(max_train_samples=max_train_samples or data.get("max_train_samples"),
+                  max_test_samples=data.get("max_test_samples"))
     dsd = load_imdb(DataArguments(dataset=dataset, **limits), seed=seed)
     job = json.loads((run / "results.json").read_text())
     train = (all_labelled_for_training(dsd) if job.get("final_fit") else dsd)["train"]
@@ -91,12 +94,15 @@ def main():
                         help="the bag's hashed word-pair buckets (--ngram_logistic_buckets)")
     parser.add_argument("--eval_max_length", type=int, default=None,
                         help="tokens per review the recurrent members read (0: whole); default: as the job evaluated")
+    parser.add_argument("--max_train_samples", type=int, default=None,
+                        help="the job's --max_train_samples, where it set one over its preset's")
     parser.add_argument("--seed", type=int, default=42, help="the job's seed, which drew its validation split")
     parser.add_argument("--name", default=None, help="results name; default ngram_member_<run folder>")
     args = parser.parse_args()
     run = Path(args.run)
     job = json.loads((run / "results.json").read_text())
-    train, reviews, job_rows = evaluated_reviews(run, args.dataset, args.preset, args.split, args.seed)
+    train, reviews, job_rows = evaluated_reviews(run, args.dataset, args.preset, args.split, args.seed,
+                                                 args.max_train_samples)
     sentiment, stars, labels = members_alone(run, reviews, args.preset, args.split, job.get("bf16", False),
                                               args.eval_max_length, job_rows)
     alone, alone_right = figures(sentiment, stars, labels)
