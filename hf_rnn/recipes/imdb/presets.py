@@ -32,8 +32,8 @@ PRESETS = {
         # evaluation (bench/results/imdb_quick_eval_whole.md against imdb_quick_avx512.md).
         # 12,000 labelled reviews instead of 8,000, with the bag (session 20; bench/results/ngram_member_quick_train*.md
         # against ngram_member_quick_shared_2e18.md, 2,500 validation reviews, the same LM): sentiment 90.56% vs
-        # 89.88%, MAE 1.15 vs 1.23, most-likely exact 46.8% vs 45.7%, for about 0.9 more minutes; 16,000 gave
-        # no more (90.44%, 1.11, 46.7%) for twice that.
+        # 89.88%, MAE 1.15 vs 1.23, most-likely exact 46.8% vs 45.7%, for about a minute more; 16,000 gave
+        # no more (90.44%, 1.11, 46.7%) for twice that. One command: 5.5 min, test 89.94% (imdb_quick_e2e_12k.md).
         "data": dict(max_lm_documents=20_000, max_train_samples=12_000, max_eval_samples=1_000,
                      max_test_samples=5_000, block_size=64, max_length=256, eval_max_length=0, lm_streams=32),
         "tokenizer": dict(vocab_size=10_000, min_frequency=3, max_tokenizer_documents=20_000),
