@@ -57,11 +57,11 @@ def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, s
     """The job's training reviews (its preset's subset, or `max_train_samples` where the job set its own; with the
     validation split for a final fit) and every review of `split`, ordered so that the ones the job evaluated (its
     preset's subset) come first; and their number."""
-    data = preset_for(preset, json.loads((run / "results.json").read_text()).get("bf16", False))["data"]
+    job = json.loads((run / "results.json").read_text())
+    data = preset_for(preset, job.get("bf16", False))["data"]
     limits = dict(max_train_samples=max_train_samples or data.get("max_train_samples"),
                   max_test_samples=data.get("max_test_samples"))
     dsd = load_imdb(DataArguments(dataset=dataset, **limits), seed=seed)
-    job = json.loads((run / "results.json").read_text())
     train = (all_labelled_for_training(dsd) if job.get("final_fit") else dsd)["train"]
     job_rows = data.get("max_eval_samples") if split == "validation" else data.get("max_test_samples")
     # load_imdb cuts a split to its first rows after this shuffle: the job's validation reviews lead it.
@@ -69,11 +69,10 @@ def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, s
     return train, reviews, min(job_rows or len(reviews), len(reviews))
 
 
-def bag_probabilities(run: Path, tokenizer, train, evaluated, settings: NgramLogisticArguments):
+def bag_probabilities(config, tokenizer, train, evaluated, settings: NgramLogisticArguments):
     """The bag's (sentiment, stars) probabilities on the evaluated reviews, fitted as the job's ensemble stage fits it
-    on the training reviews, and the fit's seconds."""
+    on the training reviews for the members of `config`, and the fit's seconds."""
     started = time.perf_counter()
-    config = AutoConfig.from_pretrained(run / MEMBERS["forward"])
     bag = fit_ngram_member(tokenizer, train, DataArguments(target=TWO_HEAD_TARGET), config, settings)
     seconds = time.perf_counter() - started
     features = classification_features(evaluated, tokenizer, target=TWO_HEAD_TARGET, max_length=0)
@@ -109,11 +108,12 @@ def main():
     exact_alone = stars.argmax(-1) == labels[:, 1]
     rows, tests, exact_tests = [{"bag fit (c:rating_c)": "none", "weight": 0.0, **alone, "fit seconds": 0.0}], [], []
     tokenizer = AutoTokenizer.from_pretrained(run / MEMBERS["forward"])
+    config = AutoConfig.from_pretrained(run / MEMBERS["forward"])
     for fit in args.fits:
         c, rating_c = (float(value) for value in fit.split(":"))
         settings = NgramLogisticArguments(ngram_logistic_c=c, ngram_logistic_rating_c=rating_c,
                                           ngram_logistic_buckets=args.buckets)
-        bag_sentiment, bag_stars, seconds = bag_probabilities(run, tokenizer, train, reviews, settings)
+        bag_sentiment, bag_stars, seconds = bag_probabilities(config, tokenizer, train, reviews, settings)
         for weight in [w for w in args.weights if w > 0] + [1.0]:  # 1.0: the bag alone
             mixed = lambda members, bag: (1 - weight) * members + weight * bag
             mixed_stars = mixed(stars, bag_stars)

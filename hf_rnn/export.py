@@ -81,7 +81,7 @@ def export_classifier_onnx(model, path, opset: int = 17) -> Path:
     axes = {name: {0: "batch", 1: "time"} for name in ("input_ids", "attention_mask")}
     axes.update({name: {0: "batch"} for name in outputs})
     # A traced loop over chunks would fix the number of chunks: the graph reads a review in one pass (same result).
-    classifiers = [member for member in getattr(model, "members", [model])]
+    classifiers = list(getattr(model, "members", [model]))  # an ensemble: each member's config
     chunk_sizes = [classifier.config.classifier_chunk_size for classifier in classifiers]
     for classifier in classifiers:
         classifier.config.classifier_chunk_size = 0
