@@ -54,12 +54,15 @@ def run_members(run: Path) -> dict:
 
 def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, seed: int,
                       max_train_samples: int | None = None):
-    """The job's training reviews (its preset's subset, or `max_train_samples` where the job set its own; with the
-    validation split for a final fit) and every review of `split`, ordered so that the ones the job evaluated (its
-    preset's subset) come first; and their number."""
+    """The job's training reviews (as many as its classifiers trained on, or `max_train_samples`; with the validation
+    split for a final fit) and every review of `split`, ordered so that the ones the job evaluated (its preset's
+    subset) come first; and their number."""
     job = json.loads((run / "results.json").read_text())
     data = preset_for(preset, job.get("bf16", False))["data"]
-    limits = dict(max_train_samples=max_train_samples or data.get("max_train_samples"),
+    trained_on = json.loads((run / MEMBERS["forward"] / "stage_done.json").read_text()).get("train_reviews")
+    # The run's own record, not the preset's size, which may have changed since the run.
+    recorded = None if job.get("final_fit") else trained_on
+    limits = dict(max_train_samples=max_train_samples or recorded or data.get("max_train_samples"),
                   max_test_samples=data.get("max_test_samples"))
     dsd = load_imdb(DataArguments(dataset=dataset, **limits), seed=seed)
     train = (all_labelled_for_training(dsd) if job.get("final_fit") else dsd)["train"]
@@ -94,7 +97,7 @@ def main():
     parser.add_argument("--eval_max_length", type=int, default=None,
                         help="tokens per review the recurrent members read (0: whole); default: as the job evaluated")
     parser.add_argument("--max_train_samples", type=int, default=None,
-                        help="the job's --max_train_samples, where it set one over its preset's")
+                        help="training reviews for the bag; default: as many as the run's classifiers trained on")
     parser.add_argument("--seed", type=int, default=42, help="the job's seed, which drew its validation split")
     parser.add_argument("--name", default=None, help="results name; default ngram_member_<run folder>")
     args = parser.parse_args()

@@ -45,8 +45,8 @@ PRESETS = {
         # One fine-tune with two heads (the full preset's choice) and a bag-of-words member for both heads, chosen
         # on the 2,500 validation reviews (bench/results/ngram_member_quick_shared_2e18.md): at half the
         # probabilities each, sentiment 89.88% against the two-head classifier's 88.64% (p = 0.001), most-likely
-        # exact 45.7% against 41.6% (p = 4e-6), MAE 1.23 against 1.29, for a 33-second fit. 2^18 word-pair buckets
-        # score as 2^20 do at this size (ngram_member_quick_shared.md: 89.84%, 45.4%) in a quarter of the table.
+        # exact 45.7% against 41.6% (p = 4e-6), MAE 1.23 against 1.29, for a 38-second fit. 2^18 word-pair buckets
+        # score as 2^20 do at this size (ngram_member_quick_shared.md: 89.84%, 45.5%) in a quarter of the table.
         # The bag alone (weight 1) scores 89.3% and 43.1%: at this size the classifier adds little to its
         # sentiment. Two heads alone were within noise of separate models on the job's 1,000 validation reviews
         # (89.3% vs 89.7%, MAE 1.224 vs 1.226, most-likely exact 43.7% vs 44.1%) and a fine-tune shorter.
