@@ -94,7 +94,8 @@ PRESETS = {
         # validation: both adversarial meets all three (sentiment >= 93.5%, exact >= 49%, MAE <= 1.00), the plain
         # backward classifier misses the sentiment by 0.02 points. Within noise, and chosen knowing four test
         # comparisons that all favoured it (+0.35 to +0.55 points of sentiment, at 0.7 to 1.3 points of exact hits;
-        # final fit here: 93.21% vs 92.66%, exact 49.4% vs 50.1%, compare_full_final_fit_fp32_adversarial_both.md).
+        # final fit here: 93.21% vs 92.66%, exact 49.4% vs 50.1%, compare_full_final_fit_fp32_adversarial_both.md;
+        # in one command 101.7 min, imdb_full_final_fit_e2e_fp32_both.md).
         # `--adversarial_backward false` for the better rating and 14 minutes less.
         # And bfloat16 autocast where it is fast (precision="auto": AMX CPUs, GPUs), chosen on speed at the same
         # validation figures (bench/results/bf16_speed.md, imdb_full_bf16.md): the LM's tokens/s x2.1 at batch 64,
