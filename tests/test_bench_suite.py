@@ -267,3 +267,16 @@ def test_comparing_two_runs_pairs_their_predictions_review_by_review():
     assert (closer["ours closer"], closer["theirs closer"], closer["ties"]) == (2, 0, 2)
     sentiment_only = bench_compare_runs.comparison_sections({"sentiment": ours["sentiment"]}, theirs, test)
     assert list(sentiment_only) == ["Right more often (McNemar)"]
+
+
+def test_the_stars_polarity_moves_the_sentiment_by_its_share():
+    import bench_stars_polarity
+
+    sentiment = np.array([[0.6, 0.4], [0.2, 0.8]])
+    stars = np.zeros((2, 10))
+    stars[0, 7], stars[1, [1, 8]] = 1.0, 0.5  # review 0: all on 8 stars; review 1: half on 2, half on 9
+    np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 0.0), sentiment)
+    np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 0.5),
+                               [[0.3, 0.7], [0.35, 0.65]])
+    np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 1.0),
+                               [[0.0, 1.0], [0.5, 0.5]])
