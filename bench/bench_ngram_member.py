@@ -72,6 +72,11 @@ def evaluated_reviews(run: Path, dataset: str | None, preset: str, split: str, s
     return train, reviews, min(job_rows or len(reviews), len(reviews))
 
 
+def mixed(first: np.ndarray, second: np.ndarray, share: float) -> np.ndarray:
+    """Probabilities with `share` of them the second distribution's, as the published ensemble mixes its members."""
+    return (1 - share) * first + share * second
+
+
 def bag_probabilities(config, tokenizer, train, evaluated, settings: NgramLogisticArguments):
     """The bag's (sentiment, stars) probabilities on the evaluated reviews, fitted as the job's ensemble stage fits it
     on the training reviews for the members of `config`, and the fit's seconds."""
@@ -118,9 +123,8 @@ def main():
                                           ngram_logistic_buckets=args.buckets)
         bag_sentiment, bag_stars, seconds = bag_probabilities(config, tokenizer, train, reviews, settings)
         for weight in [w for w in args.weights if w > 0] + [1.0]:  # 1.0: the bag alone
-            mixed = lambda members, bag: (1 - weight) * members + weight * bag
-            mixed_stars = mixed(stars, bag_stars)
-            row, right = figures(mixed(sentiment, bag_sentiment), mixed_stars, labels)
+            mixed_stars = mixed(stars, bag_stars, weight)
+            row, right = figures(mixed(sentiment, bag_sentiment, weight), mixed_stars, labels)
             rows.append({"bag fit (c:rating_c)": fit, "weight": weight, **row, "fit seconds": seconds})
             tests.append({"bag fit (c:rating_c)": fit, "weight": weight, **mcnemar(right, alone_right)})
             exact_tests.append({"bag fit (c:rating_c)": fit, "weight": weight,

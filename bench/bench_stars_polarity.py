@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from bench_ngram_member import bag_probabilities, evaluated_reviews, members_alone
+from bench_eval_length import MEMBERS
+from bench_ngram_member import bag_probabilities, evaluated_reviews, members_alone, mixed
 from bench_paired_test import mcnemar
 from common import write_results
 from transformers import AutoConfig, AutoTokenizer
@@ -30,8 +31,7 @@ from hf_rnn.training.ngram_logistic import NgramLogisticArguments
 def sentiment_with_stars(sentiment: np.ndarray, stars: np.ndarray, share: float) -> np.ndarray:
     """(negative, positive) probabilities: the sentiment head's, with `share` of them the stars' polarity (1-5 stars
     for negative, 6-10 for positive: IMDB's labelled reviews have no 5 or 6, and the rating metrics split at 5.5)."""
-    from_stars = np.stack([stars[:, :5].sum(-1), stars[:, 5:].sum(-1)], -1)
-    return (1 - share) * sentiment + share * from_stars
+    return mixed(sentiment, np.stack([stars[:, :5].sum(-1), stars[:, 5:].sum(-1)], -1), share)
 
 
 def main():
@@ -50,11 +50,11 @@ def main():
     train, reviews, job_rows = evaluated_reviews(run, args.dataset, args.preset, args.split, args.seed)
     sentiment, stars, labels = members_alone(run, reviews, args.preset, args.split, job.get("bf16", False), 0,
                                               job_rows)
-    tokenizer = AutoTokenizer.from_pretrained(run / "sentiment")
-    bag_sentiment, bag_stars, _ = bag_probabilities(AutoConfig.from_pretrained(run / "sentiment"), tokenizer, train,
-                                                    reviews, bag)
-    sentiment = (1 - bag.ngram_logistic_weight) * sentiment + bag.ngram_logistic_weight * bag_sentiment
-    stars = (1 - bag.ngram_logistic_rating_weight) * stars + bag.ngram_logistic_rating_weight * bag_stars
+    forward = run / MEMBERS["forward"]
+    bag_sentiment, bag_stars, _ = bag_probabilities(AutoConfig.from_pretrained(forward),
+                                                    AutoTokenizer.from_pretrained(forward), train, reviews, bag)
+    sentiment = mixed(sentiment, bag_sentiment, bag.ngram_logistic_weight)
+    stars = mixed(stars, bag_stars, bag.ngram_logistic_rating_weight)
     head_right = sentiment.argmax(-1) == labels[:, 0]
     rows, tests = [], []
     for share in args.shares:
