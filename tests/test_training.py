@@ -5,13 +5,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from transformers import TrainerControl, TrainerState, TrainingArguments
+from datasets import Dataset
+from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.metrics import load_metric
-from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArguments, discriminative_param_groups,
-                             layer_groups, rating_compute_metrics, sentiment_compute_metrics,
-                             slanted_triangular_schedule)
+from hf_rnn.data import classification_collator
+from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArguments, WeightAveragingCallback,
+                             discriminative_param_groups, layer_groups, rating_compute_metrics,
+                             sentiment_compute_metrics, slanted_triangular_schedule)
 from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.training.recipes import classifier_model
 from conftest import tiny_config
@@ -186,3 +188,67 @@ def test_the_lm_reads_the_unlabeled_reviews_unless_told_not_to(lm_unlabeled):
     read = {token for row in train["input_ids"] for token in row}
     assert (tokenizer.convert_tokens_to_ids("unlabeled") in read) is lm_unlabeled
     assert tokenizer.convert_tokens_to_ids("labelled") in read
+
+
+class WeightsAfterEachStep(TrainerCallback):
+    """Records the model's weights after every optimizer step."""
+
+    def __init__(self):
+        self.steps = {}
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self.steps[state.global_step] = [p.detach().clone() for p in model.parameters()]
+
+
+def averaging_trainer(tmp_path, tokenizer, max_steps, start_fraction=0.5, stop_at=None):
+    texts = ["a great movie", "awful plot", "good fun", "boring film"] * 4
+    data = Dataset.from_dict(dict(tokenizer(texts), labels=[1, 0, 1, 0] * 4))
+    torch.manual_seed(0)
+    model = RNNForSequenceClassification(tiny_config(vocab_size=len(tokenizer)))
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=max_steps, per_device_train_batch_size=4,
+                             learning_rate=0.05, save_steps=2, report_to=[], use_cpu=True, seed=0)
+    recorder, stopper = WeightsAfterEachStep(), StopAt(stop_at)
+    return Trainer(model=model, args=args, train_dataset=data, data_collator=classification_collator(tokenizer),
+                   callbacks=[WeightAveragingCallback(start_fraction), recorder, stopper]), recorder
+
+
+class StopAt(TrainerCallback):
+    """Ends training after `step` steps, as a run killed there would have (its checkpoint written)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.step is not None and state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def test_weight_averaging_keeps_the_mean_of_the_weights_after_each_step_of_the_averaged_part(tmp_path, tokenizer):
+    trainer, recorder = averaging_trainer(tmp_path, tokenizer, max_steps=6, start_fraction=0.5)
+    trainer.train()
+    expected = [torch.stack(weights).mean(0) for weights in zip(*(recorder.steps[s] for s in (4, 5, 6)))]
+    for kept, mean, trained in zip(trainer.model.parameters(), expected, recorder.steps[6]):
+        torch.testing.assert_close(kept, mean)
+    assert any(not torch.equal(mean, trained) for mean, trained in zip(expected, recorder.steps[6]))
+    # The last checkpoint holds the weights as trained, and the average beside them.
+    trained = RNNForSequenceClassification.from_pretrained(tmp_path / "checkpoint-6")
+    for saved, weights in zip(trained.parameters(), recorder.steps[6]):
+        torch.testing.assert_close(saved, weights)
+    assert (tmp_path / "checkpoint-6" / WeightAveragingCallback.FILE).is_file()
+
+
+def test_weight_averaging_resumed_from_a_checkpoint_gives_the_uninterrupted_average(tmp_path, tokenizer):
+    whole, _ = averaging_trainer(tmp_path / "whole", tokenizer, max_steps=8)
+    whole.train()
+    killed, _ = averaging_trainer(tmp_path / "resumed", tokenizer, max_steps=8, stop_at=6)
+    killed.train()  # steps 5 and 6 averaged, checkpoint-6 written
+    resumed, _ = averaging_trainer(tmp_path / "resumed", tokenizer, max_steps=8)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "resumed" / "checkpoint-6"))
+    for theirs, ours in zip(whole.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("start", [-0.1, 1.0])
+def test_weight_averaging_outside_training_is_refused(start):
+    with pytest.raises(ValueError, match="start_fraction"):
+        WeightAveragingCallback(start)

@@ -2,7 +2,7 @@
 
 from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
                    ULMFiTArguments)
-from .callbacks import GradualUnfreezingCallback
+from .callbacks import GradualUnfreezingCallback, WeightAveragingCallback
 from .ngram_logistic import NgramLogisticArguments, fit_ngram_logistic, ngram_logistic_outputs
 from .metrics import compute_metrics_for, perplexity, rating_compute_metrics, sentiment_compute_metrics
 from .optim import build_optimizer, discriminative_param_groups, layer_groups, slanted_triangular_schedule

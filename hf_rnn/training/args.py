@@ -82,6 +82,9 @@ class ULMFiTArguments:
                                                                       "(else linear decay)."})
     gradual_unfreezing_steps: int = field(default=0, metadata={"help": "Unfreeze one more layer group every N "
                                                                         "steps, top first (0 = off)."})
+    weight_averaging_start: float = field(default=0.0, metadata={
+        "help": "Classifiers: average the weights over training from this share of the steps on (stochastic weight "
+                "averaging) and keep the average, e.g. 0.5 for the second half (0 = off)."})
 
 
 @dataclass

@@ -1,6 +1,12 @@
-"""TrainerCallbacks for ULMFiT's fine-tuning: gradual unfreezing."""
+"""TrainerCallbacks for fine-tuning: ULMFiT's gradual unfreezing, and weight averaging over the end of training."""
 
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model, save_model
+from torch.optim.swa_utils import AveragedModel
 from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .optim import layer_groups
 
@@ -37,3 +43,50 @@ class GradualUnfreezingCallback(TrainerCallback):
             for p in params:
                 p.requires_grad_(depth < count)
         self.trainable_groups = count
+
+
+class WeightAveragingCallback(TrainerCallback):
+    """Stochastic weight averaging (Izmailov et al. 2018) over the end of training: from `start_fraction` of the steps
+    on, the weights after every step join a running mean (torch's `AveragedModel`), which replaces the trained
+    weights when training ends, so the saved model is the average.
+
+    The last checkpoint keeps the weights as trained (it is written before training ends) and, beside them, the
+    average so far (`weight_average.safetensors`), so a resumed run averages on from where it stopped.
+
+    Args:
+        start_fraction: where in training (0-1 of the steps) the average starts; 0.5 averages the second half.
+    """
+
+    FILE = "weight_average.safetensors"
+
+    def __init__(self, start_fraction: float):
+        if not 0.0 <= start_fraction < 1.0:
+            raise ValueError(f"start_fraction must be in [0, 1) (got {start_fraction}): the share of training "
+                             "before the weights start being averaged.")
+        self.start_fraction = start_fraction
+        self.average = None
+
+    def first_averaged_step(self, state) -> int:
+        return int(state.max_steps * self.start_fraction) + 1
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.average = AveragedModel(model, use_buffers=False)
+        saved = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}" / self.FILE
+        if state.global_step and saved.is_file():  # resumed: the mean so far, as the checkpoint saved it
+            load_model(self.average, saved)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step >= self.first_averaged_step(state):
+            self.average.update_parameters(model)
+
+    def on_save(self, args, state, control, **kwargs):
+        if args.should_save:  # the process that writes the checkpoint
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            save_model(self.average, str(folder / self.FILE))
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if not int(self.average.n_averaged):
+            return  # no step reached the averaged part of training (e.g. a run stopped early): nothing to use
+        with torch.no_grad():
+            for trained, averaged in zip(model.parameters(), self.average.module.parameters()):
+                trained.copy_(averaged)

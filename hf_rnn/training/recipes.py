@@ -35,7 +35,7 @@ from ..data import (
 from ..tokenization import batch_iterator, train_word_level_tokenizer
 from .adversarial import AdversarialArguments, AdversarialLengthGroupedTrainer
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
-from .callbacks import GradualUnfreezingCallback
+from .callbacks import GradualUnfreezingCallback, WeightAveragingCallback
 from .hub import publish
 from .lm_transfer import load_pretrained_lm
 from .metrics import compute_metrics_for, perplexity
@@ -128,14 +128,18 @@ def new_model_config(tokenizer, model_args: ModelArguments, **extra) -> RNNConfi
                      **model_args.config_kwargs(), **extra)
 
 
-def make_trainer(model, training_args, ulmfit: ULMFiTArguments, num_steps: int, trainer_class=Trainer, **kwargs):
-    """A Trainer with ULMFiT's optimizer, schedule and (optionally) gradual unfreezing."""
+def make_trainer(model, training_args, ulmfit: ULMFiTArguments, num_steps: int, trainer_class=Trainer,
+                 average_weights: bool = False, **kwargs):
+    """A Trainer with ULMFiT's optimizer, schedule and (optionally) gradual unfreezing; `average_weights`: and the
+    weight averaging of `ulmfit.weight_averaging_start`, when set (classifiers)."""
     optimizers = build_optimizer(model, training_args.learning_rate, num_steps, ulmfit.discriminative_decay,
                                  ulmfit.slanted_triangular, training_args.weight_decay,
                                  (training_args.adam_beta1, training_args.adam_beta2))
     callbacks = []
     if ulmfit.gradual_unfreezing_steps:
         callbacks.append(GradualUnfreezingCallback(model, ulmfit.gradual_unfreezing_steps))
+    if average_weights and ulmfit.weight_averaging_start:
+        callbacks.append(WeightAveragingCallback(ulmfit.weight_averaging_start))
     return trainer_class(model=model, args=training_args, optimizers=optimizers, callbacks=callbacks, **kwargs)
 
 
@@ -342,6 +346,7 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
     model = classifier_model(tokenizer, data_args, model_args, train_labels=features["train"]["labels"])
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
                            trainer_class=AdversarialLengthGroupedTrainer if extra else LengthGroupedTrainer,
+                           average_weights=True,
                            train_dataset=features["train"],
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),

@@ -286,7 +286,8 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": bf16, "classifier_seeds": job.classifier_seeds}
+               "bf16": bf16, "classifier_seeds": job.classifier_seeds,
+               "weight_averaging_start": ulmfit.weight_averaging_start}
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
