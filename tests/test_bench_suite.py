@@ -280,3 +280,28 @@ def test_the_stars_polarity_moves_the_sentiment_by_its_share():
                                [[0.3, 0.7], [0.35, 0.65]])
     np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 1.0),
                                [[0.0, 1.0], [0.5, 0.5]])
+
+
+def test_weight_averaging_is_paired_against_the_trained_weights_on_each_review():
+    import bench_weight_averaging
+
+    labels = np.array([[1, 8], [0, 1], [1, 6]])
+    onehot = lambda rows, width: np.eye(width)[rows]
+    trained = (onehot([1, 1, 0], 2), onehot([8, 1, 5], 10), labels)  # sentiment: right, wrong, wrong
+    averaged = (onehot([1, 0, 1], 2), onehot([8, 2, 5], 10), labels)  # sentiment: all right; stars: one fewer
+    rows, tests = bench_weight_averaging.comparison("forward", trained, averaged)
+    assert [row["weights"] for row in rows] == ["as trained", "averaged"]
+    assert rows[0]["sentiment"] == pytest.approx(1 / 3) and rows[1]["sentiment"] == 1.0
+    sentiment, exact = tests
+    assert (sentiment["only ours right"], sentiment["only theirs right"]) == (2, 0)
+    assert (exact["only ours right"], exact["only theirs right"]) == (0, 1)
+
+
+def test_weight_averaging_reads_the_trained_weights_last_evaluation(tmp_path):
+    import bench_weight_averaging
+
+    history = [{"eval_accuracy": 0.9, "epoch": 1}, {"loss": 0.3}, {"eval_accuracy": 0.92, "epoch": 2},
+               {"validation_accuracy": 0.93}]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    assert bench_weight_averaging.last_evaluation(tmp_path, "validation") == 0.92
+    assert bench_weight_averaging.last_evaluation(tmp_path, "test") is None

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import TrainerCallback, pipeline
 
 from hf_rnn.training import (DataArguments, ModelArguments, NgramLogisticArguments, TokenizerArguments,
@@ -197,6 +198,21 @@ def test_adversarial_terms_train_inside_the_job_with_unlabeled_reviews(tmp_path)
     assert results["adversarial"]["adversarial_weight"] == 1.0  # results.json says how the classifiers trained
     log = json.loads((tmp_path / "job" / "sentiment" / "trainer_state.json").read_text())["log_history"]
     assert {"adv_loss", "vat_loss", "vat_unlabeled_loss", "entropy"} <= set(log[0])
+
+
+def test_weight_averaging_publishes_averaged_classifiers_and_leaves_the_lm_as_trained(tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "job"
+    job = JobArguments(output_dir=str(out), preset="quick", rating=False)
+    ulmfit = dataclasses.replace(TINY["ulmfit"], weight_averaging_start=0.5)
+    results = run_imdb(job, user_training_overrides={"max_steps": 4, "save_steps": 2}, **{**TINY, "ulmfit": ulmfit})
+    assert results["weight_averaging_start"] == 0.5  # results.json says how the classifiers trained
+    weights = lambda folder: load_file(out / folder / "model.safetensors")
+    differs = lambda saved, trained: any(not torch.equal(saved[k], trained[k]) for k in trained)
+    assert differs(weights("sentiment"), weights("sentiment/checkpoint-4"))  # the published one is the average
+    assert (out / "sentiment" / "checkpoint-4" / "weight_average.safetensors").is_file()
+    assert not differs(weights("lm"), weights("lm/checkpoint-4"))  # LMs train as before
 
 
 def test_adversarial_backward_false_keeps_the_backward_classifier_plain(tmp_path):
