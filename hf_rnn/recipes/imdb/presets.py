@@ -107,6 +107,8 @@ PRESETS = {
         # measured on these LMs (docs/results.md, "More classifiers per direction"): the four-member ensemble within
         # the spread of the one-per-direction pairs on every validation figure; concat 93.48% sentiment against
         # 93.20 / 92.88%, but most-likely rating exact 41.8% against 48.7 / 49.1%.
+        # Nor weight averaging over the second epoch (weight_averaging_start=0.5, session 22): on validation worse on
+        # every figure, the ensemble 93.28% vs 93.64% sentiment, exact 50.9% vs 51.5% (weight_averaging_full_fp32.md).
         # And a bag-of-words member in the published ensemble for the stars only (ngram_logistic_rating_weight=0.25:
         # multinomial logistic regression on which words and word pairs a review contains, a quarter of the averaged
         # star probabilities), chosen on validation on two pairs of classifiers
