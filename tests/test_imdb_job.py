@@ -101,6 +101,7 @@ def test_model_folder_serves_pipeline_with_a_card(finished_run):
     names = {p.name for p in model_dir.iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "modeling_rnn.py", "README.md",
             "training_curves.png"} <= names
+    assert not [name for name in names if name.endswith(".bin") or name.startswith(("predictions_", "checkpoint-"))]
     card = (model_dir / "README.md").read_text()
     assert "model-index" in card and f"{results['sentiment']['test_accuracy']:.4f}" in card
     assert "the 1-10 rating model (`rating10`) was fine-tuned from the language model" in card

@@ -323,6 +323,11 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     return results
 
 
+# What a stage folder holds beside the model and is not published: the job's bookkeeping, the saved outputs on the
+# evaluated reviews (the ensemble stage's inputs), and Trainer's pickled arguments (safetensors and JSON only).
+NOT_PUBLISHED = ("checkpoint-*", "stage_done.json", "predictions_*.safetensors", "training_args.bin")
+
+
 def finish(job: JobArguments, results: dict, data_args: DataArguments):
     """Publish the sentiment model (with more than one classifier, their ensemble: both directions, every seed) as
     `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and write results.json."""
@@ -331,7 +336,7 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments):
     if model_dir.exists():
         shutil.rmtree(model_dir)
     published = out / ("ensemble" if "ensemble" in results else "sentiment")
-    shutil.copytree(published, model_dir, ignore=shutil.ignore_patterns("checkpoint-*", "stage_done.json"))
+    shutil.copytree(published, model_dir, ignore=shutil.ignore_patterns(*NOT_PUBLISHED))
     repo_id = hub_repo(job) if job.push_to_hub else None  # first: the card names the repo its readers load from
     write_model_card(model_dir, results, job, data_args, repo_id)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
