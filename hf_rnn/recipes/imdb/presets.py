@@ -109,6 +109,8 @@ PRESETS = {
         # 93.20 / 92.88%, but most-likely rating exact 41.8% against 48.7 / 49.1%.
         # Nor weight averaging over the second epoch (weight_averaging_start=0.5, session 22): on validation worse on
         # every figure, the ensemble 93.28% vs 93.64% sentiment, exact 50.9% vs 51.5% (weight_averaging_full_fp32.md).
+        # Nor, for the forward classifier on the same LM, adversarial epsilon 0.01 (93.36% vs 93.64%, a better rating:
+        # eps_full_fp32.md) or learning rate 2e-2 (92.48%: lr_full_fp32.md).
         # And a bag-of-words member in the published ensemble for the stars only (ngram_logistic_rating_weight=0.25:
         # multinomial logistic regression on which words and word pairs a review contains, a quarter of the averaged
         # star probabilities), chosen on validation on two pairs of classifiers
