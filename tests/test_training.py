@@ -11,8 +11,8 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.metrics import load_metric
 from hf_rnn.data import classification_collator
-from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArguments, WeightAveragingCallback,
-                             discriminative_param_groups, layer_groups, rating_compute_metrics,
+from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArguments, ULMFiTArguments,
+                             WeightAveragingCallback, discriminative_param_groups, layer_groups, rating_compute_metrics,
                              sentiment_compute_metrics, slanted_triangular_schedule)
 from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.training.recipes import classifier_model
@@ -252,3 +252,9 @@ def test_weight_averaging_resumed_from_a_checkpoint_gives_the_uninterrupted_aver
 def test_weight_averaging_outside_training_is_refused(start):
     with pytest.raises(ValueError, match="start_fraction"):
         WeightAveragingCallback(start)
+
+
+@pytest.mark.parametrize("start", [-0.5, 1.0, 2.0])
+def test_an_out_of_range_weight_averaging_start_is_refused_with_the_fix_before_any_training(start):
+    with pytest.raises(ValueError, match=rf"--weight_averaging_start {start}: pass the share .* below 1"):
+        ULMFiTArguments(weight_averaging_start=start)

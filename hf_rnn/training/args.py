@@ -86,6 +86,12 @@ class ULMFiTArguments:
         "help": "Classifiers: average the weights over training from this share of the steps on (stochastic weight "
                 "averaging) and keep the average, e.g. 0.5 for the second half (0 = off)."})
 
+    def __post_init__(self):
+        if not 0.0 <= self.weight_averaging_start < 1.0:  # else refused only when the first classifier starts
+            raise ValueError(f"--weight_averaging_start {self.weight_averaging_start}: pass the share of a "
+                             "classifier's steps after which its weights are averaged, from 0 (off) to below 1, "
+                             "e.g. 0.5.")
+
 
 @dataclass
 class LMFineTuningArguments:

@@ -69,9 +69,13 @@ class WeightAveragingCallback(TrainerCallback):
     def first_averaged_step(self, state) -> int:
         return int(state.max_steps * self.start_fraction) + 1
 
+    def saved_average(self, args, state) -> Path:
+        """Where the checkpoint of the current step keeps the mean (the Trainer's checkpoint folder naming)."""
+        return Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}" / self.FILE
+
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self.average = AveragedModel(model, use_buffers=False)
-        saved = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}" / self.FILE
+        saved = self.saved_average(args, state)
         if state.global_step and saved.is_file():  # resumed: the mean so far, as the checkpoint saved it
             load_model(self.average, saved)
 
@@ -81,8 +85,7 @@ class WeightAveragingCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         if args.should_save:  # the process that writes the checkpoint
-            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-            save_model(self.average, str(folder / self.FILE))
+            save_model(self.average, str(self.saved_average(args, state)))
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if not int(self.average.n_averaged):
