@@ -1,6 +1,7 @@
 """`hf-rnn` console entry point: a thin dispatcher to the library's functions.
 
-    hf-rnn imdb --preset quick --output_dir runs/imdb-quick      # the main job
+    hf-rnn train --dataset DATA --label_column label --output_dir runs/x   # the main job, any labelled text
+    hf-rnn imdb --preset quick --output_dir runs/imdb-quick      # IMDB's settings over it
     hf-rnn predict runs/imdb-quick/model "Great film!" "Dull."  # or --file reviews.txt, or text on stdin
     hf-rnn timeseries runs/gunpoint/model series.csv [--horizon 12]   # a saved time-series model on a .ts/.csv
 """
@@ -72,6 +73,8 @@ def _bad_input_in_one_line(command):
 
 COMMANDS = {
     "timeseries": _bad_input_in_one_line(timeseries_main),
+    "train": _bad_input_in_one_line(
+        lambda argv: __import__("hf_rnn.recipes.text_classification", fromlist=["main"]).main(argv)),
     "imdb": lambda argv: __import__("hf_rnn.recipes.imdb", fromlist=["main"]).main(argv),
     "predict": _bad_input_in_one_line(predict_main),
 }

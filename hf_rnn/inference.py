@@ -45,6 +45,12 @@ def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[
     if getattr(config, "auxiliary_label_names", None):
         return [result for start in range(0, len(texts), batch_size)
                 for result in two_head_predictions(classifier, texts[start : start + batch_size])]
+    if config.problem_type == "multi_label_classification":
+        outputs = classifier(texts, batch_size=batch_size, truncation=False, top_k=None, function_to_apply="sigmoid")
+        return [labels_above_threshold(scores, getattr(config, "multi_label_threshold", 0.5)) for scores in outputs]
+    if config.problem_type == "regression" and config.id2label.get(0) == "value":  # the general job's regression
+        outputs = classifier(texts, batch_size=batch_size, truncation=False, function_to_apply="none")
+        return [{"value": o["score"]} for o in outputs]
     if config.problem_type == "regression":
         outputs = classifier(texts, batch_size=batch_size, truncation=False, function_to_apply="none")
         return [{"rating": min(10.0, max(1.0, o["score"]))} for o in outputs]
@@ -82,3 +88,10 @@ def star_rating_from_scores(scores: list[dict], label2id: dict) -> dict:
     probs = [entry["score"] for entry in sorted(scores, key=lambda entry: label2id[entry["label"]])]
     best = max(scores, key=lambda entry: entry["score"])
     return {"rating": float(posterior_median_stars(probs)), "label": best["label"], "score": best["score"]}
+
+
+def labels_above_threshold(scores: list[dict], threshold: float) -> dict:
+    """A multi-label prediction: every label whose probability reaches the threshold chosen on validation, and
+    every label's probability."""
+    return {"labels": [entry["label"] for entry in scores if entry["score"] >= threshold],
+            "scores": {entry["label"]: entry["score"] for entry in scores}, "threshold": threshold}

@@ -11,6 +11,8 @@ Targets:
     * `"regression"`: `labels` = `float(rating)` (1..10), for `problem_type="regression"`.
     * `"binary+rating10"`: `labels` = `[label, rating - 1]`, for one classifier with a sentiment head and a
       10-way rating head (`RNNConfig.auxiliary_label_names`), trained in one fine-tune.
+    * `"label"`: any task, read off the `label` feature (`hf_rnn.data.load_labelled_texts` types it): a `ClassLabel`
+      gives class ids, a `Sequence(ClassLabel)` multi-hot float vectors, a float `Value` floats.
 Rows without a target (label -1, rating 0: the `unsupervised` split) are an error, not dropped quietly.
 """
 
@@ -21,7 +23,7 @@ from transformers import PreTrainedTokenizerBase
 
 from .tokenize import tokenize_column
 
-TARGETS = ("binary", "rating10", "regression", "binary+rating10")
+TARGETS = ("binary", "rating10", "regression", "binary+rating10", "label")
 TWO_HEAD_TARGET = "binary+rating10"
 
 
@@ -64,7 +66,7 @@ def _target_sources(dataset: datasets.Dataset, target: str) -> tuple[str, ...]:
     """The columns a target is computed from, with an error naming the fix if one is missing."""
     if target not in TARGETS:
         raise ValueError(f"Unknown target {target!r}; use one of {TARGETS}.")
-    sources = {"binary": ("label",), TWO_HEAD_TARGET: ("label", "rating")}.get(target, ("rating",))
+    sources = {"binary": ("label",), "label": ("label",), TWO_HEAD_TARGET: ("label", "rating")}.get(target, ("rating",))
     for source in sources:
         if source not in dataset.column_names:
             hint = (" (stanfordnlp/imdb on the Hub has no ratings: use the local parquet copy or aclImdb)"
@@ -76,6 +78,8 @@ def _target_sources(dataset: datasets.Dataset, target: str) -> tuple[str, ...]:
 def make_targets(dataset: datasets.Dataset, target: str = "binary") -> datasets.Dataset:
     """Add `labels` for `target` from `label` or `rating`, dropping the source column."""
     sources = _target_sources(dataset, target)
+    if target == "label":
+        return _typed_label_targets(dataset)
     label_type = datasets.Value("float32") if target == "regression" else datasets.Value("int64")
     features = dataset.features.copy()
     for source in sources:
@@ -114,3 +118,40 @@ def id2label(target: str = "binary") -> dict[int, str]:
 def auxiliary_label_names(target: str) -> list[str] | None:
     """Class names of the second head a target trains (`RNNConfig.auxiliary_label_names`), or None."""
     return list(id2label("rating10").values()) if target == TWO_HEAD_TARGET else None
+
+
+def problem_type_of(feature) -> str:
+    """transformers' `problem_type` for a typed `label` feature (see `hf_rnn.data.load_labelled_texts`)."""
+    if isinstance(feature, datasets.ClassLabel):
+        return "single_label_classification"
+    if isinstance(feature, datasets.Sequence) and isinstance(feature.feature, datasets.ClassLabel):
+        return "multi_label_classification"
+    if isinstance(feature, datasets.Value) and feature.dtype.startswith("float"):
+        return "regression"
+    raise ValueError(f"A `label` of type {feature} names no task: type it with hf_rnn.data.load_labelled_texts "
+                     "(ClassLabel, Sequence(ClassLabel) or a float Value).")
+
+
+def label_names_of(feature) -> list[str]:
+    """The class names of a typed `label` feature (a regression's one output is called `value`)."""
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names)
+    if isinstance(feature, datasets.Sequence) and isinstance(feature.feature, datasets.ClassLabel):
+        return list(feature.feature.names)
+    problem_type_of(feature)  # raises for an untyped label
+    return ["value"]
+
+
+def _typed_label_targets(dataset: datasets.Dataset) -> datasets.Dataset:
+    """`labels` from a typed `label`: class ids, multi-hot float vectors or floats, as its problem type needs."""
+    feature = dataset.features["label"]
+    problem_type, names = problem_type_of(feature), label_names_of(feature)
+    labels = {"single_label_classification": datasets.Value("int64"), "regression": datasets.Value("float32"),
+              "multi_label_classification": datasets.Sequence(datasets.Value("float32"), length=len(names))}
+    features = dataset.features.copy()
+    del features["label"]
+    features["labels"] = labels[problem_type]
+    multi_hot = lambda ids: [1.0 if i in set(ids) else 0.0 for i in range(len(names))]
+    convert = multi_hot if problem_type == "multi_label_classification" else (lambda value: value)
+    return dataset.map(lambda batch: {"labels": [convert(v) for v in batch["label"]]}, batched=True,
+                       remove_columns=["label"], features=features, desc=f"{problem_type} labels")

@@ -79,9 +79,52 @@ def two_head_compute_metrics():
     return compute
 
 
-def compute_metrics_for(target: str):
+def multi_label_compute_metrics(threshold: float | np.ndarray = 0.5):
+    """Multi-label figures at a probability threshold (one, or one per label): micro and macro F1 over the labels,
+    and `subset_accuracy`, the share of texts whose every label is right."""
+
+    def compute(eval_pred):
+        logits, labels = eval_pred
+        return multi_label_figures(_sigmoid(np.asarray(logits)) >= threshold, np.asarray(labels) > 0.5)
+
+    return compute
+
+
+def multi_label_figures(predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """F1 (micro: every decision pooled; macro: the mean of each label's) and subset accuracy of boolean matrices."""
+    hits = (predicted & actual).sum(0)
+    guessed, real = predicted.sum(0), actual.sum(0)
+    f1 = lambda tp, p, r: float(2 * tp / (p + r)) if p + r else 1.0
+    return {"f1_micro": f1(hits.sum(), guessed.sum(), real.sum()),
+            "f1_macro": float(np.mean([f1(*counts) for counts in zip(hits, guessed, real)])),
+            "subset_accuracy": float((predicted == actual).all(1).mean())}
+
+
+def regression_compute_metrics():
+    """Mean absolute and root mean squared error of a one-output regression."""
+
+    def compute(eval_pred):
+        predictions, labels = (np.asarray(a, dtype=np.float64).reshape(-1) for a in eval_pred)
+        error = predictions - labels
+        return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error ** 2).mean()))}
+
+    return compute
+
+
+def _sigmoid(logits):
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def compute_metrics_for(target: str, label_feature=None):
     """The compute_metrics function that suits a classification target (binary, rating10, regression,
-    binary+rating10)."""
+    binary+rating10; `label`: the task of the typed `label_feature`)."""
+    if target == "label":
+        from ..data import problem_type_of
+
+        problem = problem_type_of(label_feature)
+        if problem == "multi_label_classification":
+            return multi_label_compute_metrics()
+        return regression_compute_metrics() if problem == "regression" else sentiment_compute_metrics()
     if target == "binary+rating10":
         return two_head_compute_metrics()
     return sentiment_compute_metrics() if target == "binary" else rating_compute_metrics(target)

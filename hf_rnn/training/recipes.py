@@ -27,9 +27,11 @@ from ..data import (
     classification_collator,
     classification_features,
     id2label,
+    label_names_of,
     lm_blocks,
     lm_collator,
     load_reviews,
+    problem_type_of,
     tokenize_column,
 )
 from ..tokenization import batch_iterator, train_word_level_tokenizer
@@ -64,6 +66,11 @@ def mark_stage_done(output_dir, metrics: dict):
 def load_imdb(data_args: DataArguments, seed: int = 42) -> datasets.DatasetDict:
     """Reviews with a seeded stratified validation split, trimmed to the requested sizes."""
     dsd = load_reviews(data_args.dataset, validation_size=data_args.validation_size, seed=seed)
+    return trimmed_splits(dsd, data_args, seed)
+
+
+def trimmed_splits(dsd: datasets.DatasetDict, data_args: DataArguments, seed: int = 42) -> datasets.DatasetDict:
+    """Each split cut to the size `data_args` asks for (`max_train_samples` ...), a seeded random subset."""
     limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
               "test": data_args.max_test_samples, "unsupervised": data_args.max_lm_documents}
     for split, limit in limits.items():
@@ -250,16 +257,33 @@ def read_own_stream_per_process(training_args: TrainingArguments):
     training_args.accelerator_config.dispatch_batches = False
 
 
-def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArguments, train_labels=None):
+def classifier_head(target: str, label_feature=None) -> dict:
+    """The config fields of a classifier's head for `target`: its labels' names and transformers' `problem_type`
+    (for the general `label` target, read off the typed `label` feature)."""
+    if target == "label":
+        names, problem_type = label_names_of(label_feature), problem_type_of(label_feature)
+        labels = dict(enumerate(names))
+    else:
+        labels = id2label(target)
+        problem_type = "regression" if target == "regression" else "single_label_classification"
+    return dict(num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
+                problem_type=problem_type, auxiliary_label_names=auxiliary_label_names(target))
+
+
+def training_label_feature(dsd):
+    """The `label` feature of the training split (the general target reads its task there), or None."""
+    return dsd["train"].features.get("label") if "train" in dsd else None
+
+
+def classifier_model(tokenizer, data_args: DataArguments, model_args: ModelArguments, train_labels=None,
+                     label_feature=None):
     """A classifier for `data_args.target`: from a pretrained LM folder, from word vectors, or from scratch.
 
     `train_labels`: the training targets; for regression their mean and spread standardise the head's target.
+    `label_feature`: the training split's typed `label` feature, for the general `label` target.
     """
-    labels = id2label(data_args.target)
-    head = dict(num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
-                problem_type="regression" if data_args.target == "regression" else "single_label_classification",
-                auxiliary_label_names=auxiliary_label_names(data_args.target))
-    if data_args.target == "regression" and train_labels is not None:
+    head = classifier_head(data_args.target, label_feature)
+    if head["problem_type"] == "regression" and train_labels is not None:
         values = torch.as_tensor(list(train_labels), dtype=torch.float64)
         spread = float(values.std()) if len(values) > 1 else 1.0
         head.update(regression_target_mean=float(values.mean()), regression_target_std=spread if spread > 0 else 1.0)
@@ -343,14 +367,15 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
         features = classification_datasets(tokenizer, dsd, data_args)
         extra = adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args)
     set_seed(training_args.seed)  # before the model exists: the new head's initial weights depend on it
-    model = classifier_model(tokenizer, data_args, model_args, train_labels=features["train"]["labels"])
+    model = classifier_model(tokenizer, data_args, model_args, train_labels=features["train"]["labels"],
+                             label_feature=training_label_feature(dsd))
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
                            trainer_class=AdversarialLengthGroupedTrainer if extra else LengthGroupedTrainer,
                            average_weights=True,
                            train_dataset=features["train"],
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),
-                           compute_metrics=compute_metrics_for(data_args.target), **extra)
+                           compute_metrics=compute_metrics_for(data_args.target, training_label_feature(dsd)), **extra)
     metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"]),
                "eval_max_length": evaluation_length(data_args)}
     metrics.update(evaluate_splits(trainer, features, keep_predictions=True))
@@ -413,7 +438,7 @@ def ensemble_figures_from_members(member_dirs: list, config, rows, split: str, c
     if any(member is None for member in saved) or any(
             not torch.equal(member["labels"], saved[0]["labels"]) for member in saved):
         return None
-    logits, auxiliary = averaged_outputs(saved)
+    logits, auxiliary = averaged_outputs(saved, config.problem_type == "multi_label_classification")
     if ngram_model is not None:
         bag_logits, bag_auxiliary = ngram_logistic_outputs(ngram_model, rows, config.pad_token_id)
         logits = with_ngram_model(logits, bag_logits, ngram_weights[0])
@@ -434,10 +459,10 @@ def fit_ngram_member(tokenizer, train: datasets.Dataset, data_args: DataArgument
                               len(config.auxiliary_label_names or []), ngram, config.pad_token_id)
 
 
-def averaged_outputs(saved: list[dict]) -> tuple[torch.Tensor, torch.Tensor | None]:
+def averaged_outputs(saved: list[dict], multi_label: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Members' saved outputs averaged as the ensemble's forward averages them: its logits, and its second head's
     when every member has one (else None)."""
-    logits = average_probabilities([member["logits"] for member in saved])
+    logits = average_probabilities([member["logits"] for member in saved], multi_label)
     two_heads = all("auxiliary_logits" in member for member in saved)
     return logits, average_probabilities([member["auxiliary_logits"] for member in saved]) if two_heads else None
 
@@ -473,7 +498,7 @@ def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: 
     trainer = Trainer(model=ensemble, args=training_args, processing_class=tokenizer,
                       eval_dataset=by_length(features.get("validation", features.get("test"))),
                       data_collator=classification_collator(tokenizer),
-                      compute_metrics=compute_metrics_for(data_args.target))
+                      compute_metrics=compute_metrics_for(data_args.target, training_label_feature(dsd)))
     trainer.save_model(training_args.output_dir)
     metrics = {"members": names, "eval_max_length": evaluation_length(data_args), "ngram_logistic": bag_settings,
                **({"ngram_logistic_fit_seconds": time.perf_counter() - started} if bag else {})}

@@ -255,7 +255,8 @@ class RNNEnsembleConfig(PretrainedConfig):
     Args:
         members (`list` of `RNNConfig` or `dict`): each member's config, in order. The members read one tokenizer's
             ids and answer with one set of labels: they share `vocab_size`, `pad_token_id`, `id2label` and
-            `auxiliary_label_names`, and classify single-label (an average of probabilities is no regression).
+            `auxiliary_label_names`, and are all single-label or all multi-label classifiers (an average of
+            probabilities is no regression).
         ngram_logistic (`dict`, *optional*): a bag-of-words member's sizes (`vocab_size`, `buckets`, `num_labels`,
             `num_auxiliary_labels`), the arguments of `NgramLogisticRegression`; None: members only.
         ngram_logistic_weight (`float`, *optional*, defaults to 0.0): that member's share of the averaged class
@@ -281,7 +282,7 @@ class RNNEnsembleConfig(PretrainedConfig):
         if configs:
             kwargs.setdefault("id2label", configs[0].id2label)
             kwargs.setdefault("label2id", configs[0].label2id)
-            kwargs.setdefault("problem_type", "single_label_classification")
+            kwargs.setdefault("problem_type", configs[0].problem_type or "single_label_classification")
         super().__init__(**kwargs)
 
     def member_configs(self) -> list[RNNConfig]:
@@ -323,7 +324,7 @@ def _check_members_agree(configs: list[RNNConfig]):
         if any(value != values[0] for value in values):
             raise ValueError(f"Ensemble members must share {name} (one tokenizer, one set of labels); got {values}. "
                              "Fine-tune every member with the same tokenizer and target.")
-    for config in configs:
-        if config.problem_type not in (None, "single_label_classification"):
-            raise ValueError(f"An ensemble averages class probabilities; a member with problem_type="
-                             f"{config.problem_type!r} has none. Ensemble single-label classifiers only.")
+    kinds = {config.problem_type or "single_label_classification" for config in configs}
+    if "regression" in kinds or len(kinds) > 1:
+        raise ValueError(f"An ensemble averages class probabilities; members with problem types {sorted(kinds)} "
+                         "cannot be averaged. Ensemble classifiers of one kind (single-label or multi-label) only.")

@@ -22,9 +22,13 @@ ENSEMBLE_AUTO_MAP = {
 ENSEMBLE_SHIPPED_FILES = (*SHIPPED_FILES, "modeling_rnn_ensemble.py")
 
 
-def average_probabilities(logits: list[torch.Tensor]) -> torch.Tensor:
+def average_probabilities(logits: list[torch.Tensor], multi_label: bool = False) -> torch.Tensor:
     """log of the members' mean class probabilities: `(batch, classes)` scores whose softmax is that mean, so
-    `pipeline()` and argmax read the ensemble as they read one classifier."""
+    `pipeline()` and argmax read the ensemble as they read one classifier. `multi_label`: each label's own
+    probability (sigmoid) is averaged instead, and the scores are its logit, whose sigmoid is that mean."""
+    if multi_label:
+        mean = torch.stack([scores.float().sigmoid() for scores in logits]).mean(0)  # [B, C]
+        return torch.logit(mean, eps=1e-7).to(logits[0].dtype)
     log_probs = torch.stack([scores.float().log_softmax(-1) for scores in logits])  # [M, B, C]
     return (log_probs.logsumexp(0) - math.log(len(logits))).to(logits[0].dtype)  # [B, C]
 
@@ -144,7 +148,8 @@ class RNNEnsembleForSequenceClassification(PreTrainedModel):
         labels: as a member takes them (`(batch,)` class ids, or `(batch, 2)` with an auxiliary head)."""
         outputs = [member(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
                           return_dict=True, **kwargs) for member in self.members]
-        logits = average_probabilities([out.logits for out in outputs])  # [B, C]
+        multi_label = self.config.problem_type == "multi_label_classification"
+        logits = average_probabilities([out.logits for out in outputs], multi_label)  # [B, C]
         auxiliary = [out.auxiliary_logits for out in outputs]
         auxiliary_logits = average_probabilities(auxiliary) if all(a is not None for a in auxiliary) else None
         if self.ngram_logistic is not None:  # the bag reads the ids as given: it has no direction

@@ -28,12 +28,13 @@ import datasets
 from huggingface_hub import HfApi
 from transformers import HfArgumentParser, TrainingArguments
 
-from ...data.classification import TWO_HEAD_TARGET
+from ...data.classification import TWO_HEAD_TARGET, problem_type_of
 from ...machine import bfloat16_is_fast, cpu_bfloat16_settings
 from ...training.adversarial import AdversarialArguments
 from ...training.ngram_logistic import NgramLogisticArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.overrides import format_config_overrides
+from ...training.thresholds import CONFIG_FIELD, choose_threshold
 from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
                                  ensemble_classifiers, pretrain_language_model, train_classifier)
 from ...training.script_args import arguments_file, leave_process_group, read_arguments_file
@@ -236,7 +237,8 @@ def ngram_for_heads(ngram: NgramLogisticArguments, two_heads: bool) -> NgramLogi
     sentiment and rating models, or data without ratings) the bag's share of the stars has nothing to join."""
     if two_heads or ngram.ngram_logistic_rating_weight == 0:
         return ngram
-    logger.warning("--ngram_logistic_rating_weight %s ignored: the published model has no rating head (use --heads "
+    log = logger.warning if ngram.ngram_logistic_weight == 0 else logger.info  # a preset's share, for IMDB's stars
+    log("--ngram_logistic_rating_weight %s ignored: the published model has no rating head (use --heads "
                    "shared, with ratings in the data, to give the bag its share of the stars).",
                    ngram.ngram_logistic_rating_weight)
     return dataclasses.replace(ngram, ngram_logistic_rating_weight=0.0)
@@ -245,14 +247,36 @@ def ngram_for_heads(ngram: NgramLogisticArguments, two_heads: bool) -> NgramLogi
 def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
              ngram=None, user_training_overrides: dict | None = None,
              explicit_fields: frozenset[str] = frozenset()) -> dict:
-    """Run every stage of the main job and return the final metrics (also written to `results.json`).
+    """Run every stage of the main job on IMDB and return the final metrics (also written to `results.json`).
 
     `explicit_fields`: names of the fields the user set, which win over the preset even where they equal the
     field's default (`hf-rnn imdb` passes those of its command line or arguments file)."""
-    if job.preset not in PRESETS:
-        raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(PRESETS)}.")
+    return run_job(job, data_args, tok_args, model_args, ulmfit, adversarial, ngram, user_training_overrides,
+                   explicit_fields, task=IMDB_TASK)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a job runs on: how it loads its labelled and unlabelled text (`load(data_args, seed)` -> DatasetDict), the
+    presets it sizes itself by, and how its model card names the data."""
+
+    load: object
+    presets: dict
+    card: dict
+
+
+IMDB_TASK = Task(load=load_imdb, presets=PRESETS, card={})
+
+
+def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
+            ngram=None, user_training_overrides: dict | None = None, explicit_fields: frozenset[str] = frozenset(),
+            task: Task = IMDB_TASK) -> dict:
+    """Every stage of the job (tokenizer, LM, classifiers, ensemble, publication) on `task`'s data."""
+    presets = task.presets
+    if job.preset not in presets:
+        raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(presets)}.")
     user = user_training_overrides or {}
-    job = with_preset(JobArguments, PRESETS[job.preset].get("job", {}), job, explicit_fields)  # checked below
+    job = with_preset(JobArguments, presets[job.preset].get("job", {}), job, explicit_fields)  # checked below
     if job.rating_target not in RATING_TARGETS:
         raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
     if job.rating_init_from not in RATING_STARTS:
@@ -262,10 +286,10 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     if job.classifier_seeds < 1:
         raise ValueError(f"classifier_seeds is {job.classifier_seeds}: use 1 (one classifier per direction) or more.")
     bf16 = user.get("bf16", uses_bfloat16(job.precision))  # an unknown precision fails here, before any stage runs
-    preset = preset_for(job.preset, bf16)
-    if preset is not PRESETS[job.preset]:  # preset_for changed it: its float32 section applies
+    preset = preset_for(job.preset, bf16, presets)
+    if preset is not presets[job.preset]:  # preset_for changed it: its float32 section applies
         logger.warning("Training in float32 here (precision %r), so the %r preset's float32 sizes apply: %s.",
-                       job.precision, job.preset, PRESETS[job.preset]["float32"])
+                       job.precision, job.preset, presets[job.preset]["float32"])
     data_args = with_preset(DataArguments, preset["data"], data_args, explicit_fields)
     tok_args = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit_fields)
     model_args = with_config_preset(model_args or ModelArguments(), preset["model"])
@@ -275,7 +299,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     start, out = time.time(), Path(job.output_dir)
     # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
     resumed = [stage for stage in job_stages(job) if (out / stage).is_dir()]
-    dsd = load_imdb(data_args, seed=job.seed)
+    dsd = task.load(data_args, seed=job.seed)
     tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
     lm_args = lambda name: stage_training_args(job, name, "lm", preset["lm_training"], user)
     lm_stage = lambda name, start_from: timed_stage(out / name, lambda: pretrain_language_model(
@@ -291,7 +315,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     results["lm"] = lm_stage("lm", lm_start)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
-    if job.rating and not has_ratings:
+    if job.rating and not has_ratings and task is IMDB_TASK:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
     stage_with = lambda terms: lambda name, data, start, member=1: train_classifier_stage(
         job, name, tokenizer, labelled, data, start, ulmfit, terms, preset, user, member)
@@ -308,7 +332,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
         results.update(backward_direction(job, model_args, lm_stage, backward_stage, sentiment_data, two_heads))
     members = [out / stage for name in ("sentiment", "sentiment_backward") if name in results
                for stage in member_stages(job, name)]
-    ngram = ngram_for_heads(ngram, two_heads)
+    ngram = ngram_for_task(ngram_for_heads(ngram, two_heads), dsd, data_args)
     results["ngram_logistic"] = dataclasses.asdict(ngram) if ngram.enabled else None
     if len(members) > 1 or ngram.enabled:  # a single classifier with a bag-of-words member is an ensemble too
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
@@ -319,8 +343,26 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
                                 for stage in job_stages(job) if (out / stage).is_dir()}
     results["wall_time_s"] = time.time() - start
     results["resumed_stages"] = resumed
-    finish(job, results, data_args)
+    if multi_label(dsd, data_args):
+        results["multi_label_threshold"] = choose_threshold(members or [out / "sentiment"])
+    finish(job, results, data_args, task.card)
     return results
+
+
+def multi_label(dsd, data_args: DataArguments) -> bool:
+    return data_args.target == "label" and problem_type_of(dsd["train"].features["label"]) == \
+        "multi_label_classification"
+
+
+def ngram_for_task(ngram: NgramLogisticArguments, dsd, data_args: DataArguments) -> NgramLogisticArguments:
+    """The bag-of-words member is a single-label classifier (softmax over classes): off, said in the log, for a
+    multi-label or regression task."""
+    feature = dsd["train"].features.get("label")
+    if not ngram.enabled or data_args.target != "label" or problem_type_of(feature) == "single_label_classification":
+        return ngram
+    logger.warning("The bag-of-words member (--ngram_logistic_weight) serves single-label classification only: off "
+                   "for this %s task.", problem_type_of(feature))
+    return NgramLogisticArguments()
 
 
 # What a stage folder holds beside the model and is not published: the job's bookkeeping, the saved outputs on the
@@ -328,7 +370,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
 NOT_PUBLISHED = ("checkpoint-*", "stage_done.json", "predictions_*.safetensors", "training_args.bin")
 
 
-def finish(job: JobArguments, results: dict, data_args: DataArguments):
+def finish(job: JobArguments, results: dict, data_args: DataArguments, card: dict | None = None):
     """Publish the sentiment model (with more than one classifier, their ensemble: both directions, every seed) as
     `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and write results.json."""
     out = Path(job.output_dir)
@@ -337,14 +379,26 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments):
         shutil.rmtree(model_dir)
     published = out / ("ensemble" if "ensemble" in results else "sentiment")
     shutil.copytree(published, model_dir, ignore=shutil.ignore_patterns(*NOT_PUBLISHED))
+    if "multi_label_threshold" in results:  # served by `hf-rnn predict`: every label at or above it
+        set_config_field(model_dir, CONFIG_FIELD, results["multi_label_threshold"][CONFIG_FIELD])
     repo_id = hub_repo(job) if job.push_to_hub else None  # first: the card names the repo its readers load from
-    write_model_card(model_dir, results, job, data_args, repo_id)
+    write_model_card(model_dir, results, job, data_args, repo_id, **(card or {}))
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     if repo_id:
         HfApi().upload_folder(repo_id=repo_id, folder_path=model_dir,
-                              commit_message=f"hf_rnn IMDB job, preset {job.preset}: {summary_line(results)}")
+                              commit_message=f"hf_rnn job, preset {job.preset}: {summary_line(results)}")
         logger.info("Pushed %s to https://huggingface.co/%s", model_dir, repo_id)
     print(summary_line(results))
+
+
+def set_config_field(model_dir: Path, name: str, value):
+    """Write one field into a saved model's config.json (atomically)."""
+    path = model_dir / "config.json"
+    config = json.loads(path.read_text())
+    config[name] = value
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def hub_repo(job: JobArguments) -> str:
@@ -353,10 +407,19 @@ def hub_repo(job: JobArguments) -> str:
     return HfApi().create_repo(name, exist_ok=True).repo_id
 
 
+HEADLINE_METRICS = ("accuracy", "f1_micro", "mae")  # single-label, multi-label, regression
+
+
+def headline_metric(figures: dict) -> str:
+    """The figure a task is summed up by: accuracy, micro F1 for multi-label, MAE for regression."""
+    return next((name for name in HEADLINE_METRICS if any(key.endswith(f"_{name}") for key in figures)), "accuracy")
+
+
 def summary_line(results: dict) -> str:
     """One line a person reads at the end: test accuracy (each direction and the ensemble), rating error, wall time."""
-    accuracy = lambda stage: results[stage].get("test_accuracy", float("nan"))
-    line = f"[{results['preset']}] test accuracy {accuracy('sentiment'):.4f}"
+    metric = headline_metric(results["sentiment"])
+    accuracy = lambda stage: results[stage].get(f"test_{metric}", float("nan"))
+    line = f"[{results['preset']}] test {metric.replace('_', ' ')} {accuracy('sentiment'):.4f}"
     if "sentiment_backward" in results:
         line += f" (backward {accuracy('sentiment_backward'):.4f})"
     if "ensemble" in results:
@@ -398,15 +461,15 @@ def explicit_fields(argv: list[str]) -> frozenset[str]:
     return frozenset(names | {name[3:] for name in names if name.startswith("no_")})
 
 
-def parse_job_arguments(argv: list[str]) -> tuple[list, dict]:
+def parse_job_arguments(argv: list[str], dataclass_types: tuple = JOB_DATACLASSES) -> tuple[list, dict]:
     """The job's dataclasses and the TrainingArguments fields the user set, from a file or the command line."""
-    parser = HfArgumentParser(JOB_DATACLASSES)
+    parser = HfArgumentParser(dataclass_types)
     path = arguments_file(argv)
     if path is None:
         *parsed, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
         return parsed, parse_training_overrides(rest)
     values = read_arguments_file(path)
-    job_fields = {f.name for cls in JOB_DATACLASSES for f in dataclasses.fields(cls)}
+    job_fields = {f.name for cls in dataclass_types for f in dataclasses.fields(cls)}
     parsed = parser.parse_dict({name: value for name, value in values.items() if name in job_fields})
     training = {name: value for name, value in values.items() if name not in job_fields}
     return list(parsed), checked_training_overrides(training, where=str(path))

@@ -35,16 +35,16 @@ def published_stages(results: dict) -> tuple[str, str]:
     return sentiment, "ensemble_rating" if "ensemble_rating" in results else "rating"
 
 
-def eval_results(results: dict) -> list[EvalResult]:
+def eval_results(results: dict, dataset_type: str = "stanfordnlp/imdb", dataset_name: str = "IMDB") -> list[EvalResult]:
     """model-index entries (Hub-valid metadata) for the test metrics of the published model."""
     entries = []
     sentiment, rating = published_stages(results)
-    for stage, metric, name in ((sentiment, "accuracy", "test_accuracy"), (sentiment, "f1", "test_f1"),
-                                (rating, "mae", "test_mae")):
+    named = [(sentiment, metric, f"test_{metric}") for metric in ("accuracy", "f1", "f1_macro", "f1_micro")]
+    for stage, metric, name in (*named, (rating, "mae", "test_mae")):
         value = results.get(stage, {}).get(name)
         if value is not None:
-            entries.append(EvalResult(task_type="text-classification", dataset_type="stanfordnlp/imdb",
-                                      dataset_name="IMDB", dataset_split="test", metric_type=metric,
+            entries.append(EvalResult(task_type="text-classification", dataset_type=dataset_type,
+                                      dataset_name=dataset_name, dataset_split="test", metric_type=metric,
                                       metric_value=round(float(value), 4),
                                       metric_name=f"{stage} {metric}"))
     return entries
@@ -222,34 +222,43 @@ def ngram_member_note(config: dict) -> str:
             "2012) and multinomial for the stars, computed from the same token ids inside the model.")
 
 
-def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None) -> Path:
+def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None, template: str = TEMPLATE,
+                     title: str | None = None, datasets: list[str] | None = None, data_name: str | None = None,
+                     metrics: list[str] | None = None) -> Path:
     """Render README.md (and training_curves.png) into model_dir from the run's results; `repo_id`: the Hub repo the
-    folder is pushed to, which the card's example then loads from."""
+    folder is pushed to, which the card's example then loads from. The general job names its own data: `template`
+    (a file in model_cards/), `title`, `datasets` (Hub ids for the card's metadata), `data_name` (in prose) and
+    `metrics`; their defaults describe IMDB."""
     model_dir = Path(model_dir)
     saved = json.loads((model_dir / "config.json").read_text())
     config = saved["members"][0] if "members" in saved else saved  # an ensemble: its members share the architecture
     # The model-index names the model as readers find it: its Hub repo, else the run's folder (not "model").
     name = repo_id.split("/")[-1] if repo_id else Path(job.output_dir).resolve().name
     card_data = ModelCardData(language="en", license="apache-2.0", library_name="transformers",
-                              tags=["hf_rnn", "lstm", "ulmfit", "text-classification"], datasets=["stanfordnlp/imdb"],
-                              metrics=["accuracy", "f1", "mae"], model_name=name,
-                              eval_results=eval_results(results) or None)
+                              tags=["hf_rnn", "lstm", "ulmfit", "text-classification"],
+                              datasets=["stanfordnlp/imdb"] if datasets is None else datasets,
+                              metrics=metrics or ["accuracy", "f1", "mae"], model_name=name,
+                              eval_results=eval_results(results, *([(datasets or ["local"])[0], data_name]
+                                                                    if data_name else [])) or None)
     test_size = data_args.max_test_samples
     curves = draw_curves(model_dir)
     card = ModelCard.from_template(
-        card_data, template_str=template_text(), curves=curves, model_name=f"hf_rnn IMDB sentiment ({job.preset})",
+        card_data, template_str=template_text(template), curves=curves,
+        model_name=title or f"hf_rnn IMDB sentiment ({job.preset})", data_name=data_name,
+        labels=", ".join(f"`{label}`" for label in config.get("id2label", {}).values()),
+        problem_type=config.get("problem_type"),
         preset=job.preset, result_rows=result_rows(results),
         ensemble_note=ensemble_note(saved) + ngram_member_note(saved),
         wall_time=wall_time_note(results), machine=machine_description(),
         rating_head=bool(config.get("auxiliary_label_names")),
-        test_note=(f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
-                   if test_size else "Test figures use all 25,000 test reviews."),
+        test_note=test_note(results, test_size, data_name),
         cell_type=config["cell_type"], num_hidden_layers=config["num_hidden_layers"],
         hidden_size=config["hidden_size"], embedding_size=config["embedding_size"], vocab_size=config["vocab_size"],
         tokenizer=tokenizer_description(model_dir / "tokenizer.json"),
         pooling=config["classifier_pooling"], classifier_dropout=config["classifier_dropout"],
         perplexity=lm_perplexity(results), model_path=repo_id or str(model_dir),
-        training_data=training_data(results, job, data_args),
+        training_data=training_data(results, job, data_args) if data_name is None else
+        general_training_data(results, job, data_args, data_name),
         hyperparameters=f"{review_lengths(data_args)}, LM blocks of {data_args.block_size}, "
                         f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}{adversarial_note(results)}"
                         f"{precision_note(results)}",
@@ -271,9 +280,32 @@ def tokenizer_description(path: Path) -> str:
                                              else "no case markers")
 
 
-def template_text() -> str:
+def template_text(name: str = TEMPLATE) -> str:
     """The card template, read from the installed package (a wheel carries it as it carries the code)."""
-    return resources.files("hf_rnn.model_cards").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    return resources.files("hf_rnn.model_cards").joinpath(name).read_text(encoding="utf-8")
+
+
+def test_note(results: dict, test_size: int | None, data_name: str | None) -> str:
+    """Which test rows the figures come from; without a test split, that there are no test figures."""
+    if not any(key.startswith("test_") for key in results.get("sentiment", {})):
+        return "No test split was read: the figures are validation figures."
+    if data_name is not None:
+        return (f"Test figures use a seeded random sample of {test_size:,} test rows of {data_name}." if test_size
+                else f"Test figures use every test row of {data_name}.")
+    return (f"Test figures use a seeded random sample of {test_size} of the 25,000 test reviews."
+            if test_size else "Test figures use all 25,000 test reviews.")
+
+
+def general_training_data(results: dict, job, data_args, data_name: str) -> str:
+    """What a general job trained on: its labelled rows and the LM's text."""
+    labelled = results.get("sentiment", {}).get("train_reviews")
+    rows = f"{labelled:,} labelled rows of {data_name}" if labelled else f"the labelled rows of {data_name}"
+    unlabelled = results.get("unlabeled_texts")
+    lm_text = (f"their text and {unlabelled:,} unlabelled texts" if unlabelled and data_args.lm_unlabeled
+               else "their text")
+    start = f", starting from the language model in `{results['lm_init_from']}`" if results.get("lm_init_from") else ""
+    return (f"The classifier trained on {rows} ({validation_note(job, data_args)}); the language model on "
+            f"{lm_text}{start}.")
 
 
 def draw_curves(model_dir: Path) -> str | None:

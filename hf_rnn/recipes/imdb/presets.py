@@ -156,10 +156,10 @@ PRESETS = {
 }
 
 
-def preset_for(name: str, bf16: bool) -> dict:
+def preset_for(name: str, bf16: bool, presets: dict | None = None) -> dict:
     """The preset's sections as a job runs them: with its `float32` section's values over the others where bfloat16
     is off, since a preset sized by bfloat16's speed overruns its time on a host that trains in float32."""
-    preset = PRESETS[name]
+    preset = (presets or PRESETS)[name]
     if bf16 or "float32" not in preset:
         return preset
     return {**preset, **{section: {**preset[section], **values}
