@@ -137,11 +137,25 @@ def labelled(**overrides):
 @pytest.mark.parametrize("members, message", [
     ([labelled(), labelled(vocab_size=40)], "share vocab_size"),
     ([labelled(), tiny_config(num_labels=2)], "share id2label"),
-    ([tiny_config(num_labels=1, problem_type="regression")] * 2, "problem_type='regression'"),
+    ([tiny_config(num_labels=1, problem_type="regression")] * 2, r"problem types \['regression'\]"),
+    ([tiny_config(num_labels=3, problem_type="multi_label_classification"), tiny_config(num_labels=3)],
+     "one kind"),
 ])
 def test_members_that_disagree_are_refused(members, message):
     with pytest.raises(ValueError, match=message):
         RNNEnsembleConfig(members=members)
+
+
+def test_a_multi_label_ensemble_averages_each_labels_probability():
+    torch.manual_seed(0)
+    config = tiny_config(num_labels=3, problem_type="multi_label_classification")
+    members = [RNNForSequenceClassification(config).eval() for _ in range(2)]
+    ensemble = RNNEnsembleForSequenceClassification.from_members(*members).eval()
+    assert ensemble.config.problem_type == "multi_label_classification"
+    ids = torch.randint(3, config.vocab_size, (2, 7))
+    with torch.no_grad():
+        expected = torch.stack([member(ids).logits.sigmoid() for member in members]).mean(0)
+        assert torch.allclose(ensemble(ids).logits.sigmoid(), expected, atol=1e-6)
 
 
 def test_an_ensemble_without_members_is_refused():

@@ -97,6 +97,11 @@ class JobArguments:
                 "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto, and in "
                 "fp32 trains a shorter LM to keep its time (presets.py). TrainingArguments' own --bf16 flag, when "
                 "given, wins."})
+    lm_steps: int | None = field(default=None, metadata={
+        "help": "Training steps of each LM stage, over the preset's (TrainingArguments' --max_steps sizes every "
+                "stage at once)."})
+    classifier_epochs: float | None = field(default=None, metadata={
+        "help": "Epochs of each classifier stage, over the preset's."})
     push_to_hub: bool = field(default=False, metadata={
         "help": "Push the finished model folder (weights, tokenizer, code and its model card) to the Hub; the token "
                 "comes from `hf auth login` or $HF_TOKEN."})
@@ -159,12 +164,21 @@ def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dic
                         member: int = 1) -> TrainingArguments:
     """TrainingArguments for one stage: common settings, then the preset's, then the user's command line; the
     `member`-th classifier of a direction trains with the job's training seed + member - 1."""
-    settings = {**COMMON[kind], **overrides, "bf16": uses_bfloat16(job.precision), **user}
+    settings = {**COMMON[kind], **overrides, **stage_size(job, kind), "bf16": uses_bfloat16(job.precision), **user}
     settings.update(cpu_bfloat16_settings(settings["bf16"]))
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
     seed = (job.seed if job.training_seed is None else job.training_seed) + member - 1
     return TrainingArguments(output_dir=str(Path(job.output_dir) / stage), seed=seed, **settings)
+
+
+def stage_size(job: JobArguments, kind: str) -> dict:
+    """The job's own sizing of a kind of stage (`lm_steps`, `classifier_epochs`), when set."""
+    if kind == "lm" and job.lm_steps:
+        return {"max_steps": job.lm_steps}
+    if kind == "classifier" and job.classifier_epochs:
+        return {"num_train_epochs": job.classifier_epochs, "max_steps": -1}
+    return {}
 
 
 def uses_bfloat16(precision: str) -> bool:

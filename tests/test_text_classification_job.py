@@ -1,0 +1,153 @@
+"""`hf-rnn train`: one command trains, evaluates and publishes a classifier for any labelled text.
+
+Tiny synthetic sets whose classes a word gives away, so a job that stops learning fails (accuracy >= 0.9), run once
+per module and shared by the tests.
+"""
+
+import json
+import random
+
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+from hf_rnn.cli import main as cli_main
+from hf_rnn.inference import load_classifier, predict_reviews
+from hf_rnn.recipes.text_classification import main as train_main
+from hf_rnn.recipes.text_classification.budget import make_plan, parse_duration
+
+CUES = {"billing": "invoice", "login": "password", "shipping": "parcel"}
+FILLER = "please help me with this problem today thanks the a my it is was".split()
+
+TINY = ["--preset", "quick", "--config_overrides", "embedding_size=16,hidden_size=32,num_sampled=64",
+        "--vocab_size", "200", "--min_frequency", "1", "--max_lm_documents", "300", "--block_size", "16",
+        "--lm_streams", "0", "--ngram_logistic_weight", "0", "--ngram_logistic_rating_weight", "0",
+        "--logging_steps", "5", "--save_steps", "1000", "--lm_steps", "60"]
+
+
+def ticket(rng, cue_words):
+    words = rng.choices(FILLER, k=rng.randint(4, 10))
+    for cue in cue_words:
+        words.insert(rng.randrange(len(words) + 1), cue)
+    return " ".join(words)
+
+
+def write_tickets(folder, n_train=240, n_test=60, seed=0):
+    rng = random.Random(seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        rows = [{"subject": "ticket", "body": ticket(rng, [CUES[label]]), "queue": label}
+                for label in (rng.choice(sorted(CUES)) for _ in range(n))]
+        pd.DataFrame(rows).to_csv(folder / f"{split}.csv", index=False)
+
+
+def write_tagged(folder, n_train=240, n_test=60, seed=1):
+    rng = random.Random(seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        rows = []
+        for _ in range(n):
+            tags = sorted(rng.sample(sorted(CUES), rng.randint(1, 2)))
+            rows.append({"text": ticket(rng, [CUES[tag] for tag in tags]), "tags": tags})
+        (folder / f"{split}.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+
+
+@pytest.fixture(scope="module")
+def string_label_job(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tickets")
+    write_tickets(folder)
+    out = folder / "run"
+    results = train_main(["--train_file", str(folder / "train.csv"), "--test_file", str(folder / "test.csv"),
+                          "--text_column", "subject,body", "--label_column", "queue", "--output_dir", str(out),
+                          "--classifier_epochs", "6"] + TINY)
+    return out, results
+
+
+@pytest.fixture(scope="module")
+def multi_label_job(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tagged")
+    write_tagged(folder)
+    out = folder / "run"
+    results = train_main(["--train_file", str(folder / "train.jsonl"), "--test_file", str(folder / "test.jsonl"),
+                          "--label_column", "tags", "--output_dir", str(out), "--classifier_epochs", "6",
+                          "--backward", "true"] + TINY)
+    return out, results
+
+
+def test_string_labels_learn_and_publish_with_their_names(string_label_job):
+    out, results = string_label_job
+    assert results["sentiment"]["test_accuracy"] >= 0.9
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert set(config["id2label"].values()) == set(CUES)
+    assert config["problem_type"] == "single_label_classification"
+    assert json.loads((out / "results.json").read_text())["sentiment"]["test_accuracy"] == \
+        results["sentiment"]["test_accuracy"]
+
+
+def test_pipeline_scores_equal_the_stage_models_softmax(string_label_job):
+    out, _ = string_label_job
+    text = "ticket my parcel is late please help"
+    served = pipeline("text-classification", model=str(out / "model"), top_k=None)([text])[0]
+    stage = AutoModelForSequenceClassification.from_pretrained(out / "sentiment")
+    tokenizer = AutoTokenizer.from_pretrained(out / "sentiment")
+    with torch.no_grad():
+        probs = stage(**tokenizer(text, return_tensors="pt")).logits.softmax(-1)[0]
+    expected = {stage.config.id2label[i]: float(p) for i, p in enumerate(probs)}
+    assert {entry["label"]: entry["score"] for entry in served} == pytest.approx(expected, abs=1e-5)
+    assert max(served, key=lambda entry: entry["score"])["label"] == "shipping"
+
+
+def test_cli_predict_json_equals_the_library_call(string_label_job, capsys):
+    out, _ = string_label_job
+    texts = ["I forgot my password", "where is the invoice"]
+    cli_main(["predict", str(out / "model"), *texts])
+    printed = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    library = predict_reviews(load_classifier(str(out / "model")), texts)
+    assert [{k: v for k, v in row.items() if k != "text"} for row in printed] == library
+    assert [row["label"] for row in library] == ["login", "billing"]
+
+
+def test_a_rerun_resumes_every_finished_stage_and_reports_the_same(string_label_job, tmp_path):
+    out, results = string_label_job
+    again = train_main(["--train_file", str(out.parent / "train.csv"), "--test_file", str(out.parent / "test.csv"),
+                        "--text_column", "subject,body", "--label_column", "queue", "--output_dir", str(out),
+                        "--classifier_epochs", "6"] + TINY)
+    assert again["sentiment"] == results["sentiment"]
+    assert set(again["resumed_stages"]) >= {"tokenizer", "lm", "sentiment"}
+
+
+def test_multi_label_learns_thresholds_and_predicts_label_sets(multi_label_job):
+    out, results = multi_label_job
+    assert results["ensemble"]["test_f1_micro"] >= 0.9
+    chosen = results["multi_label_threshold"]
+    assert 0.05 <= chosen["multi_label_threshold"] <= 0.95 and chosen["chosen_on"] == "validation"
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert config["multi_label_threshold"] == chosen["multi_label_threshold"]
+    [both, one] = predict_reviews(load_classifier(str(out / "model")),
+                                  ["my invoice and my password please", "the parcel is here"])
+    assert both["labels"] == ["billing", "login"] and one["labels"] == ["shipping"]
+
+
+def test_bad_label_column_is_one_line_on_the_command_line(tmp_path, capsys):
+    write_tickets(tmp_path, 20, 5)
+    with pytest.raises(SystemExit, match=r"no column 'queu'.*Did you mean 'queue'"):
+        cli_main(["train", "--train_file", str(tmp_path / "train.csv"), "--text_column", "subject,body",
+                  "--label_column", "queu",
+                  "--output_dir", str(tmp_path / "run")])
+
+
+def test_parse_duration():
+    assert parse_duration("15m") == 900 and parse_duration("1.5h") == 5400 and parse_duration("90") == 90
+    with pytest.raises(ValueError, match="--time_budget 'soon'"):
+        parse_duration("soon")
+
+
+def test_plan_fits_its_time_and_drops_the_backward_direction_first():
+    counts = {"lm_tokens": 1_000_000, "train_rows": 5_000, "train_tokens": 60_000, "evaluated_tokens": 10_000,
+              "mean_train_length": 12}
+    speed = {"lm_step_s": 0.1, "classifier_tokens_per_s": 10_000}
+    roomy = make_plan(3_000, counts, speed, 64, 32, 32, backward=True)
+    assert roomy["backward"] and sum(roomy["planned_s"].values()) <= 3_000
+    tight = make_plan(60, counts, speed, 64, 32, 32, backward=True)
+    assert not tight["backward"] and sum(tight["planned_s"].values()) <= 60 * 1.05
+    assert roomy["lm_steps"] <= 10 * roomy["lm_steps_per_epoch"]  # at most ten passes over the LM's text
