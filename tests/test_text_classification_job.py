@@ -151,3 +151,22 @@ def test_plan_fits_its_time_and_drops_the_backward_direction_first():
     tight = make_plan(60, counts, speed, 64, 32, 32, backward=True)
     assert not tight["backward"] and sum(tight["planned_s"].values()) <= 60 * 1.05
     assert roomy["lm_steps"] <= 10 * roomy["lm_steps_per_epoch"]  # at most ten passes over the LM's text
+
+
+def test_time_limit_stops_training_once_its_seconds_have_passed():
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl
+
+    from hf_rnn.training.callbacks import TimeLimitCallback
+
+    callback, control = TimeLimitCallback(0.05), TrainerControl()
+    state = SimpleNamespace(global_step=3, max_steps=10)
+    callback.on_train_begin(None, state, control)
+    assert not callback.on_step_end(None, state, control).should_training_stop
+    import time
+
+    time.sleep(0.06)
+    assert callback.on_step_end(None, state, control).should_training_stop
+    with pytest.raises(ValueError, match="positive"):
+        TimeLimitCallback(0)

@@ -86,6 +86,11 @@ class ULMFiTArguments:
         "help": "Classifiers: average the weights over training from this share of the steps on (stochastic weight "
                 "averaging) and keep the average, e.g. 0.5 for the second half (0 = off)."})
 
+    lm_time_limit: float = field(default=0.0, metadata={
+        "help": "Stop each LM stage's training after this many seconds (0 = off); --time_budget sets it."})
+    classifier_time_limit: float = field(default=0.0, metadata={
+        "help": "Stop each classifier stage's training after this many seconds (0 = off); --time_budget sets it."})
+
     def __post_init__(self):
         if not 0.0 <= self.weight_averaging_start < 1.0:  # else refused only when the first classifier starts
             raise ValueError(f"--weight_averaging_start {self.weight_averaging_start}: pass the share of a "

@@ -1,5 +1,8 @@
-"""TrainerCallbacks for fine-tuning: ULMFiT's gradual unfreezing, and weight averaging over the end of training."""
+"""TrainerCallbacks for fine-tuning: ULMFiT's gradual unfreezing, weight averaging over the end of training, and a
+stage's time limit."""
 
+import logging
+import time
 from pathlib import Path
 
 import torch
@@ -9,6 +12,32 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .optim import layer_groups
+
+logger = logging.getLogger(__name__)
+
+
+class TimeLimitCallback(TrainerCallback):
+    """Stop training once `seconds` have passed since it began (in this process), saving as at the end.
+
+    The safety net of a time-budgeted job (`--time_budget`): its plan sizes each stage from measured speed, and a
+    machine that slows down mid-run (another process on the cores) must not overrun the budget. Stopping early leaves
+    the schedule unfinished, so the log says at which step it stopped.
+    """
+
+    def __init__(self, seconds: float):
+        if seconds <= 0:
+            raise ValueError(f"A time limit must be positive seconds (got {seconds}).")
+        self.seconds, self.started = seconds, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.started is not None and time.monotonic() - self.started > self.seconds:
+            logger.warning("Time limit of %.0f s reached at step %d of %d: training stops here.", self.seconds,
+                           state.global_step, state.max_steps)
+            control.should_training_stop = True
+        return control
 
 
 class GradualUnfreezingCallback(TrainerCallback):

@@ -37,7 +37,7 @@ from ..data import (
 from ..tokenization import batch_iterator, train_word_level_tokenizer
 from .adversarial import AdversarialArguments, AdversarialLengthGroupedTrainer
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
-from .callbacks import GradualUnfreezingCallback, WeightAveragingCallback
+from .callbacks import GradualUnfreezingCallback, TimeLimitCallback, WeightAveragingCallback
 from .hub import publish
 from .lm_transfer import load_pretrained_lm
 from .metrics import compute_metrics_for, perplexity
@@ -136,7 +136,7 @@ def new_model_config(tokenizer, model_args: ModelArguments, **extra) -> RNNConfi
 
 
 def make_trainer(model, training_args, ulmfit: ULMFiTArguments, num_steps: int, trainer_class=Trainer,
-                 average_weights: bool = False, **kwargs):
+                 average_weights: bool = False, time_limit: float = 0.0, **kwargs):
     """A Trainer with ULMFiT's optimizer, schedule and (optionally) gradual unfreezing; `average_weights`: and the
     weight averaging of `ulmfit.weight_averaging_start`, when set (classifiers)."""
     optimizers = build_optimizer(model, training_args.learning_rate, num_steps, ulmfit.discriminative_decay,
@@ -147,6 +147,8 @@ def make_trainer(model, training_args, ulmfit: ULMFiTArguments, num_steps: int, 
         callbacks.append(GradualUnfreezingCallback(model, ulmfit.gradual_unfreezing_steps))
     if average_weights and ulmfit.weight_averaging_start:
         callbacks.append(WeightAveragingCallback(ulmfit.weight_averaging_start))
+    if time_limit:
+        callbacks.append(TimeLimitCallback(time_limit))
     return trainer_class(model=model, args=training_args, optimizers=optimizers, callbacks=callbacks, **kwargs)
 
 
@@ -234,6 +236,7 @@ def train_language_model(tokenizer, train, valid, data_args: DataArguments, mode
         ulmfit = dataclasses.replace(ulmfit, discriminative_decay=1.0, gradual_unfreezing_steps=0)
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, None if streamed else len(train)),
                            trainer_class=StatefulLMTrainer if data_args.lm_streams else Trainer,
+                           time_limit=ulmfit.lm_time_limit,
                            train_dataset=train, eval_dataset=valid, processing_class=tokenizer,
                            data_collator=lm_collator(tokenizer))
     metrics = train_and_save(trainer, training_args.output_dir)
@@ -371,7 +374,7 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
                              label_feature=training_label_feature(dsd))
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
                            trainer_class=AdversarialLengthGroupedTrainer if extra else LengthGroupedTrainer,
-                           average_weights=True,
+                           average_weights=True, time_limit=ulmfit.classifier_time_limit,
                            train_dataset=features["train"],
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
                            data_collator=classification_collator(tokenizer),

@@ -251,8 +251,7 @@ def ngram_for_heads(ngram: NgramLogisticArguments, two_heads: bool) -> NgramLogi
     sentiment and rating models, or data without ratings) the bag's share of the stars has nothing to join."""
     if two_heads or ngram.ngram_logistic_rating_weight == 0:
         return ngram
-    log = logger.warning if ngram.ngram_logistic_weight == 0 else logger.info  # a preset's share, for IMDB's stars
-    log("--ngram_logistic_rating_weight %s ignored: the published model has no rating head (use --heads "
+    logger.warning("--ngram_logistic_rating_weight %s ignored: the published model has no rating head (use --heads "
                    "shared, with ratings in the data, to give the bag its share of the stars).",
                    ngram.ngram_logistic_rating_weight)
     return dataclasses.replace(ngram, ngram_logistic_rating_weight=0.0)

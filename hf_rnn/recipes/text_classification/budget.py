@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from ...training.adversarial import AdversarialArguments
-from ...training.args import DataArguments, ModelArguments, TokenizerArguments
+from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from ...training.recipes import classifier_head, new_model_config, prepare_tokenizer
 from ..imdb.job import JobArguments, Task, uses_bfloat16, with_config_preset, with_preset
 from ..imdb.presets import COMMON, preset_for
@@ -40,6 +40,8 @@ MAX_CLASSIFIER_EPOCHS = 10
 LM_SHARE = 0.5  # of the time left after the tokenizer, for the LM stage(s), when there is text enough
 INFERENCE_SPEEDUP = 3.0  # evaluation reads tokens about this much faster than training does (no backward pass)
 PROBE_STEPS = 4
+STAGE_OVERHEAD_S = 10.0  # a stage's set-up, final evaluation and saving, beside its training steps
+LIMIT_SLACK = 1.15  # a stage's training stops at this multiple of its planned time (TimeLimitCallback)
 
 
 def parse_duration(text: str) -> float:
@@ -75,8 +77,10 @@ def apply_time_budget(budget_s: float, task: Task, job: JobArguments, data_args,
     save_plan(Path(job.output_dir), plan)
     print_plan(plan)
     sized = resized_preset(preset, plan, "max_steps" in user or "num_train_epochs" in user)
-    return Task(load=task.load, presets={**task.presets, job.preset: sized}, card=task.card), dataclasses.replace(
-        job, backward=plan["backward"]), explicit | {"backward"}
+    limits = dataclasses.replace(ulmfit or ULMFiTArguments(), lm_time_limit=plan["limits_s"]["lm"],
+                                 classifier_time_limit=plan["limits_s"]["classifier"])
+    return (Task(load=task.load, presets={**task.presets, job.preset: sized}, card=task.card),
+            dataclasses.replace(job, backward=plan["backward"]), limits, explicit | {"backward"})
 
 
 def token_counts(tokenizer, dsd, data: DataArguments) -> dict:
@@ -84,7 +88,7 @@ def token_counts(tokenizer, dsd, data: DataArguments) -> dict:
     count = lambda texts: sum(len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"])
     lm_sources = [dsd[s]["text"] for s in (("train", "unsupervised") if data.lm_unlabeled else ("train",)) if s in dsd]
     lm_texts = [text for texts in lm_sources for text in texts][: data.max_lm_documents or None]
-    train_ids = tokenizer(dsd["train"]["text"], add_special_tokens=False)["input_ids"]
+    train_ids = tokenizer(list(dsd["train"]["text"]), add_special_tokens=False)["input_ids"]
     cut = [min(len(ids), data.max_length or len(ids)) for ids in train_ids]
     evaluated = sum(count(dsd[s]["text"]) for s in ("validation", "test") if s in dsd)
     return {"lm_tokens": count(lm_texts), "train_rows": len(cut), "train_tokens": sum(cut),
@@ -150,17 +154,20 @@ def plan_for(seconds, counts, speed, block_size, lm_batch, cls_batch, directions
     lm_time = min(seconds * LM_SHARE / directions, MAX_LM_EPOCHS * lm_steps_per_epoch * speed["lm_step_s"])
     lm_steps = max(1, int(lm_time / speed["lm_step_s"]))
     evaluation = counts["evaluated_tokens"] / (speed["classifier_tokens_per_s"] * INFERENCE_SPEEDUP)
-    per_classifier = (seconds - directions * lm_steps * speed["lm_step_s"]) / directions - evaluation
+    overhead = 2 * directions * STAGE_OVERHEAD_S
+    per_classifier = (seconds - overhead - directions * lm_steps * speed["lm_step_s"]) / directions - evaluation
     epoch_s = adversarial_factor * counts["train_tokens"] / speed["classifier_tokens_per_s"]
     steps_per_epoch = max(1, math.ceil(counts["train_rows"] / cls_batch))
     wanted = min(MAX_CLASSIFIER_EPOCHS, max(2, math.ceil(TARGET_CLASSIFIER_STEPS / steps_per_epoch)))
     epochs = max(0.5, min(float(wanted), round(per_classifier / epoch_s, 1)))
-    planned = {"tokenizer": 0.0, "lm": lm_steps * speed["lm_step_s"],
-               "sentiment": epochs * epoch_s + evaluation}
+    planned = {"tokenizer": 0.0, "lm": lm_steps * speed["lm_step_s"] + STAGE_OVERHEAD_S,
+               "sentiment": epochs * epoch_s + evaluation + STAGE_OVERHEAD_S}
     if directions == 2:
         planned.update(lm_backward=planned["lm"], sentiment_backward=planned["sentiment"])
+    limits = {"lm": LIMIT_SLACK * lm_steps * speed["lm_step_s"], "classifier": LIMIT_SLACK * epochs * epoch_s}
     return {"backward": directions == 2, "lm_steps": lm_steps, "lm_steps_per_epoch": lm_steps_per_epoch,
-            "classifier_epochs": epochs, "classifier_steps_per_epoch": steps_per_epoch, "planned_s": planned}
+            "classifier_epochs": epochs, "classifier_steps_per_epoch": steps_per_epoch, "planned_s": planned,
+            "limits_s": limits}
 
 
 def resized_preset(preset: dict, plan: dict, user_sized: bool) -> dict:

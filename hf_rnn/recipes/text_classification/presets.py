@@ -11,9 +11,11 @@ IMDB_ONLY_DATA = ("max_train_samples", "max_eval_samples", "max_test_samples")
 
 
 def without_imdb_sizes(preset: dict) -> dict:
-    """A preset with its data section's row counts removed (its float32 section's too)."""
+    """A preset without IMDB's row counts, and without the bag's share of a star-rating head (a task with a second
+    head sets it: --ngram_logistic_rating_weight)."""
     data = {k: v for k, v in preset.get("data", {}).items() if k not in IMDB_ONLY_DATA}
-    return {**preset, "data": data}
+    bag = {k: v for k, v in preset.get("ngram_logistic", {}).items() if k != "ngram_logistic_rating_weight"}
+    return {**preset, "data": data, "ngram_logistic": bag}
 
 
 PRESETS = {name: without_imdb_sizes(preset) for name, preset in IMDB_PRESETS.items()}
