@@ -36,8 +36,8 @@ class AdversarialArguments:
     entropy_weight: float = field(default=0.0, metadata={
         "help": "Weight of entropy minimisation of the predictions on unlabeled batches (0 = off)."})
     adversarial_epsilon: float = field(default=0.02, metadata={
-        "help": "Size of a perturbation relative to the L2 norm of the row's embeddings (measured: docs/results.md, "
-                "section 'Adversarial training')."})
+        "help": "Size of a perturbation relative to the L2 norm of the row's embeddings (measured in "
+                "docs/results.md, section 'Adversarial training')."})
     vat_xi: float = field(default=1e-3, metadata={
         "help": "Relative size of VAT's finite-difference step (its one power iteration)."})
     adversarial_main_head_only: bool = field(default=False, metadata={
