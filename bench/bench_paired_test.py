@@ -22,12 +22,10 @@ from scipy.stats import binomtest
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-from hf_rnn.data import classification_collator, classification_features, load_reviews
-from hf_rnn.data.classification import TWO_HEAD_TARGET
+from hf_rnn.data import TWO_HEAD_TARGET, classification_collator, classification_features, load_reviews
 from hf_rnn.machine import cpu_bfloat16_settings
-from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.recipes.imdb import PRESETS
-from hf_rnn.training import DataArguments
+from hf_rnn.training import DataArguments, ratings_from_outputs
 
 
 def model_outputs(stage_dir: Path, split, target: str, max_length: int,

@@ -9,7 +9,8 @@ from .batching import (
     lm_collator,
     padded_fraction,
 )
-from .classification import TARGETS, auxiliary_label_names, classification_features, id2label, make_targets
+from .classification import (TARGETS, TWO_HEAD_TARGET, auxiliary_label_names, classification_features, id2label,
+                             make_targets)
 from .corpus import held_out_split, load_text_corpus, materialize
 from .lm import check_stream_training_args, group_blocks, lm_blocks
 from .lm_stream import stream_ordered_blocks, streamed_lm_blocks
