@@ -14,8 +14,7 @@ import shutil
 from pathlib import Path
 
 from common import results_dir, write_results
-from hf_rnn.recipes.imdb import PRESETS, run_imdb
-from hf_rnn.recipes.imdb.presets import preset_for
+from hf_rnn.recipes.imdb import PRESETS, preset_for, run_imdb
 from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
 from hf_rnn.recipes.imdb.model_card import (BACKWARD_STAGES, ENSEMBLE_STAGES, FORWARD_STAGES, member_seeds,
                                             recorded_stage_seconds)

@@ -173,7 +173,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    # (batch, time, classifier vocab, LM vocab, embedding, hidden): design.md's measured shapes
+    # (batch, time, classifier vocab, LM vocab, embedding, hidden): the shapes the presets were sized by
     shape = (8, 64, 5000, 2000, 64, 128) if args.quick else (32, 256, 30000, 10000, 300, 512)
     repeats = 2 if args.quick else 3
     gen_lengths = (16, 64) if args.quick else (64, 256, 1024)

@@ -22,11 +22,10 @@ from scipy.stats import binomtest
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-from hf_rnn.data import classification_collator, classification_features, load_reviews
-from hf_rnn.data.classification import TWO_HEAD_TARGET
+from hf_rnn.data import TWO_HEAD_TARGET, classification_collator, classification_features, load_reviews
 from hf_rnn.machine import cpu_bfloat16_settings
-from hf_rnn.training.metrics import ratings_from_outputs
 from hf_rnn.recipes.imdb import PRESETS
+from hf_rnn.training import DataArguments, ratings_from_outputs
 
 
 def model_outputs(stage_dir: Path, split, target: str, max_length: int,
@@ -50,7 +49,7 @@ def evaluated_length(stage_dir: Path, preset: str) -> int:
     """Tokens per review the job evaluated a stage on (0: whole reviews): recorded in its stage_done.json since
     `--eval_max_length`, else the preset's training length, which evaluation used before."""
     done = json.loads((Path(stage_dir) / "stage_done.json").read_text())
-    return done.get("eval_max_length", PRESETS[preset]["data"]["max_length"])
+    return done.get("eval_max_length", PRESETS[preset]["data"].get("max_length", DataArguments.max_length))
 
 
 def _unsort(sorted_rows: np.ndarray, order: np.ndarray) -> np.ndarray:

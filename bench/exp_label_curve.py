@@ -34,7 +34,7 @@ NB_LR = "NB-weighted LR"
 CONDITIONS = (SCRATCH, TRAIN_ONLY_LM, MAIN_LM, NB_LR)
 NB_LR_C = (1, 10, 100, 1000)  # chosen on validation per run
 # From scratch, the rate is chosen on validation at `scratch_pilot_labels` (seed 0): the preset's 1e-2, chosen for a
-# pretrained encoder, left a random one at chance from 300 labels on (session 9's rows of bench/results/label_curve).
+# pretrained encoder, left a random one at chance from 300 labels on (an earlier label curve, kept in git history).
 SCRATCH_LEARNING_RATES = (3e-4, 1e-3, 3e-3)
 PILOT_TABLE = "From-scratch learning rate"
 ARCHITECTURE_FIELDS = ("cell_type", "embedding_size", "hidden_size", "num_hidden_layers", "bidirectional",

@@ -23,7 +23,7 @@ def cpu_name_and_vector_unit() -> tuple[str, str | None]:
 def bfloat16_is_fast() -> bool:
     """Whether bfloat16 autocast trains faster than float32 here: on a GPU that supports it, or a CPU with AMX,
     whose tiles multiply bfloat16 matrices (the full preset's LM and classifier steps about 2x faster on the
-    AVX-512 + AMX host: docs/results.md, "Bfloat16 autocast (lever 5)"). Elsewhere the CPU converts bfloat16 in
+    AVX-512 + AMX host: docs/results.md, "Bfloat16 autocast"). Elsewhere the CPU converts bfloat16 in
     software."""
     import torch  # here, so that naming the host does not need torch
 

@@ -182,25 +182,6 @@ def test_the_main_job_benchmark_gives_each_further_seed_its_own_rows_before_the_
     assert [row["model"] for row in bench_imdb.rows_for(results)[1]] == models
 
 
-def test_the_members_benchmark_pairs_as_many_forward_members_as_backward_ones():
-    import bench_ensemble_members
-
-    directions = {"forward": ["f1", "f2"], "backward": ["b1", "b2"]}
-    subsets = list(bench_ensemble_members.balanced_subsets(directions))
-    assert subsets == [(1, ("f1", "b1")), (1, ("f1", "b2")), (1, ("f2", "b1")), (1, ("f2", "b2")),
-                       (2, ("f1", "f2", "b1", "b2"))]
-
-
-def test_the_members_benchmark_names_the_fix_for_a_run_without_an_ensemble_or_validation_outputs(tmp_path):
-    import bench_ensemble_members
-
-    with pytest.raises(SystemExit, match="no finished ensemble stage: pass the folder of a job run with"):
-        bench_ensemble_members.run_members(tmp_path)
-    (tmp_path / "sentiment").mkdir()
-    with pytest.raises(SystemExit, match="a final-fit run trained on the validation reviews; pass --split test"):
-        bench_ensemble_members.saved_outputs(tmp_path, ["sentiment"], "validation")
-
-
 @pytest.mark.parametrize("config, expected", [
     ({"auxiliary_label_names": ["1", "2"]}, True),
     ({"members": [{"auxiliary_label_names": ["1", "2"]}, {"auxiliary_label_names": ["1", "2"]}]}, True),
@@ -214,29 +195,6 @@ def test_the_paired_test_reads_the_rating_head_of_a_two_head_model_or_ensemble(c
     assert bench_paired_test.has_second_head(config) is expected
 
 
-def test_the_ensemble_gain_pairs_the_ensemble_with_each_direction_on_the_same_reviews():
-    pytest.importorskip("sklearn")
-    import numpy as np
-    import bench_ensemble_gain
-
-    right = lambda *flags: {"sentiment_right": np.array(flags, dtype=bool)}
-    outputs = {"forward": right(1, 0, 0, 1), "backward": right(1, 1, 0, 0), "ensemble": right(1, 1, 1, 1)}
-    rows = bench_ensemble_gain.comparison_rows(outputs, "sentiment_right")
-    assert [(row["ensemble vs"], row["only ours right"], row["only theirs right"]) for row in rows] == [
-        ("forward", 2, 0), ("backward", 2, 0)]
-    assert rows[0]["difference"] == 0.5
-
-
-def test_the_ensemble_gain_refuses_validation_figures_of_a_final_fit_run(tmp_path):
-    pytest.importorskip("sklearn")
-    import bench_ensemble_gain
-
-    (tmp_path / "sentiment").mkdir()
-    (tmp_path / "sentiment" / "stage_done.json").write_text(json.dumps({"test_accuracy": 0.9, "train_reviews": 25000}))
-    with pytest.raises(SystemExit, match="final-fit run trained on the validation reviews.*without --final_fit"):
-        bench_ensemble_gain.split_outputs(tmp_path, "validation", reviews=None, preset="quick")
-
-
 def test_paired_benches_re_evaluate_a_stage_at_the_length_the_job_evaluated_it(tmp_path):
     pytest.importorskip("sklearn")
     from bench_paired_test import evaluated_length
@@ -247,61 +205,3 @@ def test_paired_benches_re_evaluate_a_stage_at_the_length_the_job_evaluated_it(t
     (tmp_path / "older" / "stage_done.json").write_text(json.dumps({"test_accuracy": 0.9}))
     assert evaluated_length(tmp_path / "whole", "full") == 0
     assert evaluated_length(tmp_path / "older", "full") == 512 and evaluated_length(tmp_path / "older", "quick") == 256
-
-
-def test_comparing_two_runs_pairs_their_predictions_review_by_review():
-    import datasets
-    import bench_compare_runs
-
-    test = datasets.Dataset.from_dict({"label": [1, 0, 1, 0], "rating": [9, 2, 7, 4]})
-    ours = {"sentiment": np.array([1, 0, 1, 1]), "median": np.array([9, 2, 8, 4]),
-            "most likely": np.array([9, 1, 7, 4])}
-    theirs = {"sentiment": np.array([1, 1, 0, 1]), "median": np.array([8, 2, 8, 3]),
-              "most likely": np.array([9, 2, 8, 3])}
-    sections = bench_compare_runs.comparison_sections(ours, theirs, test)
-    sentiment, most_likely, median = sections["Right more often (McNemar)"][0]
-    assert (sentiment["only ours right"], sentiment["only theirs right"]) == (2, 0)
-    assert (most_likely["only ours right"], most_likely["only theirs right"]) == (2, 1)
-    assert (median["only ours right"], median["only theirs right"]) == (2, 0)
-    (closer,) = sections["Rating: which is closer (sign test)"][0]
-    assert (closer["ours closer"], closer["theirs closer"], closer["ties"]) == (2, 0, 2)
-    sentiment_only = bench_compare_runs.comparison_sections({"sentiment": ours["sentiment"]}, theirs, test)
-    assert list(sentiment_only) == ["Right more often (McNemar)"]
-
-
-def test_the_stars_polarity_moves_the_sentiment_by_its_share():
-    import bench_stars_polarity
-
-    sentiment = np.array([[0.6, 0.4], [0.2, 0.8]])
-    stars = np.zeros((2, 10))
-    stars[0, 7], stars[1, [1, 8]] = 1.0, 0.5  # review 0: all on 8 stars; review 1: half on 2, half on 9
-    np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 0.0), sentiment)
-    np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 0.5),
-                               [[0.3, 0.7], [0.35, 0.65]])
-    np.testing.assert_allclose(bench_stars_polarity.sentiment_with_stars(sentiment, stars, 1.0),
-                               [[0.0, 1.0], [0.5, 0.5]])
-
-
-def test_weight_averaging_is_paired_against_the_trained_weights_on_each_review():
-    import bench_weight_averaging
-
-    labels = np.array([[1, 8], [0, 1], [1, 6]])
-    onehot = lambda rows, width: np.eye(width)[rows]
-    trained = (onehot([1, 1, 0], 2), onehot([8, 1, 5], 10), labels)  # sentiment: right, wrong, wrong
-    averaged = (onehot([1, 0, 1], 2), onehot([8, 2, 5], 10), labels)  # sentiment: all right; stars: one fewer
-    rows, tests = bench_weight_averaging.comparison("forward", trained, averaged)
-    assert [row["weights"] for row in rows] == ["as trained", "averaged"]
-    assert rows[0]["sentiment"] == pytest.approx(1 / 3) and rows[1]["sentiment"] == 1.0
-    sentiment, exact = tests
-    assert (sentiment["only ours right"], sentiment["only theirs right"]) == (2, 0)
-    assert (exact["only ours right"], exact["only theirs right"]) == (0, 1)
-
-
-def test_weight_averaging_reads_the_trained_weights_last_evaluation(tmp_path):
-    import bench_weight_averaging
-
-    history = [{"eval_accuracy": 0.9, "epoch": 1}, {"loss": 0.3}, {"eval_accuracy": 0.92, "epoch": 2},
-               {"validation_accuracy": 0.93}]
-    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
-    assert bench_weight_averaging.last_evaluation(tmp_path, "validation") == 0.92
-    assert bench_weight_averaging.last_evaluation(tmp_path, "test") is None

@@ -75,7 +75,7 @@ def test_every_preset_builds_a_valid_config_and_training_arguments(name, tmp_pat
     from hf_rnn.recipes.imdb import COMMON
 
     for preset in (preset_for(name, bf16=True), preset_for(name, bf16=False)):
-        RNNConfig(vocab_size=preset["tokenizer"]["vocab_size"], **preset["model"])  # validates every field
+        RNNConfig(vocab_size=preset["tokenizer"].get("vocab_size", 30_000), **preset["model"])  # validates each field
         for kind, stage in (("lm", "lm_training"), ("classifier", "classifier_training")):
             args = TrainingArguments(output_dir=str(tmp_path), **{**COMMON[kind], **preset[stage]})
             if kind == "lm":  # the carried state needs one stream per batch row
@@ -88,7 +88,7 @@ def test_the_full_preset_trains_a_shorter_lm_where_it_runs_in_float32():
     assert (in_fp32["lm_training"]["per_device_train_batch_size"], in_fp32["data"]["lm_streams"]) == (32, 32)
     assert in_fp32["lm_training"]["max_steps"] < in_bf16["lm_training"]["max_steps"]
     assert in_fp32["lm_training"]["save_steps"] == in_bf16["lm_training"]["save_steps"]  # the rest of a section stays
-    assert (in_fp32["model"], in_fp32["data"]["max_length"]) == (in_bf16["model"], in_bf16["data"]["max_length"])
+    assert (in_fp32["model"], in_fp32["data"]["block_size"]) == (in_bf16["model"], in_bf16["data"]["block_size"])
     assert preset_for("quick", bf16=False) is PRESETS["quick"]  # a preset without a float32 section is unchanged
 
 
@@ -96,11 +96,11 @@ def test_a_preset_sets_job_defaults_and_the_user_still_overrides_them():
     from hf_rnn.recipes.imdb import JobArguments, with_preset
 
     job_preset = PRESETS["full"].get("job", {})
-    assert job_preset.get("heads") == "shared"  # the full preset trains one two-head fine-tune
-    assert with_preset(JobArguments, job_preset, JobArguments(preset="full")).heads == "shared"
-    user = JobArguments(preset="full", output_dir="elsewhere", backward=True)
+    assert job_preset.get("backward") is True  # the full preset trains both directions
+    assert with_preset(JobArguments, job_preset, JobArguments(preset="full")).backward is True
+    user = JobArguments(preset="full", output_dir="elsewhere", heads="separate")
     merged = with_preset(JobArguments, job_preset, user)
-    assert (merged.heads, merged.output_dir, merged.backward, merged.preset) == ("shared", "elsewhere", True, "full")
+    assert (merged.heads, merged.output_dir, merged.backward, merged.preset) == ("separate", "elsewhere", True, "full")
     with pytest.raises(ValueError, match="unknown fields"):
         with_preset(JobArguments, {"head": "shared"}, user)
 
@@ -115,7 +115,7 @@ def test_a_user_sets_a_field_back_to_its_default_over_the_preset(argv):
     from hf_rnn.training import DataArguments
 
     (job, data_args, *_), _ = parse_job_arguments(argv)
-    assert (job.backward, job.heads, data_args.block_size) == (False, "separate", 64)  # each field's default
+    assert (job.backward, job.heads, data_args.block_size) == (False, "separate", 64)  # as the user set them
     explicit = explicit_fields(argv)
     assert ("rating" in explicit) == ("--no_rating" in argv)
     merged = with_preset(JobArguments, PRESETS["full"]["job"], job, explicit)

@@ -9,8 +9,8 @@ from .batching import (
     lm_collator,
     padded_fraction,
 )
-from .classification import (TARGETS, auxiliary_label_names, classification_features, id2label, label_names_of,
-                             make_targets, problem_type_of)
+from .classification import (TARGETS, TWO_HEAD_TARGET, auxiliary_label_names, classification_features, id2label,
+                             label_names_of, make_targets, problem_type_of)
 from .corpus import held_out_split, load_text_corpus, materialize
 from .labelled import load_labelled_texts
 from .lm import check_stream_training_args, group_blocks, lm_blocks

@@ -4,7 +4,8 @@ from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelA
                    ULMFiTArguments)
 from .callbacks import GradualUnfreezingCallback, WeightAveragingCallback
 from .ngram_logistic import NgramLogisticArguments, fit_ngram_logistic, ngram_logistic_outputs
-from .metrics import compute_metrics_for, perplexity, rating_compute_metrics, sentiment_compute_metrics
+from .metrics import (compute_metrics_for, perplexity, rating_compute_metrics, ratings_from_outputs,
+                      sentiment_compute_metrics)
 from .optim import build_optimizer, discriminative_param_groups, layer_groups, slanted_triangular_schedule
 from .pretraining import corpus_lm_blocks, fine_tune_pretrained_lm, load_corpus, pretrain_on_corpus
 from .recipes import (

@@ -35,8 +35,9 @@ class AdversarialArguments:
                 "embeddings, on labelled and (if given) unlabeled batches (0 = off)."})
     entropy_weight: float = field(default=0.0, metadata={
         "help": "Weight of entropy minimisation of the predictions on unlabeled batches (0 = off)."})
-    adversarial_epsilon: float = field(default=0.05, metadata={
-        "help": "Size of a perturbation relative to the L2 norm of the row's embeddings."})
+    adversarial_epsilon: float = field(default=0.02, metadata={
+        "help": "Size of a perturbation relative to the L2 norm of the row's embeddings (measured in "
+                "docs/results.md, section 'Adversarial training')."})
     vat_xi: float = field(default=1e-3, metadata={
         "help": "Relative size of VAT's finite-difference step (its one power iteration)."})
     adversarial_main_head_only: bool = field(default=False, metadata={
@@ -193,7 +194,7 @@ class AdversarialTrainerMixin:
         gives both its parameter gradients and the embeddings' gradient, and the loss comes back detached: the
         Trainer's own backward then runs through the adversarial terms only. Same gradients as asking autograd for
         the embeddings' gradient first, without that extra pass through the LSTM (a quarter of an adversarial step
-        on CPU, bench/results/adversarial_step.md)."""
+        on CPU: docs/results.md, "Adversarial training")."""
         if not self._can_backward_clean_loss_now():
             (gradient,) = torch.autograd.grad(loss, embedded, retain_graph=True)
             return gradient, loss

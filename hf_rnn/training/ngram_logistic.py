@@ -31,7 +31,9 @@ class NgramLogisticArguments:
     ngram_logistic_rating_weight: float = field(default=0.0, metadata={
         "help": "The same bag's share of the second head's (the star rating's) averaged probabilities (0 = off)."})
     ngram_logistic_buckets: int = field(default=2**20, metadata={
-        "help": "Hash buckets for word pairs (rows of the bag's table after the vocabulary's)."})
+        "help": "Hash buckets for word pairs of this bag-of-words member, a logistic regression fitted outside the "
+                "network in the ensemble stage (rows of its table after the vocabulary's). Not RNNConfig's "
+                "ngram_buckets, the n-gram bag inside a classifier, trained with it by gradient."})
     ngram_logistic_c: float = field(default=1.0, metadata={
         "help": "Inverse L2 strength of the sentiment's NB-weighted logistic regression (scikit-learn's C)."})
     ngram_logistic_rating_c: float = field(default=0.1, metadata={

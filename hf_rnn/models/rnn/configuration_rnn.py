@@ -64,7 +64,8 @@ class RNNConfig(PretrainedConfig):
         ngram_buckets (`int`, *optional*, defaults to 0): classifiers only. With buckets > 0 a bag of n-grams sits
             beside the recurrent pooling (fastText): the mean embedding of a row's words and of its word pairs,
             hashed into this many buckets, joins the pooled features. It is computed from `input_ids` inside the
-            model, so it ships with the checkpoint. 0 = off.
+            model, so it ships with the checkpoint. 0 = off. Trained by gradient with the network; not the ensemble's
+            separate bag-of-words member (`NgramLogisticArguments.ngram_logistic_buckets`).
         ngram_embedding_size (`int`, *optional*, defaults to 16): width of the n-gram bag's vectors.
         auxiliary_label_names (`list[str]`, *optional*): classifiers only. Names of the classes of a second head on
             the same features (e.g. the ten star ratings beside positive/negative), trained together with the first

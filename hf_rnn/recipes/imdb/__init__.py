@@ -6,7 +6,7 @@ run's metrics (`model_card`).
 
 from .job import (RATING_STARTS, RATING_TARGETS, STAGES, JobArguments, main, run_imdb, with_config_preset,
                   with_preset)
-from .presets import COMMON, PRESETS
+from .presets import COMMON, PRESETS, preset_for
 
-__all__ = ["COMMON", "PRESETS", "RATING_STARTS", "RATING_TARGETS", "STAGES", "JobArguments", "main", "run_imdb",
-           "with_config_preset", "with_preset"]
+__all__ = ["COMMON", "PRESETS", "RATING_STARTS", "RATING_TARGETS", "STAGES", "JobArguments", "main", "preset_for",
+           "run_imdb", "with_config_preset", "with_preset"]

@@ -68,10 +68,10 @@ class JobArguments:
     rating_init_from: str = field(default="lm", metadata={
         "help": "What the rating model starts from: lm (the pretrained LM, like the sentiment model) | sentiment "
                 "(the finished sentiment classifier: its encoder already tuned to polarity; its output layer is new)"})
-    heads: str = field(default="separate", metadata={
-        "help": "separate (a sentiment model, then a rating model) | shared (one model, a sentiment head and a "
-                "rating head on one encoder, trained in one fine-tune: about half the classifier time). Every preset "
-                "sets shared."})
+    heads: str = field(default="shared", metadata={
+        "help": "shared (one model, a sentiment head and a rating head on one encoder, trained in one fine-tune: "
+                "about half the classifier time; docs/results.md, section 'Two heads') | separate (a sentiment "
+                "model, then a rating model)"})
     # The bag-of-words baselines fit on all 25,000 labelled reviews; a job tuned on the validation split can do the
     # same for its final model, so both sides of the comparison have seen the same labels.
     final_fit: bool = field(default=False, metadata={
