@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from hf_rnn.data import classification_features, label_names_of, load_labelled_texts, problem_type_of
+from hf_rnn.data.labelled import hide_labels
 from hf_rnn.tokenization import train_word_level_tokenizer
 
 
@@ -157,3 +158,15 @@ def test_non_string_text_column(tmp_path):
 def test_no_data_at_all():
     with pytest.raises(ValueError, match="--dataset .* or --train_file"):
         load_labelled_texts()
+
+
+def test_hidden_labels_keep_a_stratified_share_and_their_text_becomes_unlabelled(tmp_path):
+    train = write_csv(tmp_path / "train.csv", topic_rows(20))
+    dsd = load_labelled_texts(train_file=train, text_columns=["body"], label_column="topic", validation_size=6)
+    few = hide_labels(dsd, 0.25, seed=0)
+    assert len(few["train"]) == 14 and len(few["unsupervised"]) == 40
+    assert sorted(pd.Series(few["train"]["label"]).value_counts().tolist()) == [4, 5, 5]
+    assert sorted([*few["train"]["text"], *few["unsupervised"]["text"]]) == sorted(dsd["train"]["text"])
+    assert list(few["validation"]["text"]) == list(dsd["validation"]["text"])
+    with pytest.raises(ValueError, match="--labelled_fraction"):
+        hide_labels(dsd, 54)

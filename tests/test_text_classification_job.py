@@ -55,8 +55,11 @@ def write_tagged(folder, n_train=240, n_test=60, seed=1):
 def string_label_job(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tickets")
     write_tickets(folder)
+    rng = random.Random(5)
+    (folder / "more.txt").write_text("\n".join(ticket(rng, [rng.choice(list(CUES.values()))]) for _ in range(100)))
     out = folder / "run"
     results = train_main(["--train_file", str(folder / "train.csv"), "--test_file", str(folder / "test.csv"),
+                          "--unlabeled_file", str(folder / "more.txt"),
                           "--text_column", "subject,body", "--label_column", "queue", "--output_dir", str(out),
                           "--classifier_epochs", "6"] + TINY)
     return out, results
@@ -76,6 +79,7 @@ def multi_label_job(tmp_path_factory):
 def test_string_labels_learn_and_publish_with_their_names(string_label_job):
     out, results = string_label_job
     assert results["sentiment"]["test_accuracy"] >= 0.9
+    assert results["lm"]["train_blocks"] > 0 and results["unlabeled_texts"] == 100
     config = json.loads((out / "model" / "config.json").read_text())
     assert set(config["id2label"].values()) == set(CUES)
     assert config["problem_type"] == "single_label_classification"
@@ -109,6 +113,7 @@ def test_cli_predict_json_equals_the_library_call(string_label_job, capsys):
 def test_a_rerun_resumes_every_finished_stage_and_reports_the_same(string_label_job, tmp_path):
     out, results = string_label_job
     again = train_main(["--train_file", str(out.parent / "train.csv"), "--test_file", str(out.parent / "test.csv"),
+                        "--unlabeled_file", str(out.parent / "more.txt"),
                         "--text_column", "subject,body", "--label_column", "queue", "--output_dir", str(out),
                         "--classifier_epochs", "6"] + TINY)
     assert again["sentiment"] == results["sentiment"]

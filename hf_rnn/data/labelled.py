@@ -314,3 +314,24 @@ def _text_only(ds: datasets.Dataset, text_columns: list[str], where: str) -> dat
                                             zip(*(batch[c] for c in text_columns))]},
                     batched=True, remove_columns=ds.column_names, desc=f"unlabelled text ({where})")
     return joined.cast(datasets.Features({"text": datasets.Value("string")}))
+
+
+def hide_labels(dsd: datasets.DatasetDict, keep: float, seed: int = 42) -> datasets.DatasetDict:
+    """The lecture's situation: keep the labels of `keep` of the training rows (a share below 1, or a count),
+    seeded and stratified for single-label tasks; the other rows' text joins the unlabelled text, for the LM.
+    Validation and test are untouched."""
+    train = dsd["train"]
+    count = int(keep) if keep >= 1 else max(1, round(keep * len(train)))
+    if not 0 < count < len(train):
+        raise ValueError(f"--labelled_fraction {keep}: keep between 1 row and fewer than all {len(train)} training "
+                         "rows (a share such as 0.01, or a count such as 100).")
+    feature = train.features["label"]
+    stratify = "label" if isinstance(feature, datasets.ClassLabel) and count >= feature.num_classes and min(
+        _class_counts(train, feature)) >= 2 else None
+    parts = train.train_test_split(train_size=count, seed=seed, stratify_by_column=stratify)
+    hidden = parts["test"].select_columns(["text"])
+    unlabelled = [dsd[UNLABELED_SPLIT]] if UNLABELED_SPLIT in dsd else []
+    logger.info("Kept the labels of %d of %d training rows; the other %d rows' text is unlabelled text now.",
+                count, len(train), len(hidden))
+    return datasets.DatasetDict({**dsd, "train": parts["train"],
+                                 UNLABELED_SPLIT: datasets.concatenate_datasets([*unlabelled, hidden])})

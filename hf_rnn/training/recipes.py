@@ -88,7 +88,7 @@ def prepare_tokenizer(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, o
     output_dir = Path(output_dir)
     if finished_stage(output_dir) is not None:
         return AutoTokenizer.from_pretrained(output_dir)
-    texts = datasets.concatenate_datasets([dsd[s] for s in ("train", "unsupervised") if s in dsd])
+    texts = datasets.concatenate_datasets([texts_only(dsd[s]) for s in ("train", "unsupervised") if s in dsd])
     limit = tok_args.max_tokenizer_documents
     if isinstance(texts, datasets.IterableDataset):  # a stream: its first documents, read as they come
         texts = texts.take(limit) if limit else texts
@@ -104,12 +104,18 @@ def prepare_tokenizer(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, o
     return tokenizer
 
 
+def texts_only(split):
+    """A split's `text` column alone: labelled and unlabelled splits join for the tokenizer and the LM whatever
+    their other columns (a general task's unlabelled text has no labels at all)."""
+    return split.select_columns(["text"])
+
+
 def lm_datasets(tokenizer, dsd: datasets.DatasetDict, data_args: DataArguments, reverse_text: bool = False):
     """LM blocks: train on training + unlabeled reviews (the training reviews alone with `lm_unlabeled=False`),
     measure perplexity on the validation reviews.
     `reverse_text`: training blocks for a backward model, whose streams step back through the text."""
     sources = ("train", "unsupervised") if data_args.lm_unlabeled else ("train",)
-    train_text = datasets.concatenate_datasets([dsd[s] for s in sources if s in dsd])
+    train_text = datasets.concatenate_datasets([texts_only(dsd[s]) for s in sources if s in dsd])
     if data_args.max_lm_documents and data_args.max_lm_documents < len(train_text):
         train_text = train_text.shuffle(seed=0).select(range(data_args.max_lm_documents))
     streams = data_args.lm_streams or None  # stream order lets the state carry from batch to batch

@@ -320,7 +320,8 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
     # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
     lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
     results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from,
-               "lm_unlabeled": data_args.lm_unlabeled, "seed": job.seed, "training_seed": job.training_seed,
+               "lm_unlabeled": data_args.lm_unlabeled, "unlabeled_texts": len(dsd["unsupervised"])
+               if "unsupervised" in dsd else 0, "seed": job.seed, "training_seed": job.training_seed,
                "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
                "bf16": bf16, "classifier_seeds": job.classifier_seeds,

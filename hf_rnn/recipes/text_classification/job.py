@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...data import load_labelled_texts
+from ...data.labelled import hide_labels
 from ...training.args import DataArguments
 from ...training.recipes import trimmed_splits
 from ..imdb.job import (JOB_DATACLASSES, Task, explicit_fields, leave_process_group, parse_job_arguments,
@@ -56,6 +57,9 @@ class TextDataArguments:
         "help": "Comma-separated names of integer labels 0..K-1, when the data has ids without a ClassLabel."})
     auxiliary_column: str | None = field(default=None, metadata={
         "help": "A 1-10 star column for a second (rating) head beside two-class labels, as IMDB's `rating`."})
+    labelled_fraction: float | None = field(default=None, metadata={
+        "help": "Keep the labels of this share (below 1) or number of training rows, seeded and stratified; the "
+                "other rows' text joins the unlabelled text (the lecture's 'only 1% of reviews have a rating')."})
     time_budget: str | None = field(default=None, metadata={
         "help": "Wall-time budget of the whole job (`15m`, `1h`, `900s`): the LM's steps and the classifiers' epochs "
                 "are sized to it from this machine's measured speed, the plan printed first and planned vs actual "
@@ -82,6 +86,8 @@ def load_task_data(text_args: TextDataArguments, data_args: DataArguments, seed:
         unlabeled_files=text_args.unlabeled_file or (), unlabeled_dataset=text_args.unlabeled_dataset,
         auxiliary_column=text_args.auxiliary_column, validation_size=data_args.validation_size, seed=seed,
         label_names=text_args.label_names.split(",") if text_args.label_names else None)
+    if text_args.labelled_fraction:
+        dsd = hide_labels(dsd, text_args.labelled_fraction, seed)
     return trimmed_splits(dsd, data_args, seed)
 
 
