@@ -25,11 +25,11 @@ from common import run_metadata, write_results  # noqa: E402
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
-def load_split(dataset: str, text_column: str, label_column: str, seed: int = 42):
+def load_split(dataset: str, text_column: str, label_column: str, empty_texts: str = "error", seed: int = 42):
     from hf_rnn.data import load_labelled_texts
 
     return load_labelled_texts(dataset=dataset, text_columns=text_column.split(","), label_column=label_column,
-                               validation_size=0.1, seed=seed)
+                               validation_size=0.1, seed=seed, empty_texts=empty_texts)
 
 
 def tfidf_features(train, others):
@@ -92,7 +92,7 @@ def chosen_and_tested(make, features, labels) -> dict:
 
 
 def baselines(args) -> dict:
-    dsd = load_split(args.dataset, args.text_column, args.label_column)
+    dsd = load_split(args.dataset, args.text_column, args.label_column, args.empty_texts)
     labels = tuple(np.asarray(dsd[s]["label"]) for s in ("train", "validation", "test"))
     texts = [list(dsd[s]["text"]) for s in ("train", "validation", "test")]
     rows = []
@@ -103,7 +103,8 @@ def baselines(args) -> dict:
         train, others = featurize(texts[0], texts[1:])
         rows.append({"system": name, **chosen_and_tested(make, (train, others), labels)})
     columns = ["system", "C", "validation_accuracy", "test_accuracy", "fit_s"]
-    notes = (f"{args.dataset}: {len(texts[0]):,} train / {len(texts[1]):,} validation (cut from train, seed 42, as "
+    notes = (f"{args.dataset} (`{args.text_column}` -> `{args.label_column}`, empty texts: {args.empty_texts}): "
+             f"{len(texts[0]):,} train / {len(texts[1]):,} validation (cut from train, seed 42, as "
              f"`hf-rnn train`) / {len(texts[2]):,} test rows. C chosen on validation from {list(C_GRID)}, then "
              "fitted on train and read once on test.")
     write_results(args.name, {"Baselines": (rows, columns)}, notes=notes, raw={"rows": rows})
@@ -172,6 +173,7 @@ def main(argv=None):
     base.add_argument("--dataset", required=True)
     base.add_argument("--text_column", default="text")
     base.add_argument("--label_column", default="label")
+    base.add_argument("--empty_texts", default="error", help="as hf-rnn train's")
     base.add_argument("--name", required=True)
     run = commands.add_parser("job")
     run.add_argument("--name", required=True)

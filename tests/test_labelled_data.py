@@ -131,8 +131,10 @@ def test_a_test_class_never_seen_in_train(tmp_path):
 
 def test_empty_text(tmp_path):
     train = write_csv(tmp_path / "t.csv", [{"text": "" if i == 3 else f"a {i}", "label": i % 2} for i in range(8)])
-    with pytest.raises(ValueError, match=r"row 4: the text is empty"):
+    with pytest.raises(ValueError, match=r"row 4: the text is empty.*--empty_texts drop"):
         load_labelled_texts(train_file=train)
+    kept = load_labelled_texts(train_file=train, empty_texts="drop", validation_size=0.25)
+    assert len(kept["train"]) + len(kept["validation"]) == 7
 
 
 def test_fractional_labels_for_classification(tmp_path):

@@ -175,3 +175,9 @@ def test_time_limit_stops_training_once_its_seconds_have_passed():
     assert callback.on_step_end(None, state, control).should_training_stop
     with pytest.raises(ValueError, match="positive"):
         TimeLimitCallback(0)
+
+
+def test_help_prints(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["train", "--help"])
+    assert exit_.value.code == 0 and "--label_column" in capsys.readouterr().out

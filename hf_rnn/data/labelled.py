@@ -46,6 +46,7 @@ def load_labelled_texts(
     unlabeled_dataset: str | None = None,
     auxiliary_column: str | None = None,
     label_names: Sequence[str] | None = None,
+    empty_texts: str = "error",
     validation_size: float = 0.1,
     seed: int = 42,
 ) -> datasets.DatasetDict:
@@ -63,14 +64,20 @@ def load_labelled_texts(
         unlabeled_dataset: The same from a Hub id or folder (its `unsupervised` split, else `train`).
         auxiliary_column: Kept as `rating` (integer 1-10 stars) for a second head (IMDB's star rating).
         label_names: Names of integer labels 0..K-1 (a source without a `ClassLabel`, such as a CSV of ids).
+        empty_texts: `error` (a row whose text is empty stops the load, naming it) or `drop` (such rows leave
+            every split, counted in the log; 20 Newsgroups without headers has some).
         validation_size: Fraction of `train` cut for validation when the source has no validation split.
         seed: Seed of the validation cut.
     """
     if problem_type not in PROBLEM_TYPES:
         raise ValueError(f"problem_type={problem_type!r}: use one of {PROBLEM_TYPES}.")
+    if empty_texts not in ("error", "drop"):
+        raise ValueError(f"empty_texts={empty_texts!r}: use 'error' or 'drop'.")
     raw = _raw_splits(dataset, train_file, validation_file, test_file)
     unlabeled = raw.pop(UNLABELED_SPLIT, None)
     columns = _checked_columns(raw, list(text_columns), label_column, auxiliary_column)
+    if empty_texts == "drop":
+        raw = {split: _without_empty_texts(ds, list(text_columns), split) for split, ds in raw.items()}
     label_feature = _label_feature(raw["train"], label_column, problem_type, label_delimiter)
     if label_names:
         label_feature, raw = _named_indices(label_feature, list(label_names), raw, label_column)
@@ -112,6 +119,15 @@ def _checked_columns(raw: dict, text_columns: list[str], label_column: str, auxi
                 raise ValueError(f"Split {split!r} has no column {column!r} (columns: {ds.column_names}).{hint} "
                                  f"Pass {flag} with one of them.")
     return text_columns
+
+
+def _without_empty_texts(ds: datasets.Dataset, text_columns: list[str], split: str) -> datasets.Dataset:
+    """The rows whose text columns hold some text (the dropped ones counted in the log)."""
+    kept = ds.filter(lambda row: any(isinstance(row[c], str) and row[c].strip() for c in text_columns),
+                     desc=f"non-empty texts ({split})")
+    if len(kept) < len(ds):
+        logger.warning("Split %r: dropped %d of %d rows with an empty text.", split, len(ds) - len(kept), len(ds))
+    return kept
 
 
 def _label_feature(train: datasets.Dataset, column: str, problem_type: str, delimiter: str | None):
@@ -250,7 +266,7 @@ def _typed_batch(batch: dict, indices: list[int], split: str, text_columns: list
         text = " ".join(part for part in parts if part)
         if not text.strip():
             raise ValueError(f"Split {split!r}, row {row + 1}: the text is empty (columns {text_columns}); drop or "
-                             "fill that row.")
+                             "fill that row, or pass --empty_texts drop.")
         if batch[label_column][position] is None:
             raise ValueError(f"Split {split!r}, row {row + 1}: the label cell of {label_column!r} is empty; fill it "
                              "or drop the row (put unlabelled text in --unlabeled_file).")

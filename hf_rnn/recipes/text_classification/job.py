@@ -57,9 +57,12 @@ class TextDataArguments:
         "help": "Comma-separated names of integer labels 0..K-1, when the data has ids without a ClassLabel."})
     auxiliary_column: str | None = field(default=None, metadata={
         "help": "A 1-10 star column for a second (rating) head beside two-class labels, as IMDB's `rating`."})
+    empty_texts: str = field(default="error", metadata={
+        "help": "error (a row with an empty text stops the job before training, naming it) | drop (such rows leave "
+                "every split; the log counts them)."})
     labelled_fraction: float | None = field(default=None, metadata={
         "help": "Keep the labels of this share (below 1) or number of training rows, seeded and stratified; the "
-                "other rows' text joins the unlabelled text (the lecture's 'only 1% of reviews have a rating')."})
+                "other rows' text joins the unlabelled text (the lecture's 'only one review in a hundred has a rating')."})
     time_budget: str | None = field(default=None, metadata={
         "help": "Wall-time budget of the whole job (`15m`, `1h`, `900s`): the LM's steps and the classifiers' epochs "
                 "are sized to it from this machine's measured speed, the plan printed first and planned vs actual "
@@ -85,7 +88,8 @@ def load_task_data(text_args: TextDataArguments, data_args: DataArguments, seed:
         problem_type=text_args.problem_type, label_delimiter=text_args.label_delimiter,
         unlabeled_files=text_args.unlabeled_file or (), unlabeled_dataset=text_args.unlabeled_dataset,
         auxiliary_column=text_args.auxiliary_column, validation_size=data_args.validation_size, seed=seed,
-        label_names=text_args.label_names.split(",") if text_args.label_names else None)
+        label_names=text_args.label_names.split(",") if text_args.label_names else None,
+        empty_texts=text_args.empty_texts)
     if text_args.labelled_fraction:
         dsd = hide_labels(dsd, text_args.labelled_fraction, seed)
     return trimmed_splits(dsd, data_args, seed)
