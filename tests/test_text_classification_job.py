@@ -181,3 +181,24 @@ def test_help_prints(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli_main(["train", "--help"])
     assert exit_.value.code == 0 and "--label_column" in capsys.readouterr().out
+
+
+def test_imdb_through_the_general_job_gives_hf_rnn_imdbs_figures(tmp_path):
+    from conftest import write_tiny_acl_imdb
+
+    from hf_rnn.recipes.imdb import main as imdb_main
+
+    data = write_tiny_acl_imdb(tmp_path)
+    sizes = ["--dataset", str(data), "--preset", "quick", "--config_overrides",
+             "embedding_size=16,hidden_size=24,num_sampled=64", "--vocab_size", "200", "--min_frequency", "1",
+             "--block_size", "16", "--lm_streams", "0", "--lm_steps", "12", "--classifier_epochs", "2",
+             "--logging_steps", "5", "--save_steps", "1000", "--ngram_logistic_buckets", "1024"]
+    imdb = imdb_main(sizes + ["--output_dir", str(tmp_path / "imdb")])
+    general = train_main(sizes + ["--output_dir", str(tmp_path / "general"), "--auxiliary_column", "rating",
+                                  "--ngram_logistic_rating_weight", "0.5"])
+    for stage in ("lm", "sentiment", "rating", "ensemble", "ensemble_rating"):
+        figures = lambda results: {k: v for k, v in results[stage].items()
+                                   if k.startswith(("validation_", "test_", "eval_perplexity"))
+                                   and not k.endswith(("runtime", "_per_second"))}
+        assert figures(general) == figures(imdb), stage
+        assert figures(imdb)
