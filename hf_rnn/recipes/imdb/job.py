@@ -78,6 +78,11 @@ class JobArguments:
                 "on validation before; no validation figures then. The LM is unchanged: it never trains on the "
                 "validation reviews and measures its perplexity on them."})
     # ULMFiT's forward + backward ensemble: fwd 94.96, bwd 94.74, both 95.39 in fastai's notebook (docs/design.md 5).
+    # Choices are made on validation; test is read once, for a final configuration (docs/results.md).
+    report_test: bool = field(default=False, metadata={
+        "help": "Print the test figures (the summary line at the end, each stage's test metrics): a final reading of "
+                "a configuration chosen on validation. --final_fit implies it. Without either, the run prints "
+                "validation figures; results.json and the model card hold every figure either way."})
     backward: bool = field(default=False, metadata={
         "help": "Also train a backward LM and classifier (ULMFiT's second direction: the same tokenizer and reviews, "
                 "read from the end; folders lm_backward/ and sentiment_backward/) and publish the ensemble of both "
@@ -186,7 +191,12 @@ def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, d
     stage = member_stage(stage, member)
     args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user, member)
     return timed_stage(Path(job.output_dir) / stage, lambda: train_classifier(
-        tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial))[1]
+        tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial, report_test=reports_test(job)))[1]
+
+
+def reports_test(job: JobArguments) -> bool:
+    """Whether the run prints test figures: only for a final reading (`--final_fit` or `--report_test`)."""
+    return job.final_fit or job.report_test
 
 
 def classifier_members(job: JobArguments, name: str, classifier_stage, data: DataArguments, start: ModelArguments,
@@ -313,7 +323,7 @@ def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, 
     if len(members) > 1 or ngram.enabled:  # a single classifier with a bag-of-words member is an ensemble too
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
         ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
-            tokenizer, labelled, sentiment_data, members, ensemble_args, ngram))[1]
+            tokenizer, labelled, sentiment_data, members, ensemble_args, ngram, report_test=reports_test(job)))[1]
         results.update(named_figures(ensemble, two_heads, "ensemble", "ensemble_rating"))
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
                                 for stage in job_stages(job) if (out / stage).is_dir()}
@@ -332,6 +342,7 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments):
     """Publish the sentiment model (with more than one classifier, their ensemble: both directions, every seed) as
     `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and write results.json."""
     out = Path(job.output_dir)
+    split = "test" if reports_test(job) else "validation"
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -342,9 +353,9 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments):
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     if repo_id:
         HfApi().upload_folder(repo_id=repo_id, folder_path=model_dir,
-                              commit_message=f"hf_rnn IMDB job, preset {job.preset}: {summary_line(results)}")
+                              commit_message=f"hf_rnn IMDB job, preset {job.preset}: {summary_line(results, split)}")
         logger.info("Pushed %s to https://huggingface.co/%s", model_dir, repo_id)
-    print(summary_line(results))
+    print(summary_line(results, split))
 
 
 def hub_repo(job: JobArguments) -> str:
@@ -353,10 +364,11 @@ def hub_repo(job: JobArguments) -> str:
     return HfApi().create_repo(name, exist_ok=True).repo_id
 
 
-def summary_line(results: dict) -> str:
-    """One line a person reads at the end: test accuracy (each direction and the ensemble), rating error, wall time."""
-    accuracy = lambda stage: results[stage].get("test_accuracy", float("nan"))
-    line = f"[{results['preset']}] test accuracy {accuracy('sentiment'):.4f}"
+def summary_line(results: dict, split: str = "validation") -> str:
+    """One line a person reads at the end: accuracy on `split` (each direction and the ensemble), rating error, wall
+    time. Test figures only for a final reading (`reports_test`); validation ones otherwise."""
+    accuracy = lambda stage: results[stage].get(f"{split}_accuracy", float("nan"))
+    line = f"[{results['preset']}] {split} accuracy {accuracy('sentiment'):.4f}"
     if "sentiment_backward" in results:
         line += f" (backward {accuracy('sentiment_backward'):.4f})"
     if "ensemble" in results:
@@ -364,7 +376,7 @@ def summary_line(results: dict) -> str:
     rating_stage = published_stages(results)[1]  # the served model's rating: with --backward, the ensemble's
     if rating_stage in results:
         rating = results[rating_stage]
-        line += f", rating MAE {rating.get('test_mae', float('nan')):.3f}, exact {rating.get('test_exact', 0):.3f}"
+        line += f", rating MAE {rating.get(f'{split}_mae', float('nan')):.3f}, exact {rating.get(f'{split}_exact', 0):.3f}"
     return line + f", LM perplexity {results['lm'].get('eval_perplexity', float('nan')):.1f}, " \
                   f"wall time {results['wall_time_s'] / 60:.1f} min" + resumed_note(results)
 
