@@ -64,8 +64,8 @@ def fresh_environment(folder: Path, wheel: Path) -> Path:
     run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)])
     site_packages = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
                          .stdout.strip())
-    (site_packages / "zz_running_interpreter_packages.pth").write_text(
-        "".join(f"import site; site.addsitedir({package_folder!r})\n" for package_folder in installed_package_folders()))
+    lines = [f"import site; site.addsitedir({package_folder!r})\n" for package_folder in installed_package_folders()]
+    (site_packages / "zz_running_interpreter_packages.pth").write_text("".join(lines))
     (site_packages / "matplotlib").mkdir()
     (site_packages / "matplotlib" / "__init__.py").write_text('raise ImportError("No module named matplotlib")\n')
     return folder / "bin"

@@ -77,12 +77,12 @@ class JobArguments:
         "help": "Train the classifiers on every labelled review (train + the validation split), with settings chosen "
                 "on validation before; no validation figures then. The LM is unchanged: it never trains on the "
                 "validation reviews and measures its perplexity on them."})
-    # ULMFiT's forward + backward ensemble: fwd 94.96, bwd 94.74, both 95.39 in fastai's notebook (docs/design.md 5).
     # Choices are made on validation; test is read once, for a final configuration (docs/results.md).
     report_test: bool = field(default=False, metadata={
         "help": "Print the test figures (the summary line at the end, each stage's test metrics): a final reading of "
                 "a configuration chosen on validation. --final_fit implies it. Without either, the run prints "
                 "validation figures; results.json and the model card hold every figure either way."})
+    # ULMFiT's forward + backward ensemble: fwd 94.96, bwd 94.74, both 95.39 in fastai's notebook (docs/design.md 5).
     backward: bool = field(default=False, metadata={
         "help": "Also train a backward LM and classifier (ULMFiT's second direction: the same tokenizer and reviews, "
                 "read from the end; folders lm_backward/ and sentiment_backward/) and publish the ensemble of both "
@@ -376,7 +376,8 @@ def summary_line(results: dict, split: str = "validation") -> str:
     rating_stage = published_stages(results)[1]  # the served model's rating: with --backward, the ensemble's
     if rating_stage in results:
         rating = results[rating_stage]
-        line += f", rating MAE {rating.get(f'{split}_mae', float('nan')):.3f}, exact {rating.get(f'{split}_exact', 0):.3f}"
+        mae, exact = rating.get(f"{split}_mae", float("nan")), rating.get(f"{split}_exact", 0)
+        line += f", rating MAE {mae:.3f}, exact {exact:.3f}"
     return line + f", LM perplexity {results['lm'].get('eval_perplexity', float('nan')):.1f}, " \
                   f"wall time {results['wall_time_s'] / 60:.1f} min" + resumed_note(results)
 
