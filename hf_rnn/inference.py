@@ -4,7 +4,7 @@ from transformers import pipeline
 
 from .data.classification import id2label
 from .locations import model_config_dict
-from .ratings import posterior_median_stars, stars_agreeing_with_sentiment
+from .ratings import served_stars
 
 EXAMPLE_FOLDER = "runs/imdb-quick/model"
 
@@ -40,7 +40,8 @@ def check_text_classifier(model_dir: str) -> None:
 def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[dict]:
     """Classify texts in batches. Sentiment: label and score. Ratings: a star rating on the 1-10 scale, from a
     regression model's output or, for a 10-class rating model, the median of its predicted distribution (the
-    prediction with the least expected absolute error, as in the rating metrics) beside its most likely label."""
+    prediction with the least expected absolute error; `served_stars`, the rule the rating metrics score) with
+    that rating's label."""
     config = classifier.model.config
     if getattr(config, "auxiliary_label_names", None):
         return [result for start in range(0, len(texts), batch_size)
@@ -62,10 +63,10 @@ def predict_reviews(classifier, texts: list[str], batch_size: int = 32) -> list[
 
 
 def two_head_predictions(classifier, texts: list[str]) -> list[dict]:
-    """Sentiment label and score from the first head, and the star rating from the second head's distribution
-    (posterior median, as for a rating model) with its polarity taken from the first head
-    (`stars_agreeing_with_sentiment`), so that a "pos" review never gets 3 stars; the pipeline itself returns only
-    the first head's labels."""
+    """Sentiment label and score from the first head, and the star rating by `served_stars`, the rule the rating
+    metrics score: the posterior median of the second head's distribution with its polarity taken from the first
+    head, so that a "pos" review never gets 3 stars; `rating_label` names that rating. The pipeline itself returns
+    only the first head's labels."""
     import torch
 
     model, config = classifier.model, classifier.model.config
@@ -73,21 +74,22 @@ def two_head_predictions(classifier, texts: list[str]) -> list[dict]:
     with torch.no_grad():
         out = model(**batch)
     sentiment = out.logits.float().softmax(-1).cpu().numpy()  # [B, 2]
-    stars = stars_agreeing_with_sentiment(out.auxiliary_logits.float().softmax(-1).cpu().numpy(), sentiment)
+    ratings, _ = served_stars(out.auxiliary_logits.float().softmax(-1).cpu().numpy(), sentiment)  # [B]
     results = []
-    for row_sentiment, row_stars in zip(sentiment, stars):
+    for row_sentiment, rating in zip(sentiment, ratings):
         best = int(row_sentiment.argmax())
         results.append({"label": config.id2label[best], "score": float(row_sentiment[best]),
-                        "rating": float(posterior_median_stars(row_stars)),
-                        "rating_label": config.auxiliary_label_names[int(row_stars.argmax())]})
+                        "rating": float(rating), "rating_label": config.auxiliary_label_names[int(rating) - 1]})
     return results
 
 
 def star_rating_from_scores(scores: list[dict], label2id: dict) -> dict:
-    """Every class's probability (pipeline top_k=None) -> posterior median in stars, and the most likely label."""
-    probs = [entry["score"] for entry in sorted(scores, key=lambda entry: label2id[entry["label"]])]
-    best = max(scores, key=lambda entry: entry["score"])
-    return {"rating": float(posterior_median_stars(probs)), "label": best["label"], "score": best["score"]}
+    """Every class's probability (pipeline top_k=None) -> the rating by `served_stars` (the posterior median, as the
+    rating metrics score it), its label and that label's probability."""
+    ordered = sorted(scores, key=lambda entry: label2id[entry["label"]])
+    ratings, _ = served_stars([entry["score"] for entry in ordered])
+    served = ordered[int(ratings) - 1]
+    return {"rating": float(ratings), "label": served["label"], "score": served["score"]}
 
 
 def labels_above_threshold(scores: list[dict], threshold: float) -> dict:

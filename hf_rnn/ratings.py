@@ -1,5 +1,6 @@
 """Star ratings from a 10-class rating model, shared by the rating metrics (training) and prediction (inference),
-so that inference needs no part of the training stack."""
+so that inference needs no part of the training stack. `served_stars` is the one rule both use: the stars the
+metrics score are the stars `predict_reviews` serves."""
 
 import numpy as np
 
@@ -44,3 +45,24 @@ def stars_agreeing_with_sentiment(star_probs, sentiment_probs, lowest_positive_s
                       stars / np.maximum(stars[..., ~positive].sum(-1, keepdims=True), tiny))
     combined = within * np.where(positive, sentiment[..., 1:2], sentiment[..., 0:1])
     return combined / combined.sum(-1, keepdims=True)
+
+
+def served_stars(star_probs, sentiment_probs=None):
+    """The one rule for stars, used by the rating metrics and by `predict_reviews` alike: the star distribution
+    (with a sentiment head beside the rating head, `stars_agreeing_with_sentiment`: its polarity is the sentiment
+    head's) and its posterior median, the rating.
+
+    Args:
+        star_probs: probabilities over 1..10 stars on the last axis (class `i` is `i + 1` stars).
+        sentiment_probs: probabilities of (negative, positive) for the same rows, from the same model's sentiment
+            head; None for a rating model alone.
+
+    Returns:
+        `(ratings, probs)`: the ratings as floats 1.0-10.0 with the leading axes of `star_probs`, and the star
+        distribution they are the medians of. The class of a rating is `int(rating) - 1`: name it from there,
+        not from the distribution's most likely class, which can differ from its median.
+    """
+    probs = np.asarray(star_probs, dtype=np.float64)
+    if sentiment_probs is not None:
+        probs = stars_agreeing_with_sentiment(probs, sentiment_probs)
+    return posterior_median_stars(probs), probs

@@ -75,17 +75,18 @@ def command_line(settings: dict) -> list[str]:
     return [part for name, value in settings.items() for part in (f"--{name}", str(value))]
 
 
-def write_tiny_acl_imdb(root: Path, seed: int = 0) -> Path:
-    """An aclImdb folder of short made-up reviews whose words give their polarity away: train, test, unsup."""
+def write_tiny_acl_imdb(root: Path, seed: int = 0, scale: int = 1, words: tuple[int, int] = (8, 20)) -> Path:
+    """An aclImdb folder of short made-up reviews whose words give their polarity away: train, test, unsup (20, 20,
+    6, 6 and 12 reviews, times `scale`; `words`: the fewest and most words of a review)."""
     rng = random.Random(seed)
     counts = {("train", "pos"): 20, ("train", "neg"): 20, ("test", "pos"): 6, ("test", "neg"): 6,
               ("train", "unsup"): 12}
     for (split, polarity), count in counts.items():
         folder = root / "aclImdb" / split / polarity
         folder.mkdir(parents=True)
-        for review_id in range(count):
+        for review_id in range(count * scale):
             rating = {"pos": rng.randint(7, 10), "neg": rng.randint(1, 4), "unsup": 0}[polarity]
-            words = REVIEW_WORDS["any"] + REVIEW_WORDS[polarity]
-            text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 20)))
+            vocabulary = REVIEW_WORDS["any"] + REVIEW_WORDS[polarity]
+            text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(*words)))
             (folder / f"{review_id}_{rating}.txt").write_text(text + " .", encoding="utf-8")
     return root / "aclImdb"

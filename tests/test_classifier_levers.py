@@ -106,6 +106,47 @@ def test_two_head_predictions_give_stars_on_the_sentiment_labels_side(tokenizer)
     assert result["rating_label"] == STARS[7] and result["rating"] == 8.0
 
 
+def biased_two_head_classifier(sentiment, stars):
+    """A two-head classifier sure of nothing but its heads' biases: these sentiment and star probabilities."""
+    model = two_head_classifier().eval()
+    with torch.no_grad():
+        for head, probs in ((model.classifier, sentiment), (model.auxiliary_classifier, stars)):
+            head.out_proj.weight.zero_()
+            head.out_proj.bias.copy_(torch.log(torch.tensor(probs) + 1e-9))
+    return model
+
+
+def test_served_rating_and_its_label_name_the_same_star(tokenizer):
+    from hf_rnn.inference import predict_reviews
+
+    # On the positive side (80%) 7 stars .45 and 10 stars .55 of it: .36 and .44. The served distribution's most
+    # likely star is 10, its median 7 (cumulative .2 + .36): the rating is 7, and its label says 7 stars too.
+    model = biased_two_head_classifier([.2, .8], [.04, .04, .04, .04, .04, 0, .36, 0, 0, .44])
+    (result,) = predict_reviews(pipeline("text-classification", model=model, tokenizer=tokenizer), ["a film"])
+    assert result["rating"] == 7.0 and result["rating_label"] == STARS[6] == "7 stars"
+
+
+def test_the_rating_metrics_score_the_stars_predict_reviews_serves(tokenizer):
+    from hf_rnn.inference import predict_reviews
+
+    # The rating head alone says 3 stars (its median and its mode); served with the sentiment head's 80% "pos", 8.
+    model = biased_two_head_classifier([.2, .8], [.05, .05, .4, .1, 0, 0, .1, .2, .05, .05])
+    texts = ["a film", "a great movie", "awful plot"]
+    served = [row["rating"] for row in predict_reviews(pipeline("text-classification", model=model,
+                                                                tokenizer=tokenizer), texts)]
+    assert served == [8.0, 8.0, 8.0]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**batch)
+
+    class Prediction:  # as Trainer hands them over: (logits, auxiliary_logits), (sentiment, rating - 1) labels
+        predictions = (out.logits.numpy(), out.auxiliary_logits.numpy())
+        label_ids = [[1, int(rating) - 1] for rating in served]
+
+    metrics = compute_metrics_for("binary+rating10")(Prediction())
+    assert metrics["rating_mae"] == 0.0 and metrics["rating_exact"] == 1.0  # the served stars, not the head's 3
+
+
 def test_two_head_features_and_metrics(tokenizer):
     reviews = Dataset.from_dict({"text": ["a great movie", "awful plot", "good fun"], "label": [1, 0, 1],
                                  "rating": [9, 2, 7]})

@@ -1,26 +1,34 @@
-"""The main job end to end on a tiny slice of the real IMDB copy: stages, resume, model folder, pipeline, CLI."""
+"""The main job end to end on made-up reviews whose words give their polarity away (conftest's write_tiny_acl_imdb),
+so that every test runs without a local IMDB copy: stages, resume, model folder, pipeline, CLI, and that it learns.
 
+Finished tiny jobs are shared at module scope; each takes seconds."""
+
+import contextlib
 import dataclasses
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from transformers import TrainerCallback, pipeline
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback, pipeline
 
 from hf_rnn.training import (DataArguments, ModelArguments, NgramLogisticArguments, TokenizerArguments,
                              ULMFiTArguments)
 from hf_rnn.training import recipes
 from hf_rnn.recipes.imdb import JobArguments, run_imdb
+from hf_rnn.recipes.imdb.job import main as imdb_main
 
-from conftest import needs_imdb
+from conftest import TINY_JOB, command_line, write_tiny_acl_imdb
 
-pytestmark = needs_imdb
-
+# On `synthetic_imdb`: 64 of the 108 training reviews, all 12 of validation (10% of 120), 32 of the 36 test ones.
 TINY = dict(
-    data_args=DataArguments(max_lm_documents=80, max_train_samples=64, max_eval_samples=32, max_test_samples=32,
+    data_args=DataArguments(max_lm_documents=80, max_train_samples=64, max_eval_samples=12, max_test_samples=32,
                             max_lm_eval_documents=16, max_length=64, block_size=16),
     tok_args=TokenizerArguments(vocab_size=600, max_tokenizer_documents=300, min_frequency=2),
     model_args=ModelArguments(
@@ -31,6 +39,22 @@ TINY = dict(
 # (`--heads separate --ngram_logistic_weight 0 --ngram_logistic_rating_weight 0`): named, so they win over the preset.
 SEPARATE_MODELS = dict(ngram=NgramLogisticArguments(), explicit_fields=frozenset(
     {"heads", "ngram_logistic_weight", "ngram_logistic_rating_weight"}))
+# The quick preset as `hf-rnn imdb` runs it (two heads, a bag-of-words member), long enough to learn the made-up
+# reviews: 30 steps of each stage, 96 training reviews.
+LEARNING_JOB = {**TINY_JOB, "max_train_samples": 96, "max_eval_samples": 12, "max_test_samples": 36,
+                "max_lm_documents": 36, "max_steps": 30, "save_steps": 30, "logging_steps": 10,
+                "config_overrides": "embedding_size=16,hidden_size=16,num_sampled=16,classifier_hidden_size=8"}
+REVIEWS = ["great superb film , loved it", "awful boring plot . hated it", "the movie was a film"]
+NOT_FIGURES = ("runtime", "per_second")  # timings: no two runs share them
+
+
+@pytest.fixture(scope="module", autouse=True)
+def synthetic_imdb(tmp_path_factory):
+    """Every job here reads made-up reviews (120 training, 36 test, 36 unlabelled; ratings in the file names)."""
+    data = write_tiny_acl_imdb(tmp_path_factory.mktemp("synthetic"), scale=3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_RNN_IMDB_PATH", str(data))
+        yield data
 
 
 class StopAfter(TrainerCallback):
@@ -44,11 +68,14 @@ class StopAfter(TrainerCallback):
             raise KeyboardInterrupt
 
 
+SEPARATE_JOB_STEPS = {"max_steps": 6, "save_steps": 2, "logging_steps": 2}
+
+
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(synthetic_imdb, tmp_path_factory):
+    """Separate sentiment and rating models, killed in the LM stage after its step-2 checkpoint and started again."""
     out = tmp_path_factory.mktemp("imdb")
     job = JobArguments(output_dir=str(out), preset="quick", heads="separate")
-    overrides = {"max_steps": 6, "save_steps": 2, "logging_steps": 2}
     original = recipes.make_trainer
 
     def crashing_trainer(*args, **kwargs):
@@ -59,12 +86,36 @@ def finished_run(tmp_path_factory):
     recipes.make_trainer = crashing_trainer
     try:
         with pytest.raises(KeyboardInterrupt):
-            run_imdb(job, user_training_overrides=overrides, **TINY, **SEPARATE_MODELS)
+            run_imdb(job, user_training_overrides=SEPARATE_JOB_STEPS, **TINY, **SEPARATE_MODELS)
     finally:
         recipes.make_trainer = original
     assert (out / "lm" / "checkpoint-2").is_dir() and not (out / "lm" / "stage_done.json").exists()
-    results = run_imdb(job, user_training_overrides=overrides, **TINY, **SEPARATE_MODELS)
+    results = run_imdb(job, user_training_overrides=SEPARATE_JOB_STEPS, **TINY, **SEPARATE_MODELS)
     return out, results
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(synthetic_imdb, tmp_path_factory):
+    """The same job as `finished_run`, never killed."""
+    out = tmp_path_factory.mktemp("imdb_uninterrupted")
+    job = JobArguments(output_dir=str(out), preset="quick", heads="separate")
+    return out, run_imdb(job, user_training_overrides=SEPARATE_JOB_STEPS, **TINY, **SEPARATE_MODELS)
+
+
+@pytest.fixture(scope="module")
+def learning_run(synthetic_imdb, tmp_path_factory):
+    """`hf-rnn imdb` with the quick preset on the made-up reviews; returns its folder, results and what it printed."""
+    out = tmp_path_factory.mktemp("imdb_learning") / "job"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        results = imdb_main(["--output_dir", str(out), "--dataset", str(synthetic_imdb), *command_line(LEARNING_JOB)])
+    return out, results, printed.getvalue()
+
+
+def figures(metrics: dict) -> dict:
+    """A stage's evaluation figures, without its timings."""
+    return {k: v for k, v in metrics.items() if k.startswith(("validation_", "test_", "eval_"))
+            and not k.endswith(NOT_FIGURES)}
 
 
 def test_killed_run_resumes_and_finishes_every_stage(finished_run):
@@ -73,7 +124,6 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
     assert lm_state["global_step"] == 6
     for stage in ("tokenizer", "lm", "sentiment", "rating"):
         assert (out / stage / "stage_done.json").is_file(), stage
-    assert 0.0 <= results["sentiment"]["test_accuracy"] <= 1.0
     assert results["rating"]["test_mae"] > 0 and results["lm"]["eval_perplexity"] > 1
     assert json.loads((out / "results.json").read_text())["sentiment"] == results["sentiment"]
     # The second invocation found the first one's work, so its wall time is labelled as partial.
@@ -88,11 +138,38 @@ def test_killed_run_resumes_and_finishes_every_stage(finished_run):
     assert any("eval_accuracy" in entry for entry in sentiment_log)  # validation during training
 
 
+def test_a_resumed_run_equals_an_uninterrupted_one(finished_run, uninterrupted_run):
+    (resumed, resumed_results), (whole, whole_results) = finished_run, uninterrupted_run
+    for stage in ("lm", "sentiment", "rating"):
+        assert figures(resumed_results[stage]) == figures(whole_results[stage]), stage
+        resumed_weights, whole_weights = (load_file(out / stage / "model.safetensors") for out in (resumed, whole))
+        assert resumed_weights.keys() == whole_weights.keys(), stage
+        for name, tensor in whole_weights.items():
+            assert torch.equal(resumed_weights[name], tensor), (stage, name)
+
+
 def test_rerun_skips_finished_stages(finished_run):
     out, results = finished_run
     again = run_imdb(JobArguments(output_dir=str(out), preset="quick", heads="separate"),
                      user_training_overrides={"max_steps": 6}, **TINY, **SEPARATE_MODELS)
     assert again["sentiment"] == results["sentiment"] and again["lm"] == results["lm"]
+
+
+def softmax_of(stage_dir: Path, texts: list[str]) -> np.ndarray:
+    """The stage model's class probabilities, read one text at a time (no padding)."""
+    model = AutoModelForSequenceClassification.from_pretrained(stage_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(stage_dir)
+    with torch.no_grad():
+        return np.stack([model(**tokenizer(text, return_tensors="pt")).logits.softmax(-1)[0].numpy()
+                         for text in texts])
+
+
+def pipeline_scores(model_dir: Path, texts: list[str]) -> np.ndarray:
+    """Every class's score from pipeline("text-classification") on the folder, in label id order."""
+    classify = pipeline("text-classification", model=str(model_dir))
+    label2id = classify.model.config.label2id
+    return np.array([[entry["score"] for entry in sorted(row, key=lambda entry: label2id[entry["label"]])]
+                     for row in classify(texts, top_k=None)])
 
 
 def test_model_folder_serves_pipeline_with_a_card(finished_run):
@@ -105,21 +182,79 @@ def test_model_folder_serves_pipeline_with_a_card(finished_run):
     card = (model_dir / "README.md").read_text()
     assert "model-index" in card and f"{results['sentiment']['test_accuracy']:.4f}" in card
     assert "the 1-10 rating model (`rating10`) was fine-tuned from the language model" in card
-    classify = pipeline("text-classification", model=str(model_dir))
-    outputs = classify(["A wonderful, moving film.", "Dreadful. " * 300])  # the second is longer than max_length
-    assert {o["label"] for o in outputs} <= {"neg", "pos"}
+    texts = [*REVIEWS, "Dreadful. " * 300]  # the last is longer than max_length: served whole
+    np.testing.assert_allclose(pipeline_scores(model_dir, texts), softmax_of(out / "sentiment", texts), rtol=1e-5,
+                               atol=1e-6)
 
 
-def test_predict_cli_reads_arguments_and_stdin(finished_run):
+def predict_cli(model_dir: Path, texts: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "hf_rnn.cli", "predict", str(model_dir), *texts],
+                            capture_output=True, text=True, timeout=300, **kwargs)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def library_predictions(model_dir: Path, texts: list[str]) -> list[dict]:
+    from hf_rnn.inference import load_classifier, predict_reviews
+
+    return [{"text": text[:80], **row} for text, row in zip(texts, predict_reviews(load_classifier(str(model_dir)),
+                                                                                   texts))]
+
+
+def test_predict_cli_reads_arguments_and_stdin_and_prints_the_library_predictions(finished_run):
     out, _ = finished_run
-    command = [sys.executable, "-m", "hf_rnn.cli", "predict", str(out / "model")]
-    by_args = subprocess.run(command + ["Great film!", "Awful."], capture_output=True, text=True, timeout=300)
-    assert by_args.returncode == 0, by_args.stderr[-2000:]
-    by_stdin = subprocess.run(command, input="Great film!\nAwful.\n", capture_output=True, text=True, timeout=300)
-    assert by_args.stdout == by_stdin.stdout and len(by_args.stdout.splitlines()) == 2
-    rating = subprocess.run([sys.executable, "-m", "hf_rnn.cli", "predict", str(out / "rating"), "Fine."],
-                            capture_output=True, text=True, timeout=300)
-    assert 1.0 <= json.loads(rating.stdout)["rating"] <= 10.0
+    by_args = predict_cli(out / "model", REVIEWS)
+    by_stdin = predict_cli(out / "model", [], input="\n".join(REVIEWS) + "\n")
+    assert by_args.stdout == by_stdin.stdout
+    assert [json.loads(line) for line in by_args.stdout.splitlines()] == library_predictions(out / "model", REVIEWS)
+    rating = predict_cli(out / "rating", ["Fine."])
+    assert [json.loads(rating.stdout)] == library_predictions(out / "rating", ["Fine."])
+
+
+def test_the_job_learns_separable_reviews(learning_run):
+    _, results, _ = learning_run
+    # The recurrent classifier alone, the bag-of-words member aside, and the published ensemble.
+    for stage in ("sentiment", "ensemble"):
+        assert results[stage]["validation_accuracy"] >= 0.9, stage
+        assert results[stage]["test_accuracy"] >= 0.9, stage
+    assert results["rating"]["test_sentiment_accuracy"] >= 0.9  # the stars land on the right side
+
+
+def test_the_two_head_models_folder_serves_the_ensembles_softmax_and_predict_prints_the_library_call(learning_run):
+    out, _, _ = learning_run
+    np.testing.assert_allclose(pipeline_scores(out / "model", REVIEWS), softmax_of(out / "ensemble", REVIEWS),
+                               rtol=1e-5, atol=1e-6)
+    printed = [json.loads(line) for line in predict_cli(out / "model", REVIEWS).stdout.splitlines()]
+    assert printed == library_predictions(out / "model", REVIEWS)
+    assert all(row["rating_label"] == f"{int(row['rating'])} stars" for row in printed)
+
+
+def printed_metrics(printed: str) -> list[tuple[str, dict]]:
+    """Trainer's `***** split metrics *****` blocks as (split, {name: value})."""
+    blocks = re.findall(r"\*\*\*\*\* (\w+) metrics \*\*\*\*\*\n((?:  .*\n)*)", printed)
+    parse = lambda line: (line.split("=")[0].strip(), line.split("=", 1)[1].strip())
+    return [(split, dict(parse(line) for line in body.splitlines())) for split, body in blocks]
+
+
+def test_printed_figures_are_results_json_and_no_test_figure_is_printed_unasked(learning_run):
+    out, _, printed = learning_run
+    results = json.loads((out / "results.json").read_text())
+    assert "test" not in [split for split, _ in printed_metrics(printed)] and "test" not in printed.splitlines()[-1]
+    assert "test_" not in printed and "'test" not in printed  # nor a test figure in a logged dict
+    rating = results["ensemble_rating"]
+    assert printed.splitlines()[-1].startswith(
+        f"[quick] validation accuracy {results['sentiment']['validation_accuracy']:.4f} "
+        f"(ensemble {results['ensemble']['validation_accuracy']:.4f}), rating MAE {rating['validation_mae']:.3f}, "
+        f"exact {rating['validation_exact']:.3f}, LM perplexity {results['lm']['eval_perplexity']:.1f}, wall time ")
+    # Each stage's validation block, as Trainer prints it (4 decimals), is that stage's figures in results.json.
+    two_head = lambda sentiment, rating: {**results[sentiment], **{
+        k.replace("validation_", "validation_rating_"): v for k, v in results[rating].items()}}
+    stages = [two_head("sentiment", "rating"), two_head("ensemble", "ensemble_rating")]
+    blocks = [metrics for split, metrics in printed_metrics(printed) if split == "validation"]
+    assert len(blocks) == 2
+    for block, stage in zip(blocks, stages):
+        shown = {k: v for k, v in block.items() if not k.endswith(NOT_FIGURES)}
+        assert shown and all(float(v) == pytest.approx(stage[k], abs=5e-5) for k, v in shown.items()), shown
 
 
 def test_unknown_rating_target_is_refused_before_any_work(tmp_path):
@@ -134,9 +269,15 @@ def test_unknown_rating_start_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "job").exists()
 
 
-def test_final_fit_trains_classifiers_on_every_labelled_review(tmp_path):
+def test_final_fit_trains_classifiers_on_every_labelled_review_and_prints_its_test_reading(tmp_path, capsys):
     job = JobArguments(output_dir=str(tmp_path / "job"), preset="quick", heads="separate", final_fit=True)
     results = run_imdb(job, user_training_overrides={"max_steps": 2, "save_steps": 2}, **TINY, **SEPARATE_MODELS)
+    printed = capsys.readouterr().out
+    assert [split for split, _ in printed_metrics(printed) if split in ("validation", "test")] == ["test", "test"]
+    sentiment, rating = results["sentiment"], results["rating"]
+    assert printed.splitlines()[-1].startswith(
+        f"[quick] test accuracy {sentiment['test_accuracy']:.4f}, rating MAE {rating['test_mae']:.3f}, "
+        f"exact {rating['test_exact']:.3f}, LM perplexity ")
     labelled = TINY["data_args"].max_train_samples + TINY["data_args"].max_eval_samples
     for stage in ("sentiment", "rating"):
         assert results[stage]["train_reviews"] == labelled, stage
@@ -147,17 +288,14 @@ def test_final_fit_trains_classifiers_on_every_labelled_review(tmp_path):
     assert "final fit: the classifiers trained on all of them" in (tmp_path / "job" / "model" / "README.md").read_text()
 
 
-def test_the_quick_preset_publishes_one_two_head_classifier_with_a_bag_of_words_member(tmp_path):
+def test_the_quick_preset_publishes_one_two_head_classifier_with_a_bag_of_words_member(learning_run):
     from hf_rnn.inference import load_classifier, predict_reviews
     from hf_rnn.recipes.imdb import PRESETS
 
-    out = tmp_path / "job"
-    results = run_imdb(JobArguments(output_dir=str(out), preset="quick"),
-                       user_training_overrides={"max_steps": 2, "save_steps": 2}, **TINY)
+    out, results, _ = learning_run
     assert not (out / "rating").exists()  # one fine-tune for both heads
-    assert 0 <= results["sentiment"]["test_accuracy"] <= 1 and "test_rating_mae" not in results["sentiment"]
-    assert results["rating"]["test_mae"] >= 0 and "test_accuracy" not in results["rating"]
-    assert 0 <= results["ensemble"]["test_accuracy"] <= 1 and results["ensemble_rating"]["test_mae"] >= 0
+    assert "test_rating_mae" not in results["sentiment"] and "test_accuracy" not in results["rating"]
+    assert results["rating"]["test_mae"] >= 0 and results["ensemble_rating"]["test_mae"] >= 0
     bag = PRESETS["quick"]["ngram_logistic"]
     published = json.loads((out / "model" / "config.json").read_text())
     assert len(published["members"]) == 1 and published["ngram_logistic"]["buckets"] == bag["ngram_logistic_buckets"]
@@ -274,6 +412,7 @@ def test_bf16_precision_trains_every_stage_under_autocast_and_keeps_float32_weig
 
     from hf_rnn.training.adversarial import AdversarialArguments
 
+    monkeypatch.setenv("HF_RNN_IMDB_PATH", str(write_tiny_acl_imdb(tmp_path / "long", words=(260, 320))))
     out = tmp_path / "job"
     job = JobArguments(output_dir=str(out), preset="quick", backward=True, heads="shared", precision="bf16")
     long_reviews = dict(TINY, data_args=dataclasses.replace(TINY["data_args"], max_length=300))

@@ -1,8 +1,10 @@
 """The installed package, not the checkout: a wheel built from the repository, installed into a fresh environment
 that has no matplotlib, runs the main job to a model folder with its card; the library names no machine path."""
 
+import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -43,14 +45,27 @@ def run(command, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+def installed_package_folders() -> list[str]:
+    """The folders the running interpreter imports installed packages from, whatever it is (system, venv, conda):
+    `system_site_packages=True` would give a new environment the *base* interpreter's packages instead, which in a
+    plain venv lack the dependencies."""
+    folders = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    return [folder for folder in dict.fromkeys(folders) if Path(folder).is_dir()]
+
+
 def fresh_environment(folder: Path, wheel: Path) -> Path:
-    """A virtual environment that reuses the installed dependencies, holds the wheel, and hides matplotlib (an
-    optional dependency) behind a stub that fails to import, as it would where it is not installed."""
-    venv.create(folder, system_site_packages=True, with_pip=False)
+    """A virtual environment that holds the wheel, reuses the running interpreter's installed dependencies, and hides
+    matplotlib (an optional dependency) behind a stub that fails to import, as it would where it is not installed.
+
+    The dependencies come in through a .pth file that adds the running interpreter's package folders as site folders
+    (their own .pth files processed too) after the environment's own, so the wheel's hf_rnn is the one imported."""
+    venv.create(folder, system_site_packages=False, with_pip=False)
     python = folder / "bin" / "python"
     run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)])
     site_packages = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
                          .stdout.strip())
+    lines = [f"import site; site.addsitedir({package_folder!r})\n" for package_folder in installed_package_folders()]
+    (site_packages / "zz_running_interpreter_packages.pth").write_text("".join(lines))
     (site_packages / "matplotlib").mkdir()
     (site_packages / "matplotlib" / "__init__.py").write_text('raise ImportError("No module named matplotlib")\n')
     return folder / "bin"
@@ -63,7 +78,8 @@ def test_wheel_carries_the_card_template_and_runs_the_main_job_without_matplotli
     where = run([str(bin_dir / "python"), "-c", "import hf_rnn; print(hf_rnn.__file__)"], cwd=tmp_path, env=env)
     assert Path(where.stdout.strip()).is_relative_to(tmp_path / "env")  # the wheel's copy, not the checkout
     data = write_tiny_acl_imdb(tmp_path / "data")
-    command = [str(bin_dir / "hf-rnn"), "imdb", "--output_dir", "job", "--dataset", str(data), *command_line(TINY_JOB)]
+    command = [str(bin_dir / "hf-rnn"), "imdb", "--output_dir", "job", "--dataset", str(data), *command_line(TINY_JOB),
+               "--report_test", "true"]
     job = run(command, cwd=tmp_path, env=env)
     model_dir = tmp_path / "job" / "model"
     card = (model_dir / "README.md").read_text()
@@ -71,4 +87,17 @@ def test_wheel_carries_the_card_template_and_runs_the_main_job_without_matplotli
     assert not (model_dir / "training_curves.png").exists() and "training_curves.png" not in card
     assert 'without training curves: Plotting needs matplotlib, an optional dependency: pip install "hf_rnn[plot]"' \
         in job.stderr
-    assert "test accuracy" in job.stdout
+    results = json.loads((tmp_path / "job" / "results.json").read_text())
+    rating = results["ensemble_rating"]
+    assert job.stdout.splitlines()[-1].startswith(  # the final reading asked for, as results.json holds it
+        f"[quick] test accuracy {results['sentiment']['test_accuracy']:.4f} (ensemble "
+        f"{results['ensemble']['test_accuracy']:.4f}), rating MAE {rating['test_mae']:.3f}, exact "
+        f"{rating['test_exact']:.3f}, LM perplexity {results['lm']['eval_perplexity']:.1f}, wall time ")
+
+
+def test_the_fresh_environment_reuses_the_running_interpreters_packages_not_its_base_interpreters():
+    import transformers
+
+    # Where this interpreter found transformers: in a plain venv its own site-packages, which the base interpreter's
+    # system site packages are not.
+    assert str(Path(transformers.__file__).parents[1]) in installed_package_folders()

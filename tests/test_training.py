@@ -10,7 +10,7 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 
 from hf_rnn import RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.metrics import load_metric
-from hf_rnn.data import classification_collator
+from hf_rnn.data import classification_collator, id2label
 from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArguments, ULMFiTArguments,
                              WeightAveragingCallback, discriminative_param_groups, layer_groups, rating_compute_metrics,
                              sentiment_compute_metrics, slanted_triangular_schedule)
@@ -100,6 +100,31 @@ def test_ten_way_ratings_report_exact_hits_of_the_mode_beside_the_median():
     metrics = rating_compute_metrics("rating10")((np.log(probs), np.array([0, 0])))
     assert metrics["exact"] == 0.0 and metrics["exact_most_likely"] == 1.0
     assert "exact_most_likely" not in rating_compute_metrics("regression")((np.array([[8.2]]), np.array([8.0])))
+
+
+def test_one_rule_for_stars_serves_the_median_of_the_distribution_on_the_sentiments_side():
+    from hf_rnn.ratings import posterior_median_stars, served_stars, stars_agreeing_with_sentiment
+
+    stars = np.array([[.05, .05, .2, .1, 0, 0, .1, .4, .05, .05], [.4, 0, .3, 0, 0, 0, 0, 0, 0, .3]])
+    sentiment = np.array([[.9, .1], [.5, .5]])
+    ratings, probs = served_stars(stars, sentiment)
+    np.testing.assert_allclose(probs, stars_agreeing_with_sentiment(stars, sentiment))
+    assert ratings.tolist() == posterior_median_stars(probs).tolist() == [3.0, 3.0]
+    alone, probs = served_stars(stars)  # a rating model alone: its own distribution
+    np.testing.assert_allclose(probs, stars)
+    assert alone.tolist() == [7.0, 3.0]
+
+
+def test_a_rating_models_prediction_and_metrics_agree_and_its_label_names_the_served_rating():
+    from hf_rnn.inference import star_rating_from_scores
+
+    labels = id2label("rating10")
+    probs = np.array([.4, 0, .3, 0, 0, 0, 0, 0, 0, .3])  # most likely 1 star, median 3
+    scores = [{"label": labels[i], "score": float(p)} for i, p in enumerate(probs)][::-1]  # in any order
+    served = star_rating_from_scores(scores, {name: i for i, name in labels.items()})
+    assert served == {"rating": 3.0, "label": "3 stars", "score": pytest.approx(.3)}
+    metrics = rating_compute_metrics("rating10")((np.log(probs + 1e-12)[None], np.array([2])))
+    assert metrics["exact"] == 1.0 and metrics["mae"] == 0.0 and metrics["exact_most_likely"] == 0.0
 
 
 def test_star_ratings_take_their_polarity_from_the_sentiment_model_and_keep_their_shape_within_it():

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..metrics import load_metric
-from ..ratings import posterior_median_stars
+from ..ratings import served_stars
 
 
 def sentiment_compute_metrics():
@@ -21,35 +21,51 @@ def sentiment_compute_metrics():
 
 def rating_compute_metrics(target: str):
     """MAE, RMSE, exact and within-one accuracy of star ratings, plus the sentiment accuracy they imply; for 10
-    classes also `exact_most_likely`, the exact hits of the most likely rating (the other figures use the median).
+    classes the ratings are the stars `predict_reviews` serves (`hf_rnn.ratings.served_stars`: the posterior median),
+    and `exact_most_likely` adds the exact hits of the distribution's most likely rating.
 
     Args:
         target: `"regression"` (one real output: the rating) or `"rating10"` (ten classes: rating - 1).
     """
-    rating = load_metric("rating_metrics")
-    sentiment = load_metric("sentiment_metrics")
+    figures = rating_figures()
 
     def compute(eval_pred):
         logits, labels = eval_pred
-        predicted, actual = ratings_from_outputs(logits, labels, target)
-        result = rating.compute(predictions=predicted, references=actual)
-        # IMDB's sentiment labels: rating >= 7 positive, <= 4 negative; the midpoint splits predictions.
-        polarity = sentiment.compute(predictions=(predicted > 5.5).astype(int), references=(actual > 5.5).astype(int))
-        result["sentiment_accuracy"] = polarity["accuracy"]
-        if target == "rating10":  # the median minimises absolute error; exact hits are maximised by the mode
-            most_likely = np.asarray(logits).argmax(axis=-1) + 1.0
-            result["exact_most_likely"] = rating.compute(predictions=most_likely, references=actual)["exact"]
-        return result
+        if target == "regression":
+            return figures(*ratings_from_outputs(logits, labels, target))
+        predicted, distribution = served_stars(_softmax(np.asarray(logits)))
+        return figures(predicted, np.asarray(labels) + 1.0, distribution)
 
     return compute
 
 
-def ratings_from_outputs(logits, labels, target: str):
-    """Model outputs and labels -> predicted and true ratings on the 1-10 scale."""
+def rating_figures():
+    """`figures(predicted, actual, distribution=None)`: the rating metrics of the predicted ratings, and
+    `exact_most_likely` when the star distribution they are the medians of is given."""
+    rating = load_metric("rating_metrics")
+    sentiment = load_metric("sentiment_metrics")
+
+    def figures(predicted, actual, distribution=None):
+        result = rating.compute(predictions=predicted, references=actual)
+        # IMDB's sentiment labels: rating >= 7 positive, <= 4 negative; the midpoint splits predictions.
+        polarity = sentiment.compute(predictions=(predicted > 5.5).astype(int), references=(actual > 5.5).astype(int))
+        result["sentiment_accuracy"] = polarity["accuracy"]
+        if distribution is not None:  # the median minimises absolute error; exact hits are maximised by the mode
+            most_likely = distribution.argmax(axis=-1) + 1.0
+            result["exact_most_likely"] = rating.compute(predictions=most_likely, references=actual)["exact"]
+        return result
+
+    return figures
+
+
+def ratings_from_outputs(logits, labels, target: str, sentiment_logits=None):
+    """Model outputs and labels -> predicted and true ratings on the 1-10 scale (for ten classes the stars
+    `predict_reviews` serves: `served_stars`, with the sentiment head's polarity where its logits are given)."""
     logits, labels = np.asarray(logits), np.asarray(labels)
     if target == "regression":
         return logits.reshape(-1), labels.reshape(-1)
-    return posterior_median_stars(_softmax(logits)), labels + 1.0
+    sentiment = None if sentiment_logits is None else _softmax(np.asarray(sentiment_logits))
+    return served_stars(_softmax(logits), sentiment)[0], labels + 1.0
 
 
 def _softmax(logits):
@@ -66,14 +82,17 @@ def perplexity(eval_loss: float) -> float:
 
 
 def two_head_compute_metrics():
-    """Sentiment metrics from the first head and `rating_`-prefixed rating metrics from the second (`labels` are
-    (sentiment, rating - 1) pairs, outputs are (logits, auxiliary_logits))."""
-    sentiment, rating = sentiment_compute_metrics(), rating_compute_metrics("rating10")
+    """Sentiment metrics from the first head and `rating_`-prefixed rating metrics of the stars `predict_reviews`
+    serves: the second head's, with the first head's polarity (`served_stars`). `labels` are (sentiment, rating - 1)
+    pairs, outputs are (logits, auxiliary_logits)."""
+    sentiment, rating = sentiment_compute_metrics(), rating_figures()
 
     def compute(eval_pred):
         (logits, auxiliary_logits), labels = eval_pred.predictions[:2], np.asarray(eval_pred.label_ids)
         result = sentiment((logits, labels[:, 0]))
-        result.update({f"rating_{k}": v for k, v in rating((auxiliary_logits, labels[:, 1])).items()})
+        predicted, distribution = served_stars(_softmax(np.asarray(auxiliary_logits)), _softmax(np.asarray(logits)))
+        stars = rating(predicted, labels[:, 1] + 1.0, distribution)
+        result.update({f"rating_{k}": v for k, v in stars.items()})
         return result
 
     return compute

@@ -365,8 +365,10 @@ def by_length(split: datasets.Dataset | None) -> datasets.Dataset | None:
 
 
 def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments, ulmfit: ULMFiTArguments,
-                     training_args: TrainingArguments, adversarial: AdversarialArguments | None = None) -> dict:
-    """Train a sentiment or rating classifier, evaluate on validation, then report on test.
+                     training_args: TrainingArguments, adversarial: AdversarialArguments | None = None,
+                     report_test: bool = True) -> dict:
+    """Train a sentiment or rating classifier, evaluate on validation, then on test (whose figures are printed only
+    with `report_test`: a final reading; they are returned and saved either way).
 
     `adversarial` (optional) adds adversarial / virtual adversarial / entropy terms on the word embeddings; the
     unlabeled reviews (`dsd["unsupervised"]`, when present) feed the virtual adversarial and entropy terms."""
@@ -387,12 +389,13 @@ def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: Model
                            compute_metrics=compute_metrics_for(data_args.target, training_label_feature(dsd)), **extra)
     metrics = {**train_and_save(trainer, training_args.output_dir), "train_reviews": len(features["train"]),
                "eval_max_length": evaluation_length(data_args)}
-    metrics.update(evaluate_splits(trainer, features, keep_predictions=True))
+    metrics.update(evaluate_splits(trainer, features, keep_predictions=True, report_test=report_test))
     return finish_stage(trainer, metrics, model_args, data_args, tasks="text-classification")
 
 
-def evaluate_splits(trainer, features, keep_predictions: bool = False) -> dict:
-    """The validation and test figures (those of the splits present), logged and saved as Trainer does.
+def evaluate_splits(trainer, features, keep_predictions: bool = False, report_test: bool = True) -> dict:
+    """The validation and test figures (those of the splits present), logged and saved as Trainer does (the test
+    figures logged and printed only with `report_test`, see `show_figures`).
 
     `keep_predictions`: also save each split's outputs in the output folder (`predictions_<split>.safetensors`),
     from which an ensemble of finished classifiers computes its figures without running them again."""
@@ -401,13 +404,22 @@ def evaluate_splits(trainer, features, keep_predictions: bool = False) -> dict:
         if split in features:
             rows = by_length(features[split])
             output = trainer.predict(rows, metric_key_prefix=split)
-            trainer.log(output.metrics)  # as `evaluate` does: the figures join the log history
             if keep_predictions and trainer.is_world_process_zero():
                 save_predictions(trainer.args.output_dir, split, rows, output)
-            trainer.log_metrics(split, output.metrics)
-            trainer.save_metrics(split, output.metrics)
+            show_figures(trainer, split, output.metrics, report_test, history=True)
             metrics.update(output.metrics)
     return metrics
+
+
+def show_figures(trainer, split: str, figures: dict, report_test: bool = True, history: bool = False):
+    """Print a split's figures and save them (`<split>_results.json`) as Trainer does, `history`: into the log history
+    too, as `evaluate` does. Test figures are saved but neither printed nor logged unless `report_test`: a run reads
+    test once, for a final configuration chosen on validation."""
+    if split != "test" or report_test:
+        if history:
+            trainer.log(figures)
+        trainer.log_metrics(split, figures)
+    trainer.save_metrics(split, figures)
 
 
 def predictions_path(folder, split: str) -> Path:
@@ -477,12 +489,13 @@ def averaged_outputs(saved: list[dict], multi_label: bool = False) -> tuple[torc
 
 
 def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: list, training_args,
-                         ngram: NgramLogisticArguments | None = None) -> dict:
+                         ngram: NgramLogisticArguments | None = None, report_test: bool = True) -> dict:
     """Serve finished classifiers (e.g. ULMFiT's forward and backward ones) as one model, which averages their
     probabilities: saved with the tokenizer in `training_args.output_dir`, evaluated on validation and test.
 
     `ngram` (optional, when enabled): a bag-of-words member is fitted here on the training reviews (whole) and
-    takes its share of the averaged probabilities (`hf_rnn.training.ngram_logistic`).
+    takes its share of the averaged probabilities (`hf_rnn.training.ngram_logistic`). `report_test`: print the test
+    figures (see `show_figures`).
 
     Returns:
         The ensemble's figures, also recorded in `output_dir/stage_done.json` (a second call returns them).
@@ -519,10 +532,9 @@ def ensemble_classifiers(tokenizer, dsd, data_args: DataArguments, member_dirs: 
         figures = ensemble_figures_from_members(member_dirs, members[0].config, by_length(features[split]), split,
                                                 trainer.compute_metrics, bag, weights)
         if figures is None:
-            figures = evaluate_splits(trainer, {split: features[split]})
+            figures = evaluate_splits(trainer, {split: features[split]}, report_test=report_test)
         else:
-            trainer.log_metrics(split, figures)
-            trainer.save_metrics(split, figures)
+            show_figures(trainer, split, figures, report_test)
             metrics.setdefault("from_member_predictions", []).append(split)
         metrics.update(figures)
     if trainer.is_world_process_zero():

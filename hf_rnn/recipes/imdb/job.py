@@ -78,6 +78,11 @@ class JobArguments:
         "help": "Train the classifiers on every labelled review (train + the validation split), with settings chosen "
                 "on validation before; no validation figures then. The LM is unchanged: it never trains on the "
                 "validation reviews and measures its perplexity on them."})
+    # Choices are made on validation; test is read once, for a final configuration (docs/results.md).
+    report_test: bool = field(default=False, metadata={
+        "help": "Print the test figures (the summary line at the end, each stage's test metrics): a final reading of "
+                "a configuration chosen on validation. --final_fit implies it. Without either, the run prints "
+                "validation figures; results.json and the model card hold every figure either way."})
     # ULMFiT's forward + backward ensemble: fwd 94.96, bwd 94.74, both 95.39 in fastai's notebook (docs/design.md 5).
     backward: bool = field(default=False, metadata={
         "help": "Also train a backward LM and classifier (ULMFiT's second direction: the same tokenizer and reviews, "
@@ -201,7 +206,12 @@ def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, d
     stage = member_stage(stage, member)
     args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user, member)
     return timed_stage(Path(job.output_dir) / stage, lambda: train_classifier(
-        tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial))[1]
+        tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial, report_test=reports_test(job)))[1]
+
+
+def reports_test(job: JobArguments) -> bool:
+    """Whether the run prints test figures: only for a final reading (`--final_fit` or `--report_test`)."""
+    return job.final_fit or job.report_test
 
 
 def classifier_members(job: JobArguments, name: str, classifier_stage, data: DataArguments, start: ModelArguments,
@@ -351,7 +361,7 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
     if len(members) > 1 or ngram.enabled:  # a single classifier with a bag-of-words member is an ensemble too
         ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
         ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
-            tokenizer, labelled, sentiment_data, members, ensemble_args, ngram))[1]
+            tokenizer, labelled, sentiment_data, members, ensemble_args, ngram, report_test=reports_test(job)))[1]
         results.update(named_figures(ensemble, two_heads, "ensemble", "ensemble_rating"))
     results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
                                 for stage in job_stages(job) if (out / stage).is_dir()}
@@ -388,6 +398,7 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments, card: dic
     """Publish the sentiment model (with more than one classifier, their ensemble: both directions, every seed) as
     `output_dir/model` with a model card (and, with `push_to_hub`, on the Hub), and write results.json."""
     out = Path(job.output_dir)
+    split = "test" if reports_test(job) else "validation"
     model_dir = out / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -400,9 +411,9 @@ def finish(job: JobArguments, results: dict, data_args: DataArguments, card: dic
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     if repo_id:
         HfApi().upload_folder(repo_id=repo_id, folder_path=model_dir,
-                              commit_message=f"hf_rnn job, preset {job.preset}: {summary_line(results)}")
+                              commit_message=f"hf_rnn job, preset {job.preset}: {summary_line(results, split)}")
         logger.info("Pushed %s to https://huggingface.co/%s", model_dir, repo_id)
-    print(summary_line(results))
+    print(summary_line(results, split))
 
 
 def set_config_field(model_dir: Path, name: str, value):
@@ -429,11 +440,12 @@ def headline_metric(figures: dict) -> str:
     return next((name for name in HEADLINE_METRICS if any(key.endswith(f"_{name}") for key in figures)), "accuracy")
 
 
-def summary_line(results: dict) -> str:
-    """One line a person reads at the end: test accuracy (each direction and the ensemble), rating error, wall time."""
+def summary_line(results: dict, split: str = "validation") -> str:
+    """One line a person reads at the end: the task's headline figure on `split` (each direction and the ensemble),
+    rating error, wall time. Test figures only for a final reading (`reports_test`); validation ones otherwise."""
     metric = headline_metric(results["sentiment"])
-    accuracy = lambda stage: results[stage].get(f"test_{metric}", float("nan"))
-    line = f"[{results['preset']}] test {metric.replace('_', ' ')} {accuracy('sentiment'):.4f}"
+    accuracy = lambda stage: results[stage].get(f"{split}_{metric}", float("nan"))
+    line = f"[{results['preset']}] {split} {metric.replace('_', ' ')} {accuracy('sentiment'):.4f}"
     if "sentiment_backward" in results:
         line += f" (backward {accuracy('sentiment_backward'):.4f})"
     if "ensemble" in results:
@@ -441,7 +453,8 @@ def summary_line(results: dict) -> str:
     rating_stage = published_stages(results)[1]  # the served model's rating: with --backward, the ensemble's
     if rating_stage in results:
         rating = results[rating_stage]
-        line += f", rating MAE {rating.get('test_mae', float('nan')):.3f}, exact {rating.get('test_exact', 0):.3f}"
+        mae, exact = rating.get(f"{split}_mae", float("nan")), rating.get(f"{split}_exact", 0)
+        line += f", rating MAE {mae:.3f}, exact {exact:.3f}"
     return line + f", LM perplexity {results['lm'].get('eval_perplexity', float('nan')):.1f}, " \
                   f"wall time {results['wall_time_s'] / 60:.1f} min" + resumed_note(results)
 
