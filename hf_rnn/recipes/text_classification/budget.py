@@ -9,7 +9,7 @@ reads, times a few training steps of the LM and of the classifier on batches of 
 * the backward direction only when both directions fit at those sizes.
 
 The plan is printed and saved (`budget.json` in output_dir) before training; at the end each stage's planned and
-actual seconds are printed and saved beside it. A job more than 10% over its budget is a bug of this planner: the
+actual seconds are printed and saved beside it. A job over its budget by more than a tenth is a planner bug: the
 report says so.
 """
 
@@ -33,7 +33,7 @@ from ..imdb.presets import COMMON, preset_for
 logger = logging.getLogger(__name__)
 
 PLAN_FILE = "budget.json"
-SAFETY = 0.85  # of the budget planned for training; the rest absorbs evaluation, saving and the planner's error
+SAFETY = 0.85  # share of the budget planned for training; the rest absorbs evaluation, saving and planner error
 MAX_LM_EPOCHS = 10
 TARGET_CLASSIFIER_STEPS = 1_500
 MAX_CLASSIFIER_EPOCHS = 10
