@@ -248,3 +248,43 @@ def test_non_finite_input_values_name_the_row_and_step():
     series[1, 3, 0] = float("nan")
     with pytest.raises(ValueError, match="batch row 1, step 3, channel 0"):
         model(input_values=series, labels=series)
+
+
+# 9. Pre-shifted targets (transformers' `shift_labels`, passed by the Trainer and sequence parallelism).
+
+@pytest.mark.parametrize("lm_loss", ["full", "sampled"])
+def test_shift_labels_give_the_same_loss_as_labels(lm_loss):
+    lm = RNNForCausalLM(tiny_config(lm_loss=lm_loss, num_sampled=8)).train()
+    ids = ids_batch()
+    labels = ids.clone()
+    labels[0, 4:] = -100
+    shifted = torch.nn.functional.pad(labels[:, 1:], (0, 1), value=-100)  # [B, T]: position t predicts token t+1
+    torch.manual_seed(1)  # the same dropout masks and sampled negatives for both
+    from_labels = lm(ids, labels=labels).loss
+    torch.manual_seed(1)
+    from_shifted = lm(ids, labels=labels, shift_labels=shifted).loss
+    torch.manual_seed(1)
+    only_shifted = lm(ids, shift_labels=shifted).loss
+    torch.testing.assert_close(from_shifted, from_labels)
+    torch.testing.assert_close(only_shifted, from_labels)
+
+
+def test_shift_labels_win_over_labels():
+    lm = RNNForCausalLM(tiny_config()).eval()
+    ids = ids_batch()
+    other = ids_batch(seed=5)
+    loss = lm(ids, labels=ids, shift_labels=other).loss
+    logits = lm(ids).logits
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), other.flatten())
+    torch.testing.assert_close(loss, expected)
+
+
+def test_a_backward_model_takes_shift_labels_only_in_its_reading_order():
+    lm = RNNForCausalLM(tiny_config(reverse_text=True)).eval()
+    ids = ids_batch()
+    with pytest.raises(ValueError, match="already_reversed"):
+        lm(ids, shift_labels=ids)
+    reversed_ids = ids.flip(1)
+    shifted = torch.nn.functional.pad(reversed_ids[:, 1:], (0, 1), value=-100)
+    torch.testing.assert_close(lm(reversed_ids, shift_labels=shifted, already_reversed=True).loss,
+                               lm(ids, labels=ids).loss)

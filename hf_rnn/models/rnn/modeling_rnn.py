@@ -570,17 +570,29 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         logits_to_keep=0,
         return_dict=None,
         already_reversed=False,
+        shift_labels=None,
         **kwargs,
     ) -> RNNCausalLMOutput:
         r"""
         labels (`torch.LongTensor` of shape `(batch, time)`, *optional*): usually `input_ids`; shifted inside,
             positions set to -100 are ignored.
+        shift_labels (`torch.LongTensor` of shape `(batch, time)`, *optional*): the targets already shifted, position
+            `t` holding the token that follows it (transformers' loss keyword, which the Trainer and sequence
+            parallelism pass). When given they are the targets and `labels` is not read for the loss; with
+            `labels=shift_labels[t-1]` both give the same loss. A backward model takes them only in its reading
+            order (`already_reversed=True`): the token that follows a position depends on the direction read.
+            `num_items_in_batch` is ignored: the loss is a plain mean and the Trainer scales it
+            (`accepts_loss_kwargs=False`).
         logits_to_keep (`int`, *optional*): compute logits only for the last this-many positions (0 = all).
         already_reversed (`bool`, *optional*): see [`RNNModel.forward`]. A backward model reverses `labels` with
             the inputs, so its loss is that of reading the text backward and its logits are in its reading order.
         """
         cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
+        if shift_labels is not None and self.config.reverse_text and not already_reversed:
+            raise ValueError("A backward model (reverse_text=True) takes shift_labels only in its reading order: pass "
+                             "the rows reversed with already_reversed=True, or pass labels (reversed and shifted "
+                             "inside).")
         output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         input_ids, inputs_embeds, labels = in_reading_order(self.config, already_reversed, attention_mask,
                                                             input_ids, inputs_embeds, labels)
@@ -591,21 +603,24 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
         hidden = self.projection(hidden) if self.projection is not None else hidden  # [B, T, E]
-        if self.training and labels is not None and self.config.lm_loss == "sampled":
+        targets = next_token_targets(labels, shift_labels)  # [B, T] or None
+        if self.training and targets is not None and self.config.lm_loss == "sampled":
             # The full [B, T, V] logits are the CPU bottleneck; training never needs them.
-            loss, logits = self._sampled_softmax_loss(hidden, labels), None
+            loss, logits = self._sampled_softmax_loss(hidden, targets), None
         else:
             logits = self.lm_head(hidden)  # [B, T, V]
-            loss = None if labels is None else F.cross_entropy(
-                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+            # transformers' causal LM loss, so a model-level `loss_function` override applies too.
+            loss = None if targets is None else self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.vocab_size, shift_labels=targets)
         output = RNNCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states)
         return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
 
-    def _sampled_softmax_loss(self, hidden, labels):
+    def _sampled_softmax_loss(self, hidden, targets):
         """Sampled softmax (Jean et al. 2015): the target against shared log-uniform negatives, logits corrected by
-        the log expected count of each candidate so the loss estimates the full softmax's gradient."""
-        features = hidden[:, :-1].flatten(0, 1)  # [N, E]: position t predicts token t+1
-        targets = labels[:, 1:].flatten()  # [N]
+        the log expected count of each candidate so the loss estimates the full softmax's gradient. `targets` are
+        the shifted labels: position t's is token t+1."""
+        features = hidden.flatten(0, 1)  # [N, E]
+        targets = targets.flatten()  # [N]
         keep = targets != -100
         features, targets = features[keep], targets[keep]
         negatives = sample_log_uniform(self.config.num_sampled, self.config.vocab_size, hidden.device)  # [K]
@@ -708,6 +723,16 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     @functools.cache
     def _forward_parameters(cls) -> frozenset:
         return frozenset(inspect.signature(cls.forward).parameters)  # read once per class, not at every token
+
+
+def next_token_targets(labels, shift_labels):
+    """[B, T] target of each position: `shift_labels` as given, else `labels` moved one step left (the last
+    position, which has no next token, ignored with -100); None without either."""
+    if shift_labels is not None:
+        return shift_labels
+    if labels is None:
+        return None
+    return F.pad(labels[:, 1:], (0, 1), value=-100)  # [B, T]
 
 
 def log_uniform_probability(ids, vocab_size):
