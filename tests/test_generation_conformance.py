@@ -33,3 +33,76 @@ def test_an_argument_of_a_wrapped_forward_arrives_at_every_step():
     lm.forward = forward
     lm.generate(ids_batch(), max_new_tokens=3, do_sample=False, marker="seen")
     assert received == ["seen"] * 3
+
+
+LEFT_PADDED = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]])
+
+
+def left_padded_prompt(lm):
+    return ids_batch(rows=3).masked_fill(LEFT_PADDED == 0, lm.config.pad_token_id), LEFT_PADDED
+
+
+def columns_fed(lm):
+    """Records how many columns each forward of the backbone reads (ids or embeddings)."""
+    fed = []
+
+    def record(module, args, kwargs):
+        inputs = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs.get("inputs_embeds")
+        fed.append(inputs.shape[1])
+
+    return fed, lm.model.register_forward_pre_hook(record, with_kwargs=True)
+
+
+# Item 2: generation from inputs_embeds, padded and continued from a cache.
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_left_padded_batch_given_as_embeddings_writes_what_its_ids_write(cell):
+    lm = RNNForCausalLM(tiny_config(cell_type=cell)).eval()
+    prompt, mask = left_padded_prompt(lm)
+    from_ids = greedy(lm, prompt, 4, attention_mask=mask)[:, prompt.size(1):]
+    embeds = lm.get_input_embeddings()(prompt)  # [B, P, E]
+    from_embeds = greedy(lm, None, 4, inputs_embeds=embeds, attention_mask=mask)
+    assert torch.equal(from_embeds[:, -4:], from_ids)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_generation_from_embeddings_continues_from_the_cache(cell):
+    lm = RNNForCausalLM(tiny_config(cell_type=cell)).eval()
+    prompt, mask = left_padded_prompt(lm)
+    embed = lm.get_input_embeddings()
+    first = greedy(lm, None, 3, inputs_embeds=embed(prompt), attention_mask=mask, return_dict_in_generate=True)
+    written = first.sequences[:, -3:]  # [B, 3]
+    longer = torch.cat([prompt, written], dim=1)
+    longer_mask = torch.cat([mask, torch.ones_like(written)], dim=1)
+    fed, hook = columns_fed(lm)
+    continued = greedy(lm, None, 2, inputs_embeds=embed(longer), attention_mask=longer_mask, cache=first.cache)
+    hook.remove()
+    in_one_go = greedy(lm, prompt, 5, attention_mask=mask)
+    assert torch.equal(continued[:, -2:], in_one_go[:, -2:])
+    assert fed == [1, 1]  # only the column the cache had not read, then one per step
+
+
+# Item 3: continuing with only the new tokens, the attention mask covering the whole conversation.
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_generation_continues_from_the_new_tokens_only(cell):
+    lm = RNNForCausalLM(tiny_config(cell_type=cell)).eval()
+    prompt, mask = left_padded_prompt(lm)
+    first = greedy(lm, prompt, 3, attention_mask=mask, return_dict_in_generate=True)
+    reply = ids_batch(rows=3, length=2, seed=4)  # the user's next turn
+    conversation = torch.cat([first.sequences, reply], dim=1)
+    conversation_mask = torch.cat([mask, torch.ones(3, 5, dtype=torch.long)], dim=1)
+    new_tokens = torch.cat([first.sequences[:, -1:], reply], dim=1)  # the last written token was not read yet
+    fed, hook = columns_fed(lm)
+    continued = greedy(lm, new_tokens, 2, attention_mask=conversation_mask, cache=first.cache)
+    hook.remove()
+    expected = greedy(lm, conversation, 2, attention_mask=conversation_mask)
+    assert torch.equal(continued[:, -2:], expected[:, -2:])
+    assert fed == [3, 1]
+
+
+def test_new_tokens_that_do_not_add_up_with_the_cache_are_refused():
+    lm = RNNForCausalLM(tiny_config()).eval()
+    first = greedy(lm, ids_batch(), 3, return_dict_in_generate=True)  # the cache has read 8 columns
+    with pytest.raises(ValueError, match="has read 8 columns"):
+        greedy(lm, ids_batch(length=2), 2, attention_mask=torch.ones(2, 5, dtype=torch.long), cache=first.cache)

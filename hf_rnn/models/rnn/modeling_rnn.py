@@ -9,8 +9,6 @@ for unidirectional layers at real positions; packing is used only where it is th
 (bidirectional layers over padded rows, or an LSTM's final cell state for rows of different lengths).
 """
 
-import functools
-import inspect
 import math
 import shutil
 import warnings
@@ -693,36 +691,45 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     ):
         """Feed only the columns the state has not read yet (one per step while decoding): O(1) per token.
 
-        A cache passed to `generate` (e.g. a previous call's `cache`) continues after the columns it has seen, so a
-        conversation or stream resumes without re-reading its past. Other arguments the forward takes (such as
-        `output_hidden_states`) are passed on.
+        The inputs (`input_ids`, or `inputs_embeds` at the first step) and `attention_mask` are cut to their last
+        unread columns: the mask is aligned with the inputs at the right, so it may also cover columns that were
+        given as embeddings or read into the `cache` earlier. A cache passed to `generate` (e.g. a previous call's
+        `cache`) continues after the columns it has read, from either the whole sequence (ids or embeddings) or
+        only the new tokens with the attention mask of the whole sequence. Every other keyword is passed on to
+        `forward` unchanged, as transformers does (except `labels`).
+
+        On purpose, unlike transformers: a prompt whose unmasked part holds the pad id is refused with the fix in
+        the message (pass the tokenizer's `attention_mask`), as the mask transformers builds from `pad_token_id`
+        would mark that token as padding in the middle of the text.
         """
-        model_inputs = {k: v for k, v in kwargs.items() if k in self._forward_parameters() and v is not None}
-        model_inputs.update(use_cache=use_cache, logits_to_keep=1)
         cache = RNNCache.from_legacy(cache)
-        if inputs_embeds is not None and is_first_iteration and not cache:
-            return {**model_inputs, "inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
-        new_columns = self._unread_columns(input_ids, cache, next_sequence_length)
-        if attention_mask is not None:
-            attention_mask = attention_mask[:, new_columns]
-        return {**model_inputs, "input_ids": input_ids[:, new_columns], "attention_mask": attention_mask,
-                "cache": cache if cache else None}
+        from_embeds = inputs_embeds is not None and is_first_iteration
+        inputs = inputs_embeds if from_embeds else input_ids  # [B, T] or [B, T, E]
+        width = self._unread_width(inputs.size(1), cache, attention_mask, next_sequence_length)
+        model_inputs = {key: value for key, value in kwargs.items() if key != "labels"}
+        model_inputs.update(
+            {"inputs_embeds" if from_embeds else "input_ids": inputs[:, inputs.size(1) - width :]},
+            attention_mask=None if attention_mask is None else attention_mask[:, attention_mask.size(1) - width :],
+            cache=cache if cache else None, use_cache=use_cache, logits_to_keep=1,
+        )
+        return model_inputs
 
     @staticmethod
-    def _unread_columns(input_ids, cache, next_sequence_length) -> slice:
-        if next_sequence_length is not None:  # generate's own decoding steps: the newest token(s)
-            return slice(input_ids.size(1) - next_sequence_length, None)
+    def _unread_width(total, cache, attention_mask, next_sequence_length) -> int:
+        """How many of the last `total` input columns the state has not read."""
+        if next_sequence_length is not None and next_sequence_length > 0:  # generate worked it out
+            return next_sequence_length
         if not cache:
-            return slice(0, None)
-        if cache.seen_tokens >= input_ids.size(1):
-            raise ValueError(f"The cache has read {cache.seen_tokens} columns but input_ids has only "
-                             f"{input_ids.size(1)}: pass the sequences the cache came from plus the new tokens.")
-        return slice(cache.seen_tokens, None)
-
-    @classmethod
-    @functools.cache
-    def _forward_parameters(cls) -> frozenset:
-        return frozenset(inspect.signature(cls.forward).parameters)  # read once per class, not at every token
+            return total
+        seen = cache.seen_tokens
+        if attention_mask is not None and attention_mask.size(1) == seen + total:
+            return total  # only the new tokens, with the mask of the whole sequence
+        if total > seen and (attention_mask is None or attention_mask.size(1) == total):
+            return total - seen  # the whole sequence again: skip what the cache has read
+        mask = "no attention_mask" if attention_mask is None else f"an attention_mask of {attention_mask.size(1)}"
+        raise ValueError(f"The cache has read {seen} columns but the inputs have {total} and {mask}: pass the "
+                         "sequences the cache came from plus the new tokens, or only the new tokens with the "
+                         f"attention_mask of the whole sequence ({seen} + new columns).")
 
 
 def next_token_targets(labels, shift_labels):
