@@ -151,6 +151,65 @@ def test_gradient_checkpointing_gives_the_same_gradients(cell):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
+@pytest.mark.parametrize("use_reentrant", [False, True])
+def test_checkpointed_layers_pass_the_gradient_to_the_state_they_were_given(use_reentrant):
+    config = tiny_config(cell_type="lstm", weight_dropout=0.3)
+    plain, checkpointed = RNNModel(config).train(), RNNModel(config).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    checkpointed.activation_checkpointing_enable({"use_reentrant": use_reentrant})
+    start = plain(ids_batch(seed=1), use_cache=True).cache.detach()  # e.g. the previous chunk's state (TBPTT)
+    grads = []
+    for model in (plain, checkpointed):
+        state = RNNCache([tuple(t.clone().requires_grad_() for t in layer) for layer in start], start.seen_tokens)
+        torch.manual_seed(3)
+        out = model(ids_batch(), cache=state, use_cache=True)
+        (out.last_hidden_state.sum() + sum(t.sum() for layer in out.cache for t in layer)).backward()
+        grads.append([t.grad for layer in state for t in layer] + [p.grad for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_every_recurrent_layer_is_a_checkpointing_block_and_every_n_layers_counts_them():
+    from transformers import GradientCheckpointingLayer
+
+    lm = RNNForCausalLM(tiny_config(num_hidden_layers=4)).train()
+    assert all(isinstance(layer, GradientCheckpointingLayer) for layer in lm.model.layers)
+    lm.activation_checkpointing_enable(every_n_layers=2)
+    assert [layer.gradient_checkpointing for layer in lm.model.layers] == [True, False, True, False]
+    runs = []
+    for idx, layer in enumerate(lm.model.layers):
+        layer.rnn.register_forward_pre_hook(lambda *args, idx=idx: runs.append(idx))
+    loss = lm(ids_batch(), labels=ids_batch()).loss
+    assert runs == [0, 1, 2, 3]
+    loss.backward()
+    assert runs[4:] == [2, 0]  # the backward pass recomputes only the checkpointed layers, last first
+    lm.activation_checkpointing_disable()
+    assert not any(layer.gradient_checkpointing for layer in lm.model.layers)
+
+
+def saved_bytes_after_forward(backbone, ids):
+    """Bytes autograd holds for the backward pass once the forward is done (each storage counted once)."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        backbone(ids).last_hidden_state.sum().backward()
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_checkpointing_keeps_its_memory_saving(cell):
+    config = tiny_config(cell_type=cell, num_hidden_layers=4, embedding_size=16, hidden_size=64, weight_dropout=0.2)
+    ids = ids_batch(rows=4, length=64)
+    plain = saved_bytes_after_forward(RNNModel(config).train(), ids)
+    checkpointed = RNNModel(config).train()
+    checkpointed.activation_checkpointing_enable()
+    assert saved_bytes_after_forward(checkpointed, ids) < plain / 3
+
+
 def test_trainer_with_gradient_checkpointing_trains(tmp_path):
     from datasets import Dataset
 

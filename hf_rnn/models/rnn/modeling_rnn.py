@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from transformers import Cache, GenerationMixin, PreTrainedModel
+from transformers import Cache, GenerationMixin, GradientCheckpointingLayer, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
@@ -263,8 +263,14 @@ class LockedDropout(nn.Module):
         return x * mask
 
 
-class RNNLayer(nn.Module):
-    """One recurrent layer (optionally bidirectional) with DropConnect on its hidden-to-hidden weights."""
+class RNNLayer(GradientCheckpointingLayer):
+    """One recurrent layer (optionally bidirectional) with DropConnect on its hidden-to-hidden weights.
+
+    A transformers checkpointing block: `activation_checkpointing_enable(every_n_layers=n)` makes every n-th layer
+    keep only its inputs and recompute the rest in the backward pass. The state goes in and comes out as positional
+    tensors, so either checkpoint flavour carries its gradient, and the recomputation replays the saved RNG state,
+    so DropConnect draws the same mask again.
+    """
 
     def __init__(self, config: RNNConfig, layer_idx: int):
         super().__init__()
@@ -277,11 +283,17 @@ class RNNLayer(nn.Module):
         self.weight_dropout = config.weight_dropout
         self.hh_names = [name for name in self.rnn._flat_weights_names if name.startswith("weight_hh")]
 
-    def forward(self, x, lengths=None, state=None, need_state=True):
-        """x: [B, T, In] with real tokens first; lengths: [B] or None when no row is padded.
+    def forward(self, x, *state, lengths=None, need_state=True):
+        """x: [B, T, In] with real tokens first; state: the incoming `(h, c)` or `(h,)` tensors, each [D, B, H], or
+        none to start from zeros; lengths: [B] or None when no row is padded.
 
-        Returns outputs [B, T, D*H] (garbage at padding positions) and the final state tuple (or None).
+        Returns `(outputs, *final_state)`: outputs [B, T, D*H] (garbage at padding positions), then the final state
+        tensors (none when `need_state` is False).
         """
+        outputs, final = self._forward(x, state or None, lengths, need_state)
+        return (outputs, *(final or ()))
+
+    def _forward(self, x, state, lengths, need_state):
         rnn_state = self._to_rnn_state(state)
         if lengths is None:
             outputs, final = self._run(x, rnn_state)
@@ -343,7 +355,7 @@ class RNNPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     _no_split_modules = ["RNNLayer"]
     _is_stateful = True
-    supports_gradient_checkpointing = True  # per recurrent layer, see RNNModel._run_layer
+    supports_gradient_checkpointing = True  # per recurrent layer: each RNNLayer is a checkpointing block
     # Losses are plain means: Trainer itself scales them for gradient accumulation.
     accepts_loss_kwargs = False
 
@@ -392,7 +404,8 @@ class RNNModel(RNNPreTrainedModel):
         self.input_dropout = LockedDropout(config.input_dropout)
         self.hidden_dropout = LockedDropout(config.hidden_dropout)
         self.layers = nn.ModuleList(RNNLayer(config, i) for i in range(config.num_hidden_layers))
-        self.gradient_checkpointing = False  # switched by gradient_checkpointing_enable()
+        # Reports whether checkpointing is on; the layers (GradientCheckpointingLayer blocks) do the work.
+        self.gradient_checkpointing = False
         self.post_init()
 
     def get_input_embeddings(self):
@@ -452,8 +465,8 @@ class RNNModel(RNNPreTrainedModel):
         final_states = []
         for idx, layer in enumerate(self.layers):
             state = cache[idx] if cache else None
-            x, final = self._run_layer(layer, x, layout.lengths, state, use_cache)
-            final_states.append(final)
+            x, *final = layer(x, *(state or ()), lengths=layout.lengths, need_state=use_cache)  # [B, T, D*H]
+            final_states.append(tuple(final) or None)
             is_last = idx == len(self.layers) - 1
             if is_last or all_hidden is not None:
                 hidden = layout.to_caller_layout(x)
@@ -469,18 +482,6 @@ class RNNModel(RNNPreTrainedModel):
             hidden_states=tuple(all_hidden) if all_hidden is not None else None,
         )
         return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
-
-    def _run_layer(self, layer, x, lengths, state, need_state):
-        """One layer, recomputed in the backward pass instead of kept in memory under gradient checkpointing."""
-        if not (self.gradient_checkpointing and self.training and torch.is_grad_enabled()):
-            return layer(x, lengths, state, need_state)
-
-        def run(inputs, *state_tensors):  # tensors only in and out, so either checkpoint flavour works
-            outputs, final = layer(inputs, lengths, state_tensors or None, need_state)
-            return (outputs, *(final or ()))
-
-        outputs, *final = self._gradient_checkpointing_func(run, x, *(state or ()))
-        return outputs, (tuple(final) or None)
 
     def _embed(self, input_ids, inputs_embeds, input_values):
         given = [name for name, v in (("input_ids", input_ids), ("inputs_embeds", inputs_embeds),
