@@ -106,3 +106,42 @@ def test_new_tokens_that_do_not_add_up_with_the_cache_are_refused():
     first = greedy(lm, ids_batch(), 3, return_dict_in_generate=True)  # the cache has read 8 columns
     with pytest.raises(ValueError, match="has read 8 columns"):
         greedy(lm, ids_batch(length=2), 2, attention_mask=torch.ones(2, 5, dtype=torch.long), cache=first.cache)
+
+
+# Item 4: assisted decoding and prompt lookup roll the recurrent state back to the last accepted token.
+
+def draft_of(lm, cell, same_weights):
+    config = tiny_config(cell_type=cell, hidden_size=6, num_hidden_layers=1)
+    if same_weights:  # every candidate is accepted: the draft's state runs ahead without a rollback
+        config = lm.config
+    draft = RNNForCausalLM(config).eval()
+    if same_weights:
+        draft.load_state_dict(lm.state_dict())
+    return draft
+
+
+@pytest.mark.parametrize("same_weights", [False, True])
+@pytest.mark.parametrize("cell", CELLS)
+def test_assisted_decoding_writes_what_greedy_search_writes(cell, same_weights):
+    lm = RNNForCausalLM(tiny_config(cell_type=cell)).eval()
+    prompt = ids_batch(rows=1, length=7, seed=2)
+    expected = greedy(lm, prompt, 12)
+    draft = draft_of(lm, {"rnn": "gru", "lstm": "rnn", "gru": "lstm"}[cell], same_weights)
+    assisted = greedy(lm, prompt, 12, assistant_model=draft)
+    assert torch.equal(assisted, expected)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_prompt_lookup_decoding_writes_what_greedy_search_writes(cell):
+    lm = RNNForCausalLM(tiny_config(cell_type=cell)).eval()
+    prompt = torch.tensor([[5, 6, 7, 8, 5, 6, 7, 8, 5, 6]])  # repeats, so the lookup finds candidates
+    expected = greedy(lm, prompt, 10)
+    assert torch.equal(greedy(lm, prompt, 10, prompt_lookup_num_tokens=3), expected)
+
+
+def test_assisted_decoding_returns_a_cache_that_continues():
+    lm = RNNForCausalLM(tiny_config(cell_type="lstm")).eval()
+    prompt = ids_batch(rows=1, length=5)
+    first = greedy(lm, prompt, 4, assistant_model=draft_of(lm, "gru", False), return_dict_in_generate=True)
+    continued = greedy(lm, first.sequences, 3, cache=first.cache)
+    assert torch.equal(continued, greedy(lm, prompt, 7))

@@ -43,8 +43,13 @@ class RNNCache(Cache):
     """The recurrent state of every layer: all a recurrent model needs to continue a sequence, O(1) in its length.
 
     A transformers `Cache`, so `generate(..., cache=out.cache)` continues a conversation or a stream where an earlier
-    call stopped. Unlike a key/value cache it never grows and is never changed in place: every forward returns a
-    new `RNNCache`, so a state kept aside (truncated backpropagation, branching a stream) stays valid.
+    call stopped. Unlike a key/value cache it never grows and a forward never changes it in place: every forward
+    returns a new `RNNCache`, so a state kept aside (truncated backpropagation, branching a stream) stays valid.
+
+    Assisted decoding and prompt lookup verify several candidate tokens in one forward and then roll back the rejected
+    ones, which a recurrent state cannot undo. After `activate_past_recording()` the model therefore reads the columns
+    a rollback may return to one at a time and keeps the state after each (in `history`, carried from cache to cache);
+    `crop(-n)` then puts back the state from before the last `n` columns and forgets the history.
 
     Args:
         states (`list` of per-layer tuples, *optional*): `(h, c)` for an LSTM layer, `(h,)` otherwise, each
@@ -54,12 +59,15 @@ class RNNCache(Cache):
     """
 
     is_compileable = False
-    is_croppable = False
+    is_croppable = True  # once past recording is on (transformers' linear-attention caches behave the same)
 
     def __init__(self, states=None, seen_tokens: int = 0):
         super().__init__(layers=[])
         self.states = [tuple(layer) for layer in states] if states else []
         self.seen_tokens = seen_tokens
+        self.record_past = False
+        self.recurrent_states_to_keep = None
+        self.history = []  # (seen_tokens, states) after each column read since recording started or the last crop
 
     @classmethod
     def from_legacy(cls, cache):
@@ -92,8 +100,63 @@ class RNNCache(Cache):
     def get_max_cache_shape(self, layer_idx: int = 0) -> int:
         return -1  # a recurrent state has no length limit
 
+    def continued(self, states, new_columns: int) -> "RNNCache":
+        """The cache after reading `new_columns` more columns into `states`; a recording cache records that state."""
+        cache = RNNCache(states, self.seen_tokens + new_columns)
+        if self.record_past:
+            cache.record_past, cache.recurrent_states_to_keep = True, self.recurrent_states_to_keep
+            cache.history = [*self.history, (cache.seen_tokens, cache.states)]
+        return cache
+
+    def activate_past_recording(self, recurrent_states_to_keep: int | None = None):
+        """Keep the state after each column from now on, so that `crop` can roll back up to the columns read since.
+
+        Args:
+            recurrent_states_to_keep (`int`, *optional*): how many tokens the first rollback may remove at most
+                (the candidates of one round); a long prompt is then read whole up to its last that-many columns.
+        """
+        self.record_past = True
+        self.recurrent_states_to_keep = recurrent_states_to_keep
+        self.history = []
+
+    def get_recurrent_states_to_keep(self, layer_idx: int | None = None) -> int:
+        return (self.recurrent_states_to_keep or 0) if self.record_past else 0
+
+    def columns_to_record(self, new_columns: int) -> int:
+        """How many of the next `new_columns` columns must be read one at a time, keeping the state after each."""
+        if not self.record_past:
+            return 0
+        if self.seen_tokens == 0 and self.recurrent_states_to_keep is not None:
+            # The prefill: the first rollback removes at most the candidates appended to the prompt.
+            return min(new_columns, self.recurrent_states_to_keep + 1)
+        return new_columns  # verifying candidates (their number may grow between rounds): any of them may go
+
+    def crop(self, tokens_to_remove: int) -> None:
+        """Roll the state back to before the last `-tokens_to_remove` columns (0 or negative, as transformers' caches
+        take it), as assisted decoding does after rejecting candidates. The recorded history is dropped."""
+        if tokens_to_remove > 0:
+            raise ValueError(f"crop({tokens_to_remove}): pass a negative number, the columns to remove.")
+        if not self.record_past:
+            raise RuntimeError("crop() needs the states of earlier columns: call activate_past_recording() before the "
+                               "forward whose columns may be rolled back.")
+        target = self.seen_tokens + tokens_to_remove
+        if target != self.seen_tokens:
+            recorded = dict(self.history)
+            if target not in recorded:
+                raise RuntimeError(f"Cannot roll the state back to {target} columns: states were recorded only after "
+                                   f"{sorted(recorded)} (the cache has read {self.seen_tokens}).")
+            self.states, self.seen_tokens = list(recorded[target]), target
+        self.history = []
+
     def _map(self, fn):
-        return RNNCache([tuple(fn(t) for t in layer) for layer in self.states], self.seen_tokens)
+        mapped = RNNCache([tuple(fn(t) for t in layer) for layer in self.states], self.seen_tokens)
+        mapped.record_past, mapped.recurrent_states_to_keep = self.record_past, self.recurrent_states_to_keep
+        mapped.history = [(seen, [tuple(fn(t) for t in layer) for layer in states]) for seen, states in self.history]
+        return mapped
+
+    def _map_in_place(self, fn):
+        mapped = self._map(fn)
+        self.states, self.history = mapped.states, mapped.history
 
     def detach(self) -> "RNNCache":
         """The same state without its graph: gradients stop here (truncated backpropagation through time)."""
@@ -101,13 +164,13 @@ class RNNCache(Cache):
 
     # Beam search and num_return_sequences rearrange batch rows; generate calls these in place on its own cache.
     def reorder_cache(self, beam_idx: torch.LongTensor):
-        self.states = self._map(lambda t: t.index_select(1, beam_idx.to(t.device))).states
+        self._map_in_place(lambda t: t.index_select(1, beam_idx.to(t.device)))
 
     def batch_repeat_interleave(self, repeats: int):
-        self.states = self._map(lambda t: t.repeat_interleave(repeats, dim=1)).states
+        self._map_in_place(lambda t: t.repeat_interleave(repeats, dim=1))
 
     def batch_select_indices(self, indices: torch.Tensor):
-        self.states = self._map(lambda t: t[:, indices]).states
+        self._map_in_place(lambda t: t[:, indices])
 
 
 @dataclass
@@ -456,8 +519,25 @@ class RNNModel(RNNPreTrainedModel):
         input_ids, inputs_embeds = in_reading_order(self.config, already_reversed, attention_mask, input_ids,
                                                     inputs_embeds)
         x = self._embed(input_ids, inputs_embeds, input_values)  # [B, T, E] in the caller's layout
-        layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
         self._check_cache(cache, x.size(0))
+        recorded = cache.columns_to_record(x.size(1)) if use_cache and cache is not None else 0
+        if recorded:  # assisted decoding may roll back some of these columns
+            hidden, new_cache, all_hidden = self._read_recording(x, attention_mask, cache, recorded,
+                                                                 output_hidden_states)
+        else:
+            hidden, states, all_hidden = self._read(x, attention_mask, cache, use_cache, output_hidden_states)
+            new_cache = (cache if cache is not None else RNNCache()).continued(states, x.size(1)) if use_cache else None
+        output = RNNModelOutput(
+            last_hidden_state=hidden,
+            cache=new_cache,
+            hidden_states=tuple(all_hidden) if all_hidden is not None else None,
+        )
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
+
+    def _read(self, x, attention_mask, cache, use_cache, output_hidden_states):
+        """Run the layers over x [B, T, E]; returns the last layer's outputs [B, T, D*H] in the caller's layout, each
+        layer's final state and (when asked) every hidden state."""
+        layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
         # Each recorded hidden state is the very tensor the next layer reads, so it is in the graph (retain_grad).
         hidden = layout.in_caller_layout(self.input_dropout(x))
         all_hidden = [hidden] if output_hidden_states else None
@@ -475,13 +555,25 @@ class RNNModel(RNNPreTrainedModel):
                     all_hidden.append(hidden)
             if not is_last:
                 x = self.hidden_dropout(x)
-        seen_before = cache.seen_tokens if cache else 0
-        output = RNNModelOutput(
-            last_hidden_state=hidden,
-            cache=RNNCache(final_states, seen_before + hidden.size(1)) if use_cache else None,
-            hidden_states=tuple(all_hidden) if all_hidden is not None else None,
-        )
-        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
+        return hidden, final_states, all_hidden
+
+    def _read_recording(self, x, attention_mask, cache, recorded, output_hidden_states):
+        """`_read` with the last `recorded` columns read one at a time, so that the returned cache holds the state
+        after each of them (an LSTM's kernel returns only its last cell state). Decoding reads one column per call
+        anyway, so the verified logits are those greedy search computes."""
+        total = x.size(1)
+        pieces = [slice(0, total - recorded)] if recorded < total else []
+        pieces += [slice(t, t + 1) for t in range(total - recorded, total)]
+        outputs, levels = [], []
+        for piece in pieces:
+            mask = None if attention_mask is None else attention_mask[:, piece]
+            hidden, states, all_hidden = self._read(x[:, piece], mask, cache, True, output_hidden_states)
+            cache = cache.continued(states, piece.stop - piece.start)
+            outputs.append(hidden)
+            levels.append(all_hidden)
+        hidden = torch.cat(outputs, dim=1)  # [B, T, D*H]
+        all_hidden = [torch.cat(level, dim=1) for level in zip(*levels)] if output_hidden_states else None
+        return hidden, cache, all_hidden
 
     def _embed(self, input_ids, inputs_embeds, input_values):
         given = [name for name, v in (("input_ids", input_ids), ("inputs_embeds", inputs_embeds),
@@ -555,7 +647,18 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
-        return False  # the cache is a plain tuple of per-layer recurrent states
+        return False  # the state lives in an RNNCache, not in transformers' DynamicCache
+
+    def _prepare_cache_for_generation(self, generation_config, model_kwargs, *args, **kwargs):
+        """Start `generate` with an empty [`RNNCache`] (transformers starts its own models with an empty cache):
+        assisted decoding needs one before the first forward, to switch on the recording that lets it roll back."""
+        super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
+        if model_kwargs.get("cache") is not None or generation_config.use_cache is False:
+            return
+        model_kwargs["cache"] = RNNCache()
+        if generation_config.is_assistant:  # a draft model: the main model may reject some of its tokens
+            model_kwargs["cache"].activate_past_recording(
+                recurrent_states_to_keep=generation_config.num_assistant_tokens)
 
     def forward(
         self,
@@ -711,7 +814,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         model_inputs.update(
             {"inputs_embeds" if from_embeds else "input_ids": inputs[:, inputs.size(1) - width :]},
             attention_mask=None if attention_mask is None else attention_mask[:, attention_mask.size(1) - width :],
-            cache=cache if cache else None, use_cache=use_cache, logits_to_keep=1,
+            cache=cache, use_cache=use_cache, logits_to_keep=1,
         )
         return model_inputs
 
