@@ -5,7 +5,7 @@ Every path must write exactly what greedy search from the token ids writes."""
 import pytest
 import torch
 
-from hf_rnn import RNNForCausalLM
+from hf_rnn import RNNCache, RNNForCausalLM
 from conftest import tiny_config
 
 CELLS = ["rnn", "lstm", "gru"]
@@ -143,5 +143,26 @@ def test_assisted_decoding_returns_a_cache_that_continues():
     lm = RNNForCausalLM(tiny_config(cell_type="lstm")).eval()
     prompt = ids_batch(rows=1, length=5)
     first = greedy(lm, prompt, 4, assistant_model=draft_of(lm, "gru", False), return_dict_in_generate=True)
+    assert not first.cache.record_past and not first.cache.history  # recording was for the rollbacks only
+    fed, hook = columns_fed(lm)
     continued = greedy(lm, first.sequences, 3, cache=first.cache)
+    hook.remove()
     assert torch.equal(continued, greedy(lm, prompt, 7))
+    assert fed == [1, 1, 1]
+
+
+def test_a_cache_rolls_back_only_to_recorded_columns():
+    model = RNNForCausalLM(tiny_config()).eval().model
+    cache = RNNCache()
+    assert not cache.is_croppable
+    cache.activate_past_recording(recurrent_states_to_keep=2)
+    assert cache.is_croppable
+    after_six = model(ids_batch(), cache=cache, use_cache=True).cache
+    after_four = model(ids_batch()[:, :4], use_cache=True).cache
+    after_six.crop(-2)
+    assert after_six.get_seq_length() == 4
+    assert all(torch.allclose(a, b, atol=1e-6) for layer_a, layer_b in zip(after_six, after_four)
+               for a, b in zip(layer_a, layer_b))
+    again = model(ids_batch(), cache=cache, use_cache=True).cache
+    with pytest.raises(RuntimeError, match="recorded only after"):
+        again.crop(-4)  # the prompt was read whole up to its last 3 columns

@@ -59,7 +59,6 @@ class RNNCache(Cache):
     """
 
     is_compileable = False
-    is_croppable = True  # once past recording is on (transformers' linear-attention caches behave the same)
 
     def __init__(self, states=None, seen_tokens: int = 0):
         super().__init__(layers=[])
@@ -118,6 +117,15 @@ class RNNCache(Cache):
         self.record_past = True
         self.recurrent_states_to_keep = recurrent_states_to_keep
         self.history = []
+
+    def deactivate_past_recording(self):
+        """Stop recording and forget the recorded states: the next columns are read at once again."""
+        self.record_past, self.recurrent_states_to_keep, self.history = False, None, []
+
+    @property
+    def is_croppable(self) -> bool:
+        """Whether `crop` can roll back: only while past recording is on."""
+        return self.record_past
 
     def get_recurrent_states_to_keep(self, layer_idx: int | None = None) -> int:
         return (self.recurrent_states_to_keep or 0) if self.record_past else 0
@@ -754,7 +762,10 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         `add_special_tokens=False`, as the pipeline does), nor continue a `cache`, nor come as `inputs_embeds`.
         """
         if not self.config.reverse_text:
-            return super().generate(inputs, generation_config, **kwargs)
+            output = super().generate(inputs, generation_config, **kwargs)
+            if getattr(generation_config, "is_assistant", False):
+                return output  # a draft model's cache: the main model will still roll it back
+            return _stop_recording(output, kwargs.get("cache"))
         input_ids = inputs if inputs is not None else kwargs.pop("input_ids", None)
         self._check_backward_generation(input_ids, kwargs)
         layout = PaddingLayout(kwargs.get("attention_mask"), *input_ids.shape)
@@ -766,7 +777,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         written = torch.cat([prompt, sequences[:, input_ids.size(1) :].flip(1)], dim=1)  # new text in reading order
         if isinstance(output, ModelOutput):
             output.sequences = written
-            return output
+            return _stop_recording(output)
         return written
 
     @staticmethod
@@ -834,6 +845,15 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         raise ValueError(f"The cache has read {seen} columns but the inputs have {total} and {mask}: pass the "
                          "sequences the cache came from plus the new tokens, or only the new tokens with the "
                          f"attention_mask of the whole sequence ({seen} + new columns).")
+
+
+def _stop_recording(output, given_cache=None):
+    """`generate`'s output, its cache (and the one it was given) no longer recording: recording was for rolling back
+    assisted decoding's candidates, and a cache handed back for continuing should read its next columns at once."""
+    for cache in (given_cache, output.get("cache") if isinstance(output, ModelOutput) else None):
+        if isinstance(cache, RNNCache):
+            cache.deactivate_past_recording()
+    return output
 
 
 def next_token_targets(labels, shift_labels):
