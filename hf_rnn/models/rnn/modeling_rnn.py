@@ -751,6 +751,13 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     def generate(self, inputs=None, generation_config=None, **kwargs):
         """[`GenerationMixin.generate`]; a backward model (`config.reverse_text`) writes the text before the prompt.
 
+        Besides `input_ids`, the prompt may come as `inputs_embeds`, and a `cache` continues from the whole sequence
+        or from only its new tokens (with the attention mask of the whole sequence). Assisted decoding
+        (`assistant_model=`, `prompt_lookup_num_tokens=`) rolls the state back over rejected candidates (see
+        [`RNNCache`]) and writes what greedy search writes. On purpose, a prompt whose unmasked part holds the pad id
+        is refused with the fix in the message: pass the tokenizer's `attention_mask`, since the mask transformers
+        builds from `pad_token_id` would make that token padding in the middle of the text.
+
         A backward model reads each prompt from its last token back to its first and goes on in that direction,
         cached or not (both read the same tokens in the same order). The returned rows hold the prompt as given, then
         the new tokens in natural reading order: the text that precedes the prompt (a row that stopped early has its
