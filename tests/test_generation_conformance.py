@@ -166,3 +166,10 @@ def test_a_cache_rolls_back_only_to_recorded_columns():
     again = model(ids_batch(), cache=cache, use_cache=True).cache
     with pytest.raises(RuntimeError, match="recorded only after"):
         again.crop(-4)  # the prompt was read whole up to its last 3 columns
+
+
+def test_a_backward_model_with_a_backward_draft_writes_what_its_greedy_search_writes():
+    lm = RNNForCausalLM(tiny_config(reverse_text=True)).eval()
+    draft = RNNForCausalLM(tiny_config(reverse_text=True, hidden_size=6, num_hidden_layers=1)).eval()
+    prompt = ids_batch(rows=1, length=6, seed=3)
+    assert torch.equal(greedy(lm, prompt, 8, assistant_model=draft), greedy(lm, prompt, 8))

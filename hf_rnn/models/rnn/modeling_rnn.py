@@ -768,11 +768,12 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         starts) unless `eos_token_id` says otherwise. A prompt may not start with `<s>` (tokenize it with
         `add_special_tokens=False`, as the pipeline does), nor continue a `cache`, nor come as `inputs_embeds`.
         """
+        if getattr(generation_config, "is_assistant", False):
+            # A draft model, called by the main model's generate with rows already in reading order; the main model
+            # still rolls its cache back.
+            return super().generate(inputs, generation_config, **kwargs)
         if not self.config.reverse_text:
-            output = super().generate(inputs, generation_config, **kwargs)
-            if getattr(generation_config, "is_assistant", False):
-                return output  # a draft model's cache: the main model will still roll it back
-            return _stop_recording(output, kwargs.get("cache"))
+            return _stop_recording(super().generate(inputs, generation_config, **kwargs), kwargs.get("cache"))
         input_ids = inputs if inputs is not None else kwargs.pop("input_ids", None)
         self._check_backward_generation(input_ids, kwargs)
         layout = PaddingLayout(kwargs.get("attention_mask"), *input_ids.shape)
