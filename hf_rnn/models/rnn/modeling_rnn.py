@@ -9,8 +9,6 @@ for unidirectional layers at real positions; packing is used only where it is th
 (bidirectional layers over padded rows, or an LSTM's final cell state for rows of different lengths).
 """
 
-import functools
-import inspect
 import math
 import shutil
 import warnings
@@ -21,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from transformers import Cache, GenerationMixin, PreTrainedModel
+from transformers import Cache, GenerationMixin, GradientCheckpointingLayer, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
@@ -45,8 +43,13 @@ class RNNCache(Cache):
     """The recurrent state of every layer: all a recurrent model needs to continue a sequence, O(1) in its length.
 
     A transformers `Cache`, so `generate(..., cache=out.cache)` continues a conversation or a stream where an earlier
-    call stopped. Unlike a key/value cache it never grows and is never changed in place: every forward returns a
-    new `RNNCache`, so a state kept aside (truncated backpropagation, branching a stream) stays valid.
+    call stopped. Unlike a key/value cache it never grows and a forward never changes it in place: every forward
+    returns a new `RNNCache`, so a state kept aside (truncated backpropagation, branching a stream) stays valid.
+
+    Assisted decoding and prompt lookup verify several candidate tokens in one forward and then roll back the rejected
+    ones, which a recurrent state cannot undo. After `activate_past_recording()` the model therefore reads the columns
+    a rollback may return to one at a time and keeps the state after each (in `history`, carried from cache to cache);
+    `crop(-n)` then puts back the state from before the last `n` columns and forgets the history.
 
     Args:
         states (`list` of per-layer tuples, *optional*): `(h, c)` for an LSTM layer, `(h,)` otherwise, each
@@ -56,12 +59,14 @@ class RNNCache(Cache):
     """
 
     is_compileable = False
-    is_croppable = False
 
     def __init__(self, states=None, seen_tokens: int = 0):
         super().__init__(layers=[])
         self.states = [tuple(layer) for layer in states] if states else []
         self.seen_tokens = seen_tokens
+        self.record_past = False
+        self.recurrent_states_to_keep = None
+        self.history = []  # (seen_tokens, states) after each column read since recording started or the last crop
 
     @classmethod
     def from_legacy(cls, cache):
@@ -94,8 +99,72 @@ class RNNCache(Cache):
     def get_max_cache_shape(self, layer_idx: int = 0) -> int:
         return -1  # a recurrent state has no length limit
 
+    def continued(self, states, new_columns: int) -> "RNNCache":
+        """The cache after reading `new_columns` more columns into `states`; a recording cache records that state."""
+        cache = RNNCache(states, self.seen_tokens + new_columns)
+        if self.record_past:
+            cache.record_past, cache.recurrent_states_to_keep = True, self.recurrent_states_to_keep
+            cache.history = [*self.history, (cache.seen_tokens, cache.states)]
+        return cache
+
+    def activate_past_recording(self, recurrent_states_to_keep: int | None = None):
+        """Keep the state after each column from now on, so that `crop` can roll back up to the columns read since.
+
+        Args:
+            recurrent_states_to_keep (`int`, *optional*): how many tokens the first rollback may remove at most
+                (the candidates of one round); a long prompt is then read whole up to its last that-many columns.
+        """
+        self.record_past = True
+        self.recurrent_states_to_keep = recurrent_states_to_keep
+        self.history = []
+
+    def deactivate_past_recording(self):
+        """Stop recording and forget the recorded states: the next columns are read at once again."""
+        self.record_past, self.recurrent_states_to_keep, self.history = False, None, []
+
+    @property
+    def is_croppable(self) -> bool:
+        """Whether `crop` can roll back: only while past recording is on."""
+        return self.record_past
+
+    def get_recurrent_states_to_keep(self, layer_idx: int | None = None) -> int:
+        return (self.recurrent_states_to_keep or 0) if self.record_past else 0
+
+    def columns_to_record(self, new_columns: int) -> int:
+        """How many of the next `new_columns` columns must be read one at a time, keeping the state after each."""
+        if not self.record_past:
+            return 0
+        if self.seen_tokens == 0 and self.recurrent_states_to_keep is not None:
+            # The prefill: the first rollback removes at most the candidates appended to the prompt.
+            return min(new_columns, self.recurrent_states_to_keep + 1)
+        return new_columns  # verifying candidates (their number may grow between rounds): any of them may go
+
+    def crop(self, tokens_to_remove: int) -> None:
+        """Roll the state back to before the last `-tokens_to_remove` columns (0 or negative, as transformers' caches
+        take it), as assisted decoding does after rejecting candidates. The recorded history is dropped."""
+        if tokens_to_remove > 0:
+            raise ValueError(f"crop({tokens_to_remove}): pass a negative number, the columns to remove.")
+        if not self.record_past:
+            raise RuntimeError("crop() needs the states of earlier columns: call activate_past_recording() before the "
+                               "forward whose columns may be rolled back.")
+        target = self.seen_tokens + tokens_to_remove
+        if target != self.seen_tokens:
+            recorded = dict(self.history)
+            if target not in recorded:
+                raise RuntimeError(f"Cannot roll the state back to {target} columns: states were recorded only after "
+                                   f"{sorted(recorded)} (the cache has read {self.seen_tokens}).")
+            self.states, self.seen_tokens = list(recorded[target]), target
+        self.history = []
+
     def _map(self, fn):
-        return RNNCache([tuple(fn(t) for t in layer) for layer in self.states], self.seen_tokens)
+        mapped = RNNCache([tuple(fn(t) for t in layer) for layer in self.states], self.seen_tokens)
+        mapped.record_past, mapped.recurrent_states_to_keep = self.record_past, self.recurrent_states_to_keep
+        mapped.history = [(seen, [tuple(fn(t) for t in layer) for layer in states]) for seen, states in self.history]
+        return mapped
+
+    def _map_in_place(self, fn):
+        mapped = self._map(fn)
+        self.states, self.history = mapped.states, mapped.history
 
     def detach(self) -> "RNNCache":
         """The same state without its graph: gradients stop here (truncated backpropagation through time)."""
@@ -103,13 +172,13 @@ class RNNCache(Cache):
 
     # Beam search and num_return_sequences rearrange batch rows; generate calls these in place on its own cache.
     def reorder_cache(self, beam_idx: torch.LongTensor):
-        self.states = self._map(lambda t: t.index_select(1, beam_idx.to(t.device))).states
+        self._map_in_place(lambda t: t.index_select(1, beam_idx.to(t.device)))
 
     def batch_repeat_interleave(self, repeats: int):
-        self.states = self._map(lambda t: t.repeat_interleave(repeats, dim=1)).states
+        self._map_in_place(lambda t: t.repeat_interleave(repeats, dim=1))
 
     def batch_select_indices(self, indices: torch.Tensor):
-        self.states = self._map(lambda t: t[:, indices]).states
+        self._map_in_place(lambda t: t[:, indices])
 
 
 @dataclass
@@ -265,8 +334,14 @@ class LockedDropout(nn.Module):
         return x * mask
 
 
-class RNNLayer(nn.Module):
-    """One recurrent layer (optionally bidirectional) with DropConnect on its hidden-to-hidden weights."""
+class RNNLayer(GradientCheckpointingLayer):
+    """One recurrent layer (optionally bidirectional) with DropConnect on its hidden-to-hidden weights.
+
+    A transformers checkpointing block: `activation_checkpointing_enable(every_n_layers=n)` makes every n-th layer
+    keep only its inputs and recompute the rest in the backward pass. The state goes in and comes out as positional
+    tensors, so either checkpoint flavour carries its gradient, and the recomputation replays the saved RNG state,
+    so DropConnect draws the same mask again.
+    """
 
     def __init__(self, config: RNNConfig, layer_idx: int):
         super().__init__()
@@ -279,11 +354,17 @@ class RNNLayer(nn.Module):
         self.weight_dropout = config.weight_dropout
         self.hh_names = [name for name in self.rnn._flat_weights_names if name.startswith("weight_hh")]
 
-    def forward(self, x, lengths=None, state=None, need_state=True):
-        """x: [B, T, In] with real tokens first; lengths: [B] or None when no row is padded.
+    def forward(self, x, *state, lengths=None, need_state=True):
+        """x: [B, T, In] with real tokens first; state: the incoming `(h, c)` or `(h,)` tensors, each [D, B, H], or
+        none to start from zeros; lengths: [B] or None when no row is padded.
 
-        Returns outputs [B, T, D*H] (garbage at padding positions) and the final state tuple (or None).
+        Returns `(outputs, *final_state)`: outputs [B, T, D*H] (garbage at padding positions), then the final state
+        tensors (none when `need_state` is False).
         """
+        outputs, final = self._forward(x, state or None, lengths, need_state)
+        return (outputs, *(final or ()))
+
+    def _forward(self, x, state, lengths, need_state):
         rnn_state = self._to_rnn_state(state)
         if lengths is None:
             outputs, final = self._run(x, rnn_state)
@@ -345,7 +426,7 @@ class RNNPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     _no_split_modules = ["RNNLayer"]
     _is_stateful = True
-    supports_gradient_checkpointing = True  # per recurrent layer, see RNNModel._run_layer
+    supports_gradient_checkpointing = True  # per recurrent layer: each RNNLayer is a checkpointing block
     # Losses are plain means: Trainer itself scales them for gradient accumulation.
     accepts_loss_kwargs = False
 
@@ -394,7 +475,8 @@ class RNNModel(RNNPreTrainedModel):
         self.input_dropout = LockedDropout(config.input_dropout)
         self.hidden_dropout = LockedDropout(config.hidden_dropout)
         self.layers = nn.ModuleList(RNNLayer(config, i) for i in range(config.num_hidden_layers))
-        self.gradient_checkpointing = False  # switched by gradient_checkpointing_enable()
+        # Reports whether checkpointing is on; the layers (GradientCheckpointingLayer blocks) do the work.
+        self.gradient_checkpointing = False
         self.post_init()
 
     def get_input_embeddings(self):
@@ -445,8 +527,25 @@ class RNNModel(RNNPreTrainedModel):
         input_ids, inputs_embeds = in_reading_order(self.config, already_reversed, attention_mask, input_ids,
                                                     inputs_embeds)
         x = self._embed(input_ids, inputs_embeds, input_values)  # [B, T, E] in the caller's layout
-        layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
         self._check_cache(cache, x.size(0))
+        recorded = cache.columns_to_record(x.size(1)) if use_cache and cache is not None else 0
+        if recorded:  # assisted decoding may roll back some of these columns
+            hidden, new_cache, all_hidden = self._read_recording(x, attention_mask, cache, recorded,
+                                                                 output_hidden_states)
+        else:
+            hidden, states, all_hidden = self._read(x, attention_mask, cache, use_cache, output_hidden_states)
+            new_cache = (cache if cache is not None else RNNCache()).continued(states, x.size(1)) if use_cache else None
+        output = RNNModelOutput(
+            last_hidden_state=hidden,
+            cache=new_cache,
+            hidden_states=tuple(all_hidden) if all_hidden is not None else None,
+        )
+        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
+
+    def _read(self, x, attention_mask, cache, use_cache, output_hidden_states):
+        """Run the layers over x [B, T, E]; returns the last layer's outputs [B, T, D*H] in the caller's layout, each
+        layer's final state and (when asked) every hidden state."""
+        layout = PaddingLayout(attention_mask, x.size(0), x.size(1))
         # Each recorded hidden state is the very tensor the next layer reads, so it is in the graph (retain_grad).
         hidden = layout.in_caller_layout(self.input_dropout(x))
         all_hidden = [hidden] if output_hidden_states else None
@@ -454,8 +553,8 @@ class RNNModel(RNNPreTrainedModel):
         final_states = []
         for idx, layer in enumerate(self.layers):
             state = cache[idx] if cache else None
-            x, final = self._run_layer(layer, x, layout.lengths, state, use_cache)
-            final_states.append(final)
+            x, *final = layer(x, *(state or ()), lengths=layout.lengths, need_state=use_cache)  # [B, T, D*H]
+            final_states.append(tuple(final) or None)
             is_last = idx == len(self.layers) - 1
             if is_last or all_hidden is not None:
                 hidden = layout.to_caller_layout(x)
@@ -464,25 +563,25 @@ class RNNModel(RNNPreTrainedModel):
                     all_hidden.append(hidden)
             if not is_last:
                 x = self.hidden_dropout(x)
-        seen_before = cache.seen_tokens if cache else 0
-        output = RNNModelOutput(
-            last_hidden_state=hidden,
-            cache=RNNCache(final_states, seen_before + hidden.size(1)) if use_cache else None,
-            hidden_states=tuple(all_hidden) if all_hidden is not None else None,
-        )
-        return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
+        return hidden, final_states, all_hidden
 
-    def _run_layer(self, layer, x, lengths, state, need_state):
-        """One layer, recomputed in the backward pass instead of kept in memory under gradient checkpointing."""
-        if not (self.gradient_checkpointing and self.training and torch.is_grad_enabled()):
-            return layer(x, lengths, state, need_state)
-
-        def run(inputs, *state_tensors):  # tensors only in and out, so either checkpoint flavour works
-            outputs, final = layer(inputs, lengths, state_tensors or None, need_state)
-            return (outputs, *(final or ()))
-
-        outputs, *final = self._gradient_checkpointing_func(run, x, *(state or ()))
-        return outputs, (tuple(final) or None)
+    def _read_recording(self, x, attention_mask, cache, recorded, output_hidden_states):
+        """`_read` with the last `recorded` columns read one at a time, so that the returned cache holds the state
+        after each of them (an LSTM's kernel returns only its last cell state). Decoding reads one column per call
+        anyway, so the verified logits are those greedy search computes."""
+        total = x.size(1)
+        pieces = [slice(0, total - recorded)] if recorded < total else []
+        pieces += [slice(t, t + 1) for t in range(total - recorded, total)]
+        outputs, levels = [], []
+        for piece in pieces:
+            mask = None if attention_mask is None else attention_mask[:, piece]
+            hidden, states, all_hidden = self._read(x[:, piece], mask, cache, True, output_hidden_states)
+            cache = cache.continued(states, piece.stop - piece.start)
+            outputs.append(hidden)
+            levels.append(all_hidden)
+        hidden = torch.cat(outputs, dim=1)  # [B, T, D*H]
+        all_hidden = [torch.cat(level, dim=1) for level in zip(*levels)] if output_hidden_states else None
+        return hidden, cache, all_hidden
 
     def _embed(self, input_ids, inputs_embeds, input_values):
         given = [name for name, v in (("input_ids", input_ids), ("inputs_embeds", inputs_embeds),
@@ -556,7 +655,18 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
-        return False  # the cache is a plain tuple of per-layer recurrent states
+        return False  # the state lives in an RNNCache, not in transformers' DynamicCache
+
+    def _prepare_cache_for_generation(self, generation_config, model_kwargs, *args, **kwargs):
+        """Start `generate` with an empty [`RNNCache`] (transformers starts its own models with an empty cache):
+        assisted decoding needs one before the first forward, to switch on the recording that lets it roll back."""
+        super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
+        if model_kwargs.get("cache") is not None or generation_config.use_cache is False:
+            return
+        model_kwargs["cache"] = RNNCache()
+        if generation_config.is_assistant:  # a draft model: the main model may reject some of its tokens
+            model_kwargs["cache"].activate_past_recording(
+                recurrent_states_to_keep=generation_config.num_assistant_tokens)
 
     def forward(
         self,
@@ -570,17 +680,29 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         logits_to_keep=0,
         return_dict=None,
         already_reversed=False,
+        shift_labels=None,
         **kwargs,
     ) -> RNNCausalLMOutput:
         r"""
         labels (`torch.LongTensor` of shape `(batch, time)`, *optional*): usually `input_ids`; shifted inside,
             positions set to -100 are ignored.
+        shift_labels (`torch.LongTensor` of shape `(batch, time)`, *optional*): the targets already shifted, position
+            `t` holding the token that follows it (transformers' loss keyword, which the Trainer and sequence
+            parallelism pass). When given they are the targets and `labels` is not read for the loss; with
+            `labels=shift_labels[t-1]` both give the same loss. A backward model takes them only in its reading
+            order (`already_reversed=True`): the token that follows a position depends on the direction read.
+            `num_items_in_batch` is ignored: the loss is a plain mean and the Trainer scales it
+            (`accepts_loss_kwargs=False`).
         logits_to_keep (`int`, *optional*): compute logits only for the last this-many positions (0 = all).
         already_reversed (`bool`, *optional*): see [`RNNModel.forward`]. A backward model reverses `labels` with
             the inputs, so its loss is that of reading the text backward and its logits are in its reading order.
         """
         cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
+        if shift_labels is not None and self.config.reverse_text and not already_reversed:
+            raise ValueError("A backward model (reverse_text=True) takes shift_labels only in its reading order: pass "
+                             "the rows reversed with already_reversed=True, or pass labels (reversed and shifted "
+                             "inside).")
         output_hidden_states = _config_default(output_hidden_states, self.config.output_hidden_states)
         input_ids, inputs_embeds, labels = in_reading_order(self.config, already_reversed, attention_mask,
                                                             input_ids, inputs_embeds, labels)
@@ -591,21 +713,24 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
         hidden = self.projection(hidden) if self.projection is not None else hidden  # [B, T, E]
-        if self.training and labels is not None and self.config.lm_loss == "sampled":
+        targets = next_token_targets(labels, shift_labels)  # [B, T] or None
+        if self.training and targets is not None and self.config.lm_loss == "sampled":
             # The full [B, T, V] logits are the CPU bottleneck; training never needs them.
-            loss, logits = self._sampled_softmax_loss(hidden, labels), None
+            loss, logits = self._sampled_softmax_loss(hidden, targets), None
         else:
             logits = self.lm_head(hidden)  # [B, T, V]
-            loss = None if labels is None else F.cross_entropy(
-                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+            # transformers' causal LM loss, so a model-level `loss_function` override applies too.
+            loss = None if targets is None else self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.vocab_size, shift_labels=targets)
         output = RNNCausalLMOutput(loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states)
         return output if _config_default(return_dict, self.config.return_dict) else output.to_tuple()
 
-    def _sampled_softmax_loss(self, hidden, labels):
+    def _sampled_softmax_loss(self, hidden, targets):
         """Sampled softmax (Jean et al. 2015): the target against shared log-uniform negatives, logits corrected by
-        the log expected count of each candidate so the loss estimates the full softmax's gradient."""
-        features = hidden[:, :-1].flatten(0, 1)  # [N, E]: position t predicts token t+1
-        targets = labels[:, 1:].flatten()  # [N]
+        the log expected count of each candidate so the loss estimates the full softmax's gradient. `targets` are
+        the shifted labels: position t's is token t+1."""
+        features = hidden.flatten(0, 1)  # [N, E]
+        targets = targets.flatten()  # [N]
         keep = targets != -100
         features, targets = features[keep], targets[keep]
         negatives = sample_log_uniform(self.config.num_sampled, self.config.vocab_size, hidden.device)  # [K]
@@ -626,6 +751,13 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     def generate(self, inputs=None, generation_config=None, **kwargs):
         """[`GenerationMixin.generate`]; a backward model (`config.reverse_text`) writes the text before the prompt.
 
+        Besides `input_ids`, the prompt may come as `inputs_embeds`, and a `cache` continues from the whole sequence
+        or from only its new tokens (with the attention mask of the whole sequence). Assisted decoding
+        (`assistant_model=`, `prompt_lookup_num_tokens=`) rolls the state back over rejected candidates (see
+        [`RNNCache`]) and writes what greedy search writes. On purpose, a prompt whose unmasked part holds the pad id
+        is refused with the fix in the message: pass the tokenizer's `attention_mask`, since the mask transformers
+        builds from `pad_token_id` would make that token padding in the middle of the text.
+
         A backward model reads each prompt from its last token back to its first and goes on in that direction,
         cached or not (both read the same tokens in the same order). The returned rows hold the prompt as given, then
         the new tokens in natural reading order: the text that precedes the prompt (a row that stopped early has its
@@ -636,8 +768,12 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         starts) unless `eos_token_id` says otherwise. A prompt may not start with `<s>` (tokenize it with
         `add_special_tokens=False`, as the pipeline does), nor continue a `cache`, nor come as `inputs_embeds`.
         """
-        if not self.config.reverse_text:
+        if getattr(generation_config, "is_assistant", False):
+            # A draft model, called by the main model's generate with rows already in reading order; the main model
+            # still rolls its cache back.
             return super().generate(inputs, generation_config, **kwargs)
+        if not self.config.reverse_text:
+            return _stop_recording(super().generate(inputs, generation_config, **kwargs), kwargs.get("cache"))
         input_ids = inputs if inputs is not None else kwargs.pop("input_ids", None)
         self._check_backward_generation(input_ids, kwargs)
         layout = PaddingLayout(kwargs.get("attention_mask"), *input_ids.shape)
@@ -649,7 +785,7 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         written = torch.cat([prompt, sequences[:, input_ids.size(1) :].flip(1)], dim=1)  # new text in reading order
         if isinstance(output, ModelOutput):
             output.sequences = written
-            return output
+            return _stop_recording(output)
         return written
 
     @staticmethod
@@ -678,36 +814,64 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
     ):
         """Feed only the columns the state has not read yet (one per step while decoding): O(1) per token.
 
-        A cache passed to `generate` (e.g. a previous call's `cache`) continues after the columns it has seen, so a
-        conversation or stream resumes without re-reading its past. Other arguments the forward takes (such as
-        `output_hidden_states`) are passed on.
+        The inputs (`input_ids`, or `inputs_embeds` at the first step) and `attention_mask` are cut to their last
+        unread columns: the mask is aligned with the inputs at the right, so it may also cover columns that were
+        given as embeddings or read into the `cache` earlier. A cache passed to `generate` (e.g. a previous call's
+        `cache`) continues after the columns it has read, from either the whole sequence (ids or embeddings) or
+        only the new tokens with the attention mask of the whole sequence. Every other keyword is passed on to
+        `forward` unchanged, as transformers does (except `labels`).
+
+        On purpose, unlike transformers: a prompt whose unmasked part holds the pad id is refused with the fix in
+        the message (pass the tokenizer's `attention_mask`), as the mask transformers builds from `pad_token_id`
+        would mark that token as padding in the middle of the text.
         """
-        model_inputs = {k: v for k, v in kwargs.items() if k in self._forward_parameters() and v is not None}
-        model_inputs.update(use_cache=use_cache, logits_to_keep=1)
         cache = RNNCache.from_legacy(cache)
-        if inputs_embeds is not None and is_first_iteration and not cache:
-            return {**model_inputs, "inputs_embeds": inputs_embeds, "attention_mask": attention_mask}
-        new_columns = self._unread_columns(input_ids, cache, next_sequence_length)
-        if attention_mask is not None:
-            attention_mask = attention_mask[:, new_columns]
-        return {**model_inputs, "input_ids": input_ids[:, new_columns], "attention_mask": attention_mask,
-                "cache": cache if cache else None}
+        from_embeds = inputs_embeds is not None and is_first_iteration
+        inputs = inputs_embeds if from_embeds else input_ids  # [B, T] or [B, T, E]
+        width = self._unread_width(inputs.size(1), cache, attention_mask, next_sequence_length)
+        model_inputs = {key: value for key, value in kwargs.items() if key != "labels"}
+        model_inputs.update(
+            {"inputs_embeds" if from_embeds else "input_ids": inputs[:, inputs.size(1) - width :]},
+            attention_mask=None if attention_mask is None else attention_mask[:, attention_mask.size(1) - width :],
+            cache=cache, use_cache=use_cache, logits_to_keep=1,
+        )
+        return model_inputs
 
     @staticmethod
-    def _unread_columns(input_ids, cache, next_sequence_length) -> slice:
-        if next_sequence_length is not None:  # generate's own decoding steps: the newest token(s)
-            return slice(input_ids.size(1) - next_sequence_length, None)
+    def _unread_width(total, cache, attention_mask, next_sequence_length) -> int:
+        """How many of the last `total` input columns the state has not read."""
+        if next_sequence_length is not None and next_sequence_length > 0:  # generate worked it out
+            return next_sequence_length
         if not cache:
-            return slice(0, None)
-        if cache.seen_tokens >= input_ids.size(1):
-            raise ValueError(f"The cache has read {cache.seen_tokens} columns but input_ids has only "
-                             f"{input_ids.size(1)}: pass the sequences the cache came from plus the new tokens.")
-        return slice(cache.seen_tokens, None)
+            return total
+        seen = cache.seen_tokens
+        if attention_mask is not None and attention_mask.size(1) == seen + total:
+            return total  # only the new tokens, with the mask of the whole sequence
+        if total > seen and (attention_mask is None or attention_mask.size(1) == total):
+            return total - seen  # the whole sequence again: skip what the cache has read
+        mask = "no attention_mask" if attention_mask is None else f"an attention_mask of {attention_mask.size(1)}"
+        raise ValueError(f"The cache has read {seen} columns but the inputs have {total} and {mask}: pass the "
+                         "sequences the cache came from plus the new tokens, or only the new tokens with the "
+                         f"attention_mask of the whole sequence ({seen} + new columns).")
 
-    @classmethod
-    @functools.cache
-    def _forward_parameters(cls) -> frozenset:
-        return frozenset(inspect.signature(cls.forward).parameters)  # read once per class, not at every token
+
+def _stop_recording(output, given_cache=None):
+    """`generate`'s output, its cache (and the one it was given) no longer recording: recording was for rolling back
+    assisted decoding's candidates, and a cache handed back for continuing should read its next columns at once."""
+    for cache in (given_cache, output.get("cache") if isinstance(output, ModelOutput) else None):
+        if isinstance(cache, RNNCache):
+            cache.deactivate_past_recording()
+    return output
+
+
+def next_token_targets(labels, shift_labels):
+    """[B, T] target of each position: `shift_labels` as given, else `labels` moved one step left (the last
+    position, which has no next token, ignored with -100); None without either."""
+    if shift_labels is not None:
+        return shift_labels
+    if labels is None:
+        return None
+    return F.pad(labels[:, 1:], (0, 1), value=-100)  # [B, T]
 
 
 def log_uniform_probability(ids, vocab_size):
