@@ -25,11 +25,13 @@ from common import run_metadata, write_results  # noqa: E402
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
-def load_split(dataset: str, text_column: str, label_column: str, empty_texts: str = "error", seed: int = 42):
+def load_split(dataset: str, text_column: str, label_column: str, empty_texts: str = "error", seed: int = 42,
+               label_names: str | None = None):
     from hf_rnn.data import load_labelled_texts
 
     return load_labelled_texts(dataset=dataset, text_columns=text_column.split(","), label_column=label_column,
-                               validation_size=0.1, seed=seed, empty_texts=empty_texts)
+                               validation_size=0.1, seed=seed, empty_texts=empty_texts,
+                               label_names=label_names.split(",") if label_names else None)
 
 
 def tfidf_features(train, others):
@@ -92,7 +94,12 @@ def chosen_and_tested(make, features, labels) -> dict:
 
 
 def baselines(args) -> dict:
-    dsd = load_split(args.dataset, args.text_column, args.label_column, args.empty_texts)
+    dsd = load_split(args.dataset, args.text_column, args.label_column, args.empty_texts,
+                     label_names=args.label_names)
+    if args.labelled_fraction:  # the job's own cut: the same labelled rows
+        from hf_rnn.data.labelled import hide_labels
+
+        dsd = hide_labels(dsd, args.labelled_fraction, seed=42)
     labels = tuple(np.asarray(dsd[s]["label"]) for s in ("train", "validation", "test"))
     texts = [list(dsd[s]["text"]) for s in ("train", "validation", "test")]
     rows = []
@@ -103,7 +110,8 @@ def baselines(args) -> dict:
         train, others = featurize(texts[0], texts[1:])
         rows.append({"system": name, **chosen_and_tested(make, (train, others), labels)})
     columns = ["system", "C", "validation_accuracy", "test_accuracy", "fit_s"]
-    notes = (f"{args.dataset} (`{args.text_column}` -> `{args.label_column}`, empty texts: {args.empty_texts}): "
+    kept = f", labels of {args.labelled_fraction} of train kept" if args.labelled_fraction else ""
+    notes = (f"{args.dataset} (`{args.text_column}` -> `{args.label_column}`, empty texts: {args.empty_texts}{kept}): "
              f"{len(texts[0]):,} train / {len(texts[1]):,} validation (cut from train, seed 42, as "
              f"`hf-rnn train`) / {len(texts[2]):,} test rows. C chosen on validation from {list(C_GRID)}, then "
              "fitted on train and read once on test.")
@@ -163,6 +171,27 @@ def table(args) -> dict:
     return {"rows": rows}
 
 
+FIGURE_PREFIXES = ("validation_", "test_", "eval_perplexity")
+
+
+def same(args) -> dict:
+    """Two jobs' recorded figures, stage by stage: equal or not (timings left out)."""
+    first, second = (json.loads((Path(run) / "results.json").read_text()) for run in (args.first, args.second))
+    rows = []
+    for stage in ("lm", "sentiment", "rating", "lm_backward", "sentiment_backward", "ensemble", "ensemble_rating"):
+        if stage not in first and stage not in second:
+            continue
+        figures = lambda results: {k: v for k, v in results.get(stage, {}).items()
+                                   if k.startswith(FIGURE_PREFIXES) and not k.endswith(("runtime", "_per_second"))}
+        a, b = figures(first), figures(second)
+        rows.append({"stage": stage, "figures": len(a), "equal": a == b,
+                     "test_accuracy": a.get("test_accuracy"), "other_test_accuracy": b.get("test_accuracy")})
+    write_results(args.name, {"Stages": (rows, ["stage", "figures", "equal", "test_accuracy",
+                                                "other_test_accuracy"])},
+                  notes=f"`{args.first}/results.json` against `{args.second}/results.json`.", raw={"rows": rows})
+    return {"rows": rows}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     job_args = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -174,6 +203,8 @@ def main(argv=None):
     base.add_argument("--text_column", default="text")
     base.add_argument("--label_column", default="label")
     base.add_argument("--empty_texts", default="error", help="as hf-rnn train's")
+    base.add_argument("--label_names", help="as hf-rnn train's")
+    base.add_argument("--labelled_fraction", type=float, help="as hf-rnn train's: train on this share's labels")
     base.add_argument("--name", required=True)
     run = commands.add_parser("job")
     run.add_argument("--name", required=True)
@@ -183,7 +214,13 @@ def main(argv=None):
     tab.add_argument("sources", nargs="+")
     tab.add_argument("--name", required=True)
     tab.add_argument("--notes")
+    compare = commands.add_parser("same")
+    compare.add_argument("first")
+    compare.add_argument("second")
+    compare.add_argument("--name", required=True)
     args = parser.parse_args(argv)
+    if args.command == "same":
+        return same(args)
     if args.command == "job":
         args.output_dir = args.output_dir or f"runs/bench-{args.name}"
         return job(args, job_args)

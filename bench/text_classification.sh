@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The general job's benchmarks, in the order they ran; each writes bench/results/<name>.{json,md}.
+# Usage: bash bench/text_classification.sh [trec|imdb|trec_lm|newsgroups|fractions]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B="python bench/bench_text_classification.py"
+TREC="--dataset ../shared/data/trec --label_names ABBR,ENTY,DESC,HUM,LOC,NUM"
+NEWS="--dataset ../shared/data/20newsgroups --text_column text_clean --label_column label_name --empty_texts drop"
+case "${1:-}" in
+  trec) $B job --name trec_15m --label "hf_rnn, 15 min budget, LM on TREC's own text" -- $TREC --time_budget 15m --report_test true ;;
+  imdb)
+    hf-rnn imdb --preset quick --dataset ../shared/data/imdb --output_dir runs/imdb-quick --report_test true
+    $B job --name imdb_quick_general --label "hf-rnn train, IMDB with hf-rnn imdb's quick settings" -- \
+      --dataset ../shared/data/imdb --preset quick --max_train_samples 12000 --max_eval_samples 1000 \
+      --max_test_samples 5000 --auxiliary_column rating --ngram_logistic_rating_weight 0.5 --report_test true
+    $B same runs/imdb-quick runs/bench-imdb_quick_general --name imdb_through_general_job ;;
+  trec_lm) $B job --name trec_15m_imdb_lm --label "hf_rnn, 15 min budget, LM from IMDB's quick LM" -- $TREC \
+      --lm_init_from runs/imdb-quick/lm --time_budget 15m --report_test true ;;
+  newsgroups) $B job --name newsgroups_30m --label "hf_rnn, 30 min budget" -- $NEWS --time_budget 30m --report_test true ;;
+  fractions)
+    for f in 0.01 0.1; do
+      $B baselines $TREC --labelled_fraction $f --name trec_baselines_labels_$f
+      $B job --name trec_5m_labels_$f --label "hf_rnn, 5 min, labels of $f of train" -- $TREC --labelled_fraction $f \
+        --time_budget 5m --report_test true
+    done ;;
+  *) echo "usage: $0 trec|imdb|trec_lm|newsgroups|fractions" >&2; exit 2 ;;
+esac
