@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import run_metadata, write_results  # noqa: E402
 
-C_GRID = (0.1, 1.0, 10.0, 100.0)
+C_GRID = (1.0, 10.0, 100.0)
 
 
 def load_split(dataset: str, text_column: str, label_column: str, empty_texts: str = "error", seed: int = 42,
