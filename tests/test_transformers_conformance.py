@@ -347,3 +347,11 @@ def test_a_backward_model_takes_shift_labels_only_in_its_reading_order():
     shifted = torch.nn.functional.pad(reversed_ids[:, 1:], (0, 1), value=-100)
     torch.testing.assert_close(lm(reversed_ids, shift_labels=shifted, already_reversed=True).loss,
                                lm(ids, labels=ids).loss)
+
+
+def test_the_trainer_finds_labels_alone_and_reports_an_evaluation_loss():
+    """shift_labels is a keyword argument, as in transformers' models: a named parameter makes the Trainer wait for
+    it in every batch and report no eval_loss (the LM stage's perplexity needs it)."""
+    from transformers.utils import find_labels
+
+    assert find_labels(RNNForCausalLM) == ["labels"]

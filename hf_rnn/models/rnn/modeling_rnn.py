@@ -680,7 +680,6 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
         logits_to_keep=0,
         return_dict=None,
         already_reversed=False,
-        shift_labels=None,
         **kwargs,
     ) -> RNNCausalLMOutput:
         r"""
@@ -692,11 +691,14 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
             `labels=shift_labels[t-1]` both give the same loss. A backward model takes them only in its reading
             order (`already_reversed=True`): the token that follows a position depends on the direction read.
             `num_items_in_batch` is ignored: the loss is a plain mean and the Trainer scales it
-            (`accepts_loss_kwargs=False`).
+            (`accepts_loss_kwargs=False`). A keyword argument, as in transformers' own models: a named
+            `shift_labels` parameter would make the Trainer wait for it in every evaluation batch
+            (`transformers.utils.find_labels`) and report no loss without it.
         logits_to_keep (`int`, *optional*): compute logits only for the last this-many positions (0 = all).
         already_reversed (`bool`, *optional*): see [`RNNModel.forward`]. A backward model reverses `labels` with
             the inputs, so its loss is that of reading the text backward and its logits are in its reading order.
         """
+        shift_labels = kwargs.pop("shift_labels", None)
         cache = _take_legacy_cache_name(cache, kwargs)
         _reject_unknown_kwargs(kwargs)
         if shift_labels is not None and self.config.reverse_text and not already_reversed:
