@@ -151,10 +151,11 @@ def test_plan_fits_its_time_and_drops_the_backward_direction_first():
     counts = {"lm_tokens": 1_000_000, "train_rows": 5_000, "train_tokens": 60_000, "evaluated_tokens": 10_000,
               "mean_train_length": 12}
     speed = {"lm_step_s": 0.1, "classifier_tokens_per_s": 10_000}
-    roomy = make_plan(3_000, counts, speed, 64, 32, 32, backward=True)
-    assert roomy["backward"] and sum(roomy["planned_s"].values()) <= 3_000
-    tight = make_plan(60, counts, speed, 64, 32, 32, backward=True)
-    assert not tight["backward"] and sum(tight["planned_s"].values()) <= 60 * 1.05
+    roomy = make_plan(3_000, counts, speed, 64, 32, 32)
+    assert roomy["backward"] and roomy["adversarial"] and sum(roomy["planned_s"].values()) <= 3_000
+    tight = make_plan(60, counts, speed, 64, 32, 32)
+    assert not tight["backward"] and not tight["adversarial"] and sum(tight["planned_s"].values()) <= 60 * 1.05
+    assert not make_plan(3_000, counts, speed, 64, 32, 32, backward=False, adversarial=False)["backward"]
     assert roomy["lm_steps"] <= 10 * roomy["lm_steps_per_epoch"]  # at most ten passes over the LM's text
 
 

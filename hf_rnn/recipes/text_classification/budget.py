@@ -6,7 +6,8 @@ reads, times a few training steps of the LM and of the classifier on batches of 
 * the LM `lm_share` of the time left (less when there is little text: at most `MAX_LM_EPOCHS` passes over it),
 * each classifier enough epochs for about `TARGET_CLASSIFIER_STEPS` optimizer steps (from 2 to `MAX_CLASSIFIER_EPOCHS`)
   or what its share of the time allows,
-* the backward direction only when both directions fit at those sizes.
+* the backward direction and adversarial training (about twice a classifier's step) switched on, richest first,
+  where they fit at those sizes; a switch the user set stays as set.
 
 The plan is printed and saved (`budget.json` in output_dir) before training; at the end each stage's planned and
 actual seconds are printed and saved beside it. A job over its budget by more than a tenth is a planner bug: the
@@ -71,16 +72,21 @@ def apply_time_budget(budget_s: float, task: Task, job: JobArguments, data_args,
     cls_batch = {**COMMON["classifier"], **preset["classifier_training"], **user}.get("per_device_train_batch_size", 32)
     speed = measure_speed(tokenizer, dsd, data, model, lm_batch, cls_batch, counts["mean_train_length"])
     left = budget_s * SAFETY - (time.time() - started)
-    plan = make_plan(left, counts, speed, data.block_size, lm_batch, cls_batch, resolved_job.backward,
-                     adversarial_factor=2.0 if terms.enabled else 1.0)
+    # The switches a user set are theirs; the others the plan turns on where they fit.
+    may_go_backward = resolved_job.backward or "backward" not in explicit
+    may_add_adversarial = terms.enabled or "adversarial_weight" not in explicit
+    plan = make_plan(left, counts, speed, data.block_size, lm_batch, cls_batch, may_go_backward,
+                     may_add_adversarial)
     plan.update(budget_s=budget_s, planning_s=time.time() - started, counts=counts, speed=speed)
     save_plan(Path(job.output_dir), plan)
     print_plan(plan)
     sized = resized_preset(preset, plan, "max_steps" in user or "num_train_epochs" in user)
     limits = dataclasses.replace(ulmfit or ULMFiTArguments(), lm_time_limit=plan["limits_s"]["lm"],
                                  classifier_time_limit=plan["limits_s"]["classifier"])
+    terms = dataclasses.replace(terms, adversarial_weight=1.0 if plan["adversarial"] else 0.0)
     return (Task(load=task.load, presets={**task.presets, job.preset: sized}, card=task.card),
-            dataclasses.replace(job, backward=plan["backward"]), limits, explicit | {"backward"})
+            dataclasses.replace(job, backward=plan["backward"]), limits, terms,
+            explicit | {"backward", "adversarial_weight"})
 
 
 def token_counts(tokenizer, dsd, data: DataArguments) -> dict:
@@ -139,11 +145,16 @@ def timed_steps(model, batch: dict) -> float:
 
 
 def make_plan(seconds: float, counts: dict, speed: dict, block_size: int, lm_batch: int, cls_batch: int,
-              backward: bool, adversarial_factor: float = 1.0) -> dict:
-    """LM steps, classifier epochs and directions that fit `seconds` (see the module doc for the rules)."""
-    for directions in ((2, 1) if backward else (1,)):
-        plan = plan_for(seconds, counts, speed, block_size, lm_batch, cls_batch, directions, adversarial_factor)
-        if directions == 1 or (plan["classifier_epochs"] >= 2 and plan["lm_steps"] >= plan["lm_steps_per_epoch"]):
+              backward: bool = True, adversarial: bool = True) -> dict:
+    """LM steps, classifier epochs and the switches that fit `seconds`: the richest option first (both directions,
+    adversarial classifiers), then simpler ones, until the classifiers get their wanted epochs and the LM a pass
+    over its text; the simplest option is the plan when nothing richer fits."""
+    options = [(directions, adv) for directions in ((2, 1) if backward else (1,))
+               for adv in ((True, False) if adversarial else (False,))]
+    for directions, adv in options:
+        plan = plan_for(seconds, counts, speed, block_size, lm_batch, cls_batch, directions, 2.0 if adv else 1.0)
+        plan["adversarial"] = adv
+        if plan["classifier_epochs"] >= plan["wanted_epochs"] and plan["lm_steps"] >= plan["lm_steps_per_epoch"]:
             return plan
     return plan
 
@@ -166,7 +177,7 @@ def plan_for(seconds, counts, speed, block_size, lm_batch, cls_batch, directions
         planned.update(lm_backward=planned["lm"], sentiment_backward=planned["sentiment"])
     limits = {"lm": LIMIT_SLACK * lm_steps * speed["lm_step_s"], "classifier": LIMIT_SLACK * epochs * epoch_s}
     return {"backward": directions == 2, "lm_steps": lm_steps, "lm_steps_per_epoch": lm_steps_per_epoch,
-            "classifier_epochs": epochs, "classifier_steps_per_epoch": steps_per_epoch, "planned_s": planned,
+            "classifier_epochs": epochs, "wanted_epochs": wanted, "classifier_steps_per_epoch": steps_per_epoch, "planned_s": planned,
             "limits_s": limits}
 
 
@@ -195,7 +206,8 @@ def print_plan(plan: dict):
           f"{speed['classifier_tokens_per_s']:,.0f} training tokens/s. Plan: LM {plan['lm_steps']} steps "
           f"({plan['lm_steps'] / plan['lm_steps_per_epoch']:.1f} passes over {plan['counts']['lm_tokens']:,} tokens), "
           f"classifier {plan['classifier_epochs']} epochs over {plan['counts']['train_rows']:,} rows, "
-          f"{'both directions' if plan['backward'] else 'forward only'}.")
+          f"{'both directions' if plan['backward'] else 'forward only'}"
+          f"{', adversarial classifiers' if plan['adversarial'] else ''}.")
     for stage, seconds in plan["planned_s"].items():
         print(f"  planned {stage:<20} {seconds / 60:6.1f} min")
 
