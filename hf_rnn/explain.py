@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -260,8 +261,11 @@ def attribute(model, ids: torch.Tensor, target, n_steps: int, batch_size: int) -
     members = recurrent_members(model)
     layers = [member.model.embeddings for member in members]
     forward = lambda input_ids: target(model(input_ids=input_ids).logits)  # noqa: E731  [N]
-    ig = _captum().LayerIntegratedGradients(forward, layers)
-    baseline = torch.full_like(ids, model.config.pad_token_id if model.config.pad_token_id is not None else 0)
+    with warnings.catch_warnings():  # "each layer not solely dependent on another": members are parallel
+        warnings.simplefilter("ignore", UserWarning)
+        ig = _captum().LayerIntegratedGradients(forward, layers)
+    pad = members[0].config.pad_token_id
+    baseline = torch.full_like(ids, pad if pad is not None else 0)  # [1, T]
     per_layer, delta = ig.attribute(ids, baselines=baseline, n_steps=n_steps, internal_batch_size=batch_size,
                                     return_convergence_delta=True)
     attributions = torch.zeros(ids.size(1), device=ids.device)
@@ -479,3 +483,95 @@ def check_explainable(model_dir: str) -> None:
     """Raise a one-line ValueError unless `model_dir` holds a text classifier (a language model, a time-series
     model: see `hf_rnn.inference.check_text_classifier`)."""
     check_text_classifier(model_dir)
+
+
+# --- the command line ----------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> None:
+    """`hf-rnn explain MODEL "text" ...`: the top words both ways (attributions, and the moves of the running
+    opinion), optionally an HTML page of coloured words, a running-opinion PNG per text, or JSON lines."""
+    import argparse
+    import json
+
+    from .cli import read_lines
+
+    parser = argparse.ArgumentParser(prog="hf-rnn explain", description="Which words made a saved classifier say "
+                                     "what it said, and its opinion after each word.")
+    parser.add_argument("model", help="folder of a saved hf_rnn classifier or ensemble (or a Hub id)")
+    parser.add_argument("texts", nargs="*", help="texts; none: read --file or stdin, one text per line")
+    parser.add_argument("--file", help="a text file with one text per line")
+    parser.add_argument("--top", type=int, default=5, help="words to print each way")
+    parser.add_argument("--max_length", type=int, default=DEFAULT_MAX_LENGTH, help="tokens read per text")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="integrated-gradients steps")
+    parser.add_argument("--batch_size", type=int, default=None, help="integrated-gradients steps per forward pass")
+    parser.add_argument("--html", help="write the coloured texts to this HTML file")
+    parser.add_argument("--plot", help="write the running opinion to this PNG (several texts: NAME-1.png, ...)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line per text instead")
+    args = parser.parse_args(argv)
+    texts = args.texts or read_lines(args.file)
+    if not texts:
+        parser.error("no text given: pass texts as arguments, --file, or lines on stdin")
+    try:
+        explanations = explain(load_explainer(args.model), texts, args.max_length, args.steps, args.batch_size)
+        plots = _write_plots(explanations, args.plot) if args.plot else []
+    except ImportError as error:
+        raise SystemExit(f"hf-rnn: error: {error}") from None
+    for explanation in explanations:
+        print(json.dumps(explanation.to_dict()) if args.json else describe(explanation, args.top))
+    if args.html:
+        print(f"coloured words: {save_html(explanations, args.html)}")
+    for path in plots:
+        print(f"running opinion: {path}")
+
+
+def _write_plots(explanations: list[Explanation], path: str) -> list[Path]:
+    target = Path(path)
+    paths = [target] if len(explanations) == 1 else [target.with_name(f"{target.stem}-{i}{target.suffix}")
+                                                      for i in range(1, len(explanations) + 1)]
+    written = []
+    for explanation, out in zip(explanations, paths):
+        if explanation.running is not None:
+            plot_running(explanation, out)
+            written.append(out)
+    return written
+
+
+def describe(explanation: Explanation, top: int = 5) -> str:
+    """The plain-text report `hf-rnn explain` prints for one text."""
+    label, stars = explanation.label, explanation.rating
+    text = explanation.text if len(explanation.text) <= 70 else explanation.text[:67] + "..."
+    lines = [f"{label} {_headline_score(explanation)}" + (f", {stars:g} stars" if stars is not None and label != "rating"
+                                                          else "") + f": {text!r}"]
+    words = explanation.top_words(top)
+    lines.append(f"  words for {label}:     " + _pairs(words["for"]))
+    lines.append(f"  words against {label}: " + _pairs(words["against"]))
+    if explanation.running is None:
+        lines.append(f"  running opinion: {explanation.running_note}")
+    else:
+        moves = explanation.top_moves(top)
+        lines.append(f"  running opinion rose most after:  " + _pairs(moves["up"]))
+        lines.append(f"  running opinion fell most after:  " + _pairs(moves["down"]))
+        lines.append(f"  running opinion: {_story(explanation)}")
+        if explanation.running_note:
+            lines.append(f"  ({explanation.running_note})")
+    lines += [f"  note: {note}" for note in explanation.notes]
+    return "\n".join(lines)
+
+
+def _pairs(pairs) -> str:
+    return ", ".join(f"{word} {value:+.3f}" for word, value in pairs) or "-"
+
+
+def _story(explanation: Explanation) -> str:
+    """Where the running opinion starts, where it turns, where it ends."""
+    running, words = explanation.running, explanation.words
+    best = [max(step, key=step.get) for step in running]
+    told = [f"{best[0]} after {words[0]!r}"]
+    turns = explanation.turning_points()
+    told += [f"{best[i]} after {words[i]!r} (word {i + 1})" for i in turns[:6]]
+    if len(turns) > 6:
+        told.append(f"... {len(turns) - 6} more turns")
+    final = running[-1][best[-1]]
+    told.append(f"{best[-1]} {final:.0%} at the end" if explanation.label != "rating" else f"{final:.2f} at the end")
+    return " -> ".join(told)
