@@ -42,13 +42,14 @@ class Explanation:
         label: the predicted label (a regression model: `"rating"`).
         scores: every label's probability (multi-label: each label's own probability; regression: the rating).
         attributions: each word's share of the predicted label's log-probability (regression: of the rating);
-            positive pushes toward the label. Their sum is about `output - baseline_output` (integrated gradients'
-            completeness, up to `delta`).
+            positive pushes toward the label. The recurrent path's shares (integrated gradients) sum to the output
+            minus the output with padding embeddings everywhere, up to `delta`; an n-gram bag's share of a word is
+            how much the output drops when the bag no longer sees it (occlusion).
         running: the scores after each word (the classifier on the text up to and including it), or None with
             `running_note` saying why (a model that reads backward or both ways has no opinion on a prefix).
         prediction: what `hf-rnn predict` says for the text (label, score; stars as `rating` for a rating head).
         method: how the attributions were computed.
-        delta: integrated gradients' completeness gap (0 for exact).
+        delta: integrated gradients' completeness gap on the recurrent path (0 for exact; grows as steps shrink).
         tokens_read, tokens_total: tokens explained and in the whole text (special tokens included).
     """
 
@@ -257,7 +258,12 @@ def recurrent_members(model) -> list:
 
 
 def attribute(model, ids: torch.Tensor, target, n_steps: int, batch_size: int) -> tuple[torch.Tensor, float, str]:
-    """Each token's attribution `[T]` to `target(model(ids).logits)`, the completeness gap, and the method's name."""
+    """Each token's attribution `[T]` to `target(model(ids).logits)`, integrated gradients' completeness gap on the
+    recurrent path, and the method's name.
+
+    The recurrent path (embeddings -> RNN -> pooling) is explained by integrated gradients with every n-gram bag held
+    at the whole text; the bags (a classifier's `NgramBag`, an ensemble's bag-of-words member) by occlusion with the
+    recurrent path held. The two add up to one attribution per token."""
     members = recurrent_members(model)
     layers = [member.model.embeddings for member in members]
     forward = lambda input_ids: target(model(input_ids=input_ids).logits)  # noqa: E731  [N]
@@ -266,38 +272,86 @@ def attribute(model, ids: torch.Tensor, target, n_steps: int, batch_size: int) -
         ig = _captum().LayerIntegratedGradients(forward, layers)
     pad = members[0].config.pad_token_id
     baseline = torch.full_like(ids, pad if pad is not None else 0)  # [1, T]
-    per_layer, delta = ig.attribute(ids, baselines=baseline, n_steps=n_steps, internal_batch_size=batch_size,
-                                    return_convergence_delta=True)
+    per_layer = ig.attribute(ids, baselines=baseline, n_steps=n_steps, internal_batch_size=batch_size)
     attributions = torch.zeros(ids.size(1), device=ids.device)
     for member, layer_attr in zip(members, per_layer):
         layer_attr = layer_attr[0] if isinstance(layer_attr, tuple) else layer_attr  # [1, T, E]
         per_token = layer_attr.sum(-1)[0].detach()  # [T], in the member's reading order
         # A backward member embeds the row reversed (one unpadded row: a flip), so its attributions are flipped back.
         attributions += per_token.flip(0) if member.config.reverse_text else per_token
+    delta = completeness_gap(model, layers, ids, baseline, target, float(attributions.sum()))
     method = f"integrated gradients on the embedding output ({n_steps} steps, padding-token baseline)"
-    bag = getattr(model, "ngram_logistic", None)
-    if bag is not None:
-        attributions += bag_occlusion(model, ids, target)
-        method += " + occlusion of each word for the bag-of-words member"
-    return attributions.cpu(), float(delta.abs().max()), method
+    occluded = bag_occlusion(model, ids, target)
+    if occluded is not None:
+        attributions += occluded
+        method += " + occlusion of each word for the bag-of-words features"
+    return attributions.cpu(), delta, method
 
 
-def bag_occlusion(model, ids: torch.Tensor, target) -> torch.Tensor:
-    """`[T]`: how much `target` drops when the ensemble's bag-of-words member no longer sees each word (the word and
-    the pairs it is in), the recurrent members' output held at the whole text (captum `FeatureAblation`)."""
+def completeness_gap(model, layers, ids, baseline, target, total: float) -> float:
+    """`f(text) - f(text with the baseline's embeddings) - sum of attributions`: 0 when integrated gradients is
+    exact. The bags read the text in both terms, as they do along the integration path."""
+    with torch.no_grad():
+        full = float(target(model(input_ids=ids).logits)[0])
+        baseline_embeddings = [layer(baseline) for layer in layers]  # all padding: the same read either way
+        hooks = [layer.register_forward_hook(lambda module, args, output, b=b: b)
+                 for layer, b in zip(layers, baseline_embeddings)]
+        try:
+            empty = float(target(model(input_ids=ids).logits)[0])
+        finally:
+            for hook in hooks:
+                hook.remove()
+    return full - empty - total
+
+
+def bag_occlusion(model, ids: torch.Tensor, target) -> torch.Tensor | None:
+    """`[T]`: how much `target` drops when the n-gram bags (every classifier's `NgramBag`, an ensemble's
+    bag-of-words member) no longer see each word (the word and the pairs it is in), the recurrent path held at the
+    whole text (captum `FeatureAblation`); None for a model without bags."""
     from .models.rnn.modeling_rnn_ensemble import average_probabilities, with_ngram_model
 
+    members = recurrent_members(model)
+    ensemble_bag = getattr(model, "ngram_logistic", None)
+    if ensemble_bag is None and all(member.ngrams is None for member in members):
+        return None
     with torch.no_grad():
-        members = average_probabilities([member(input_ids=ids).logits for member in model.members])  # [1, C]
+        pooled = [recurrent_features(member, ids) for member in members]  # [1, F] each
 
-        def forward(present):  # [N, T] 1 = the bag sees the word
-            bag_logits, _ = model.ngram_logistic(ids.expand(len(present), -1), present)
-            mixed = with_ngram_model(members.expand(len(present), -1), bag_logits, model.config.ngram_logistic_weight)
+        def forward(present):  # [N, T] 1 = the bags see the word
+            rows = len(present)
+            logits = [head_logits(member, features.expand(rows, -1), ids.expand(rows, -1), present)
+                      for member, features in zip(members, pooled)]
+            if ensemble_bag is None and len(logits) == 1 and not hasattr(model, "members"):
+                return target(logits[0])
+            mixed = average_probabilities(logits)
+            if ensemble_bag is not None:
+                bag_logits, _ = ensemble_bag(ids.expand(rows, -1), present)
+                mixed = with_ngram_model(mixed, bag_logits, model.config.ngram_logistic_weight)
             return target(mixed)
 
         ablation = _captum().FeatureAblation(forward)
         attributions = ablation.attribute(torch.ones_like(ids), baselines=0, perturbations_per_eval=OCCLUSION_ROWS)
     return attributions[0].float()
+
+
+def recurrent_features(classifier, ids: torch.Tensor) -> torch.Tensor:
+    """`[1, F]`: a classifier's pooled backbone outputs for one unpadded row (read backward by a backward model)."""
+    row = ids.flip(1) if classifier.config.reverse_text else ids
+    hidden = classifier.model(input_ids=row, use_cache=False, return_dict=True, already_reversed=True)
+    return classifier.pooler(hidden.last_hidden_state)
+
+
+def head_logits(classifier, features, ids, present) -> torch.Tensor:
+    """`[N, C]`: a classifier's logits from pooled features `[N, F]` and its n-gram bag of `ids` `[N, T]` where
+    `present` `[N, T]` is 1 (its forward, from the pooling on)."""
+    if classifier.ngrams is not None:
+        if classifier.config.reverse_text:  # its bag reads the reversed ids, pairs included
+            ids, present = ids.flip(1), present.flip(1)
+        features = torch.cat([features, classifier.ngrams(ids, present)], dim=-1)  # [N, F + D]
+    logits = classifier.classifier(features)
+    if classifier.config.problem_type == "regression":
+        logits = logits * classifier.config.regression_target_std + classifier.config.regression_target_mean
+    return logits
 
 
 # --- the running opinion -------------------------------------------------------------------------------------------
