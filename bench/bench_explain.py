@@ -7,7 +7,7 @@ The weights are random: time does not depend on them (no trained model is needed
 300 words drawn from the vocabulary. Each row is the best of `--rounds` timed runs after one warm-up, at each number
 of integrated-gradients steps (the library's default is `DEFAULT_STEPS`).
 
-    python bench/bench_explain.py [--rounds 5] [--steps 8 16 32] [--threads 2]
+    python bench/bench_explain.py [--rounds 5] [--steps 8 16 32] [--threads 2] [--max_load 2.5 --wait 300]
 """
 
 import argparse
@@ -20,7 +20,7 @@ import torch
 from transformers import pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's hf_rnn, run from anywhere
-from common import load_average, write_results  # noqa: E402
+from common import BusyMachine, load_average, wait_for_quiet_machine, write_results  # noqa: E402
 
 from hf_rnn import RNNConfig, RNNEnsembleForSequenceClassification, RNNForSequenceClassification  # noqa: E402
 from hf_rnn.explain import DEFAULT_STEPS, explain  # noqa: E402
@@ -77,7 +77,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, nargs="+", default=[8, DEFAULT_STEPS, 32])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max_load", type=float, default=2.5, help="wait for a 1-minute load average below this")
+    parser.add_argument("--wait", type=float, default=300, help="seconds to wait for it, then time anyway")
     args = parser.parse_args(argv)
+    try:
+        wait_for_quiet_machine(args.max_load, args.wait)
+    except BusyMachine as busy:
+        print(f"{busy}; timing anyway, the load is in the notes", flush=True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     tokenizer, text, load = word_tokenizer(), review(), load_average()

@@ -202,3 +202,14 @@ def test_cli_bad_input_is_one_line(saved, argv, message):
     error = exit_info.value.code
     assert isinstance(error, str) and error.startswith("hf-rnn: error: ") and "\n" not in error
     assert (message or "not a text classifier") in error
+
+
+def test_a_rating_regressor_is_explained_in_stars(saved, capsys):
+    model = classifier(problem_type="regression", num_labels=1, regression_target_mean=5.5, regression_target_std=3.0)
+    folder = saved(model)
+    explanation = explain(load_explainer(folder), REVIEW, n_steps=4)
+    assert explanation.label == "rating" and set(explanation.scores) == {"rating"}
+    assert explanation.rating == pytest.approx(min(10, max(1, explanation.scores["rating"])), abs=1e-4)
+    assert len(explanation.running) == len(explanation.words) and explanation.turning_points() == []
+    assert "stars" in explanation_html(explanation)
+    assert main(["explain", folder, REVIEW, "--steps", "2"]) == 0 and "rating" in capsys.readouterr().out
