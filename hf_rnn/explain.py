@@ -154,68 +154,77 @@ def explain(classifier, texts: str | list[str], max_length: int = DEFAULT_MAX_LE
 
 
 def _explain_one(classifier, model, text, max_length, n_steps, batch_size) -> Explanation:
-    tokenizer = classifier.tokenizer
-    encoding, total = encode(tokenizer, text, max_length)
-    ids = torch.tensor([encoding["input_ids"]], device=model.device)  # [1, T]
-    read = text[: encoding["offset_mapping"][_last_real(encoding)][1]] if total > len(ids[0]) else text
+    encoded = encode(classifier.tokenizer, text, max_length)
+    ids = torch.tensor([encoded.ids], device=model.device)  # [1, T]
+    words, spans, last_tokens = group_words(encoded, text)
+    read = text[: spans[-1][1]] if encoded.total > len(encoded.ids) else text
     with torch.no_grad():
         logits = model(input_ids=ids).logits.float()  # [1, C]
     target = score_function(model.config, int(logits[0].argmax()))
     token_attributions, delta, method = attribute(model, ids, target, n_steps, batch_size)
     running, note = running_logits(model, ids)
-    words, spans, last_tokens = group_words(encoding, text)
-    word_attributions = [float(token_attributions[i]) for i in _word_token_sets(encoding)]
     label, scores = named_scores(model.config, logits)[0]
-    notes = [] if total == len(ids[0]) else [f"the text has {total} tokens; the first {len(ids[0])} were read "
-                                            f"(max_length={max_length})"]
+    notes = [] if encoded.total == len(encoded.ids) else [
+        f"the text has {encoded.total} tokens; the first {len(encoded.ids)} were read (max_length={max_length})"]
     return Explanation(
-        text=read, words=words, spans=spans, label=label, scores=scores, attributions=word_attributions,
+        text=read, words=words, spans=spans, label=label, scores=scores,
+        attributions=[float(token_attributions[tokens].sum()) for tokens in _word_token_sets(encoded)],
         running=None if running is None else [named_scores(model.config, running[[i]])[0][1] for i in last_tokens],
-        prediction=predict_reviews(classifier, [read])[0], method=method, delta=delta, tokens_read=len(ids[0]),
-        tokens_total=total, running_note=note, notes=notes)
+        prediction=predict_reviews(classifier, [read])[0], method=method, delta=delta, tokens_read=len(encoded.ids),
+        tokens_total=encoded.total, running_note=note, notes=notes)
 
 
 # --- the text -----------------------------------------------------------------------------------------------------
 
 
-def encode(tokenizer, text: str, max_length: int):
-    """The tokenizer's encoding of `text` cut to `max_length` tokens (with offsets), and the uncut length.
+@dataclass
+class Encoded:
+    """A text's tokens as the model reads them, cut to `max_length`: ids, character offsets, word index per token
+    (None for special tokens), and the uncut token count."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    word_ids: list[int | None]
+    total: int
+
+
+def encode(tokenizer, text: str, max_length: int) -> Encoded:
+    """The tokenizer's encoding of `text`, its first `max_length` tokens kept (whatever the tokenizer's own
+    truncation side: the explanation reads the text from its start, as the running opinion does).
 
     Raises:
         ValueError: the text is empty or whitespace, or every word in it is unknown to the vocabulary.
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the text is empty: give a sentence or a review to explain.")
-    total = len(tokenizer(text, verbose=False)["input_ids"])
-    encoding = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)
-    real = [i for i, word in enumerate(encoding.word_ids()) if word is not None]
+    encoding = tokenizer(text, return_offsets_mapping=True, verbose=False)
+    total = len(encoding["input_ids"])
+    kept = Encoded(encoding["input_ids"][:max_length], [tuple(o) for o in encoding["offset_mapping"][:max_length]],
+                   encoding.word_ids()[:max_length], total)
+    real = [i for i, word in enumerate(kept.word_ids) if word is not None]
     if not real:
         raise ValueError("the text holds no word the tokenizer keeps: give a sentence or a review to explain.")
-    if all(encoding["input_ids"][i] == tokenizer.unk_token_id for i in real):
+    if all(kept.ids[i] == tokenizer.unk_token_id for i in real):
         raise ValueError(f"every word of the text is unknown to the model's vocabulary (read as "
                          f"{tokenizer.unk_token}): the model sees no word, so there is nothing to explain. "
                          "Is the text in the language the model was trained on?")
-    return encoding, total
+    return kept
 
 
-def _last_real(encoding) -> int:
-    return max(i for i, word in enumerate(encoding.word_ids()) if word is not None)
-
-
-def _word_token_sets(encoding) -> list[list[int]]:
+def _word_token_sets(encoded: Encoded) -> list[list[int]]:
     """The token indices of each word, in order (special tokens, whose word id is None, belong to no word)."""
     groups: dict[int, list[int]] = {}
-    for index, word in enumerate(encoding.word_ids()):
+    for index, word in enumerate(encoded.word_ids):
         if word is not None:
             groups.setdefault(word, []).append(index)
     return list(groups.values())
 
 
-def group_words(encoding, text: str) -> tuple[list[str], list[tuple[int, int]], list[int]]:
+def group_words(encoded: Encoded, text: str) -> tuple[list[str], list[tuple[int, int]], list[int]]:
     """Words (as written in `text`), their character spans, and the index of each word's last token."""
     words, spans, last_tokens = [], [], []
-    for tokens in _word_token_sets(encoding):
-        start, end = encoding["offset_mapping"][tokens[0]][0], encoding["offset_mapping"][tokens[-1]][1]
+    for tokens in _word_token_sets(encoded):
+        start, end = encoded.offsets[tokens[0]][0], encoded.offsets[tokens[-1]][1]
         words.append(text[start:end])
         spans.append((start, end))
         last_tokens.append(tokens[-1])

@@ -213,3 +213,18 @@ def test_a_rating_regressor_is_explained_in_stars(saved, capsys):
     assert len(explanation.running) == len(explanation.words) and explanation.turning_points() == []
     assert "stars" in explanation_html(explanation)
     assert main(["explain", folder, REVIEW, "--steps", "2"]) == 0 and "rating" in capsys.readouterr().out
+
+
+def test_a_word_of_several_subword_tokens_is_one_word_with_their_summed_share(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<unk>": 1, "great": 2, "##ly": 3, "film": 4, "bor": 5, "##ing": 6}
+    backend = Tokenizer(models.WordPiece(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    subwords = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>")
+    classifier().save_pretrained(tmp_path / "m")
+    subwords.save_pretrained(tmp_path / "m")
+    explanation = explain(load_explainer(str(tmp_path / "m")), "greatly boring film", n_steps=4)
+    assert explanation.words == ["greatly", "boring", "film"] and len(explanation.running) == 3
+    assert explanation.spans == [(0, 7), (8, 14), (15, 19)]
