@@ -33,7 +33,10 @@ MODEL = os.environ.get("HF_RNN_MODEL") or {model!r}
 if not os.path.isabs(MODEL) and (Path(__file__).resolve().parent / MODEL).is_dir():
     MODEL = str(Path(__file__).resolve().parent / MODEL)  # the copy beside this file, from any working folder
 
-demo = build_demo(MODEL, title={title!r})
+try:
+    demo = build_demo(MODEL, title={title!r})
+except (ValueError, OSError, ImportError) as error:  # not a classifier, no such folder, gradio missing: one line
+    raise SystemExit(f"app.py: cannot serve {{MODEL}}: {{error}}")
 
 if __name__ == "__main__":
     demo.launch()
@@ -163,8 +166,8 @@ def build_demo(model: str, title: str = "hf_rnn classifier", max_length: int = D
         ImportError: gradio is not installed.
         FileNotFoundError, ValueError: no such model, or not a text classifier.
     """
-    gr = _gradio()
     classifier = load_explainer(model)
+    gr = _gradio()
 
     def run(text):
         try:

@@ -58,11 +58,16 @@ def trained_classifier(steps: int = 60) -> RNNForSequenceClassification:
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory) -> Path:
-    from conftest import tokenizer as make_tokenizer
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
 
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(TINY_WORDS)}, unk_token="<unk>"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>")
     folder = tmp_path_factory.mktemp("space") / "model"
     trained_classifier().save_pretrained(folder)
-    make_tokenizer.__wrapped__().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)  # conftest's tiny tokenizer (a fixture, which a module-wide one cannot take)
     return folder
 
 
@@ -82,6 +87,17 @@ def test_space_refuses_a_language_model_and_writes_nothing(tmp_path, tokenizer):
     with pytest.raises(SystemExit) as exit_info:
         main(["space", str(tmp_path / "lm"), str(tmp_path / "demo")])
     assert "not a text classifier" in exit_info.value.code and not (tmp_path / "demo").exists()
+
+
+def test_the_app_refuses_a_language_model_in_one_line(model_folder, tmp_path, tokenizer):
+    RNNForCausalLM(tiny_config()).save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    out = write_space(str(model_folder), tmp_path / "demo")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "HF_RNN_MODEL": str(tmp_path / "lm")}
+    done = subprocess.run([sys.executable, str(out / "app.py")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot serve" in done.stderr and "not a text classifier" in done.stderr
 
 
 def test_demo_shows_scores_stars_words_and_the_running_opinion(model_folder):
