@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import needs_imdb, tiny_config
 
 from hf_rnn import RNNEnsembleForSequenceClassification, RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.cli import main
@@ -228,3 +228,23 @@ def test_a_word_of_several_subword_tokens_is_one_word_with_their_summed_share(tm
     explanation = explain(load_explainer(str(tmp_path / "m")), "greatly boring film", n_steps=4)
     assert explanation.words == ["greatly", "boring", "film"] and len(explanation.running) == 3
     assert explanation.spans == [(0, 7), (8, 14), (15, 19)]
+
+
+@needs_imdb
+def test_the_quick_jobs_published_folder_is_explained_and_gets_a_space(tmp_path, capsys):
+    """The newcomer's path on a tiny run of the main job (the quick preset's published ensemble: a two-head
+    classifier with its n-gram bag, and the bag-of-words member), its real tokenizer (<s> first, case markers)."""
+    from test_imdb_job import TINY
+
+    from hf_rnn.recipes.imdb import JobArguments, run_imdb
+
+    out = tmp_path / "job"
+    run_imdb(JobArguments(output_dir=str(out), preset="quick"), user_training_overrides={"max_steps": 2}, **TINY)
+    text = "A Wonderful film, but the ending was dull."
+    explanation = explain(load_explainer(str(out / "model")), text, n_steps=4)
+    assert "occlusion" in explanation.method and 1 <= explanation.rating <= 10
+    assert [text[start:end] for start, end in explanation.spans] == explanation.words
+    assert explanation.words[:2] == ["A", "Wonderful"] and len(explanation.running) == len(explanation.words)
+    assert main(["space", str(out / "model"), str(tmp_path / "demo")]) == 0
+    assert (tmp_path / "demo" / "model" / "model.safetensors").exists() and "stars" in capsys.readouterr().out + \
+        (tmp_path / "demo" / "README.md").read_text()
