@@ -3,7 +3,7 @@
 - Attributions: captum's integrated gradients on the output of every recurrent member's embedding layer
   (`LayerIntegratedGradients`, baseline: the padding token at every position), and occlusion (captum's
   `FeatureAblation`, one word left out at a time) for an ensemble's bag-of-words member, which has no embedding to
-  take gradients through. Both explain the log-probability of the predicted label (a regression model: its rating).
+  take gradients through. Both explain the log-odds of the predicted label (a regression model: its rating).
 - The running opinion of a model that reads forward: the classifier's scores on every prefix of the text, from ONE
   pass of the backbone. The per-position outputs are pooled cumulatively (last, running max, running mean, as
   `classifier_pooling` asks), the n-gram bag likewise, and the head scores every prefix's pooled vector, which is
@@ -41,7 +41,7 @@ class Explanation:
         spans: `(start, end)` characters of each word in `text`.
         label: the predicted label (a regression model: `"rating"`).
         scores: every label's probability (multi-label: each label's own probability; regression: the rating).
-        attributions: each word's share of the predicted label's log-probability (regression: of the rating);
+        attributions: each word's share of the predicted label's log-odds (regression: of the rating);
             positive pushes toward the label. The recurrent path's shares (integrated gradients) sum to the output
             minus the output with padding embeddings everywhere, up to `delta`; an n-gram bag's share of a word is
             how much the output drops when the bag no longer sees it (occlusion).
@@ -166,6 +166,9 @@ def _explain_one(classifier, model, text, max_length, n_steps, batch_size) -> Ex
     label, scores = named_scores(model.config, logits)[0]
     notes = [] if encoded.total == len(encoded.ids) else [
         f"the text has {encoded.total} tokens; the first {len(encoded.ids)} were read (max_length={max_length})"]
+    if not token_attributions.any():
+        notes.append("every word's share is 0: the model's output does not change with the words it reads "
+                     "(an untrained or collapsed model?)")
     return Explanation(
         text=read, words=words, spans=spans, label=label, scores=scores,
         attributions=[float(token_attributions[tokens].sum()) for tokens in _word_token_sets(encoded)],
@@ -241,13 +244,21 @@ def named_scores(config, logits: torch.Tensor) -> list[tuple[str, dict[str, floa
 
 
 def score_function(config, label: int):
-    """`logits [N, C] -> [N]`: what the attributions explain: the predicted label's log-probability (its logit for
-    multi-label, the value for regression)."""
+    """`logits [N, C] -> [N]`: what the attributions explain: the predicted label's log-odds, `log p - log(1 - p)`
+    (a confident model's log-probability is flat, its gradient 0 in float32; the log-odds keep a slope), its logit
+    for multi-label, the value for regression."""
     if config.problem_type == "regression":
         return lambda logits: logits[:, 0]
     if config.problem_type == "multi_label_classification":
         return lambda logits: logits[:, label]
-    return lambda logits: logits.float().log_softmax(-1)[:, label]
+    return lambda logits: log_odds(logits, label)
+
+
+def log_odds(logits: torch.Tensor, label: int) -> torch.Tensor:
+    """`[N]`: `log p_label - log(sum of the other labels' p)` from `[N, C]` logits, in log space throughout."""
+    log_probs = logits.float().log_softmax(-1)
+    others = log_probs.masked_fill(torch.arange(logits.size(-1), device=logits.device) == label, float("-inf"))
+    return log_probs[:, label] - others.logsumexp(-1)
 
 
 # --- attributions --------------------------------------------------------------------------------------------------

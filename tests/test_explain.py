@@ -3,6 +3,7 @@ bag, an ensemble's forward members and bag of words); attributions are captum's 
 order (backward members too); bad input is one clear message in the library and the CLI."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -10,8 +11,8 @@ from conftest import needs_imdb, tiny_config
 
 from hf_rnn import RNNEnsembleForSequenceClassification, RNNForCausalLM, RNNForSequenceClassification
 from hf_rnn.cli import main
-from hf_rnn.explain import (Explanation, explain, explanation_html, load_explainer, plot_running, prefix_logits,
-                            running_logits, save_html)
+from hf_rnn.explain import (Explanation, explain, explanation_html, load_explainer, log_odds, plot_running,
+                            prefix_logits, running_logits, save_html)
 from hf_rnn.models.rnn.modeling_rnn_ensemble import NgramLogisticRegression
 
 pytest.importorskip("captum", reason='explanations need captum: pip install "hf_rnn[explain]"')
@@ -84,7 +85,7 @@ def reference_integrated_gradients(model, ids, label, steps) -> torch.Tensor:
     from captum.attr import IntegratedGradients
 
     embeddings = model.model.embeddings
-    forward = lambda embedded: model(inputs_embeds=embedded).logits.log_softmax(-1)[:, label]  # noqa: E731
+    forward = lambda embedded: log_odds(model(inputs_embeds=embedded).logits, label)  # noqa: E731
     attributions = IntegratedGradients(forward).attribute(
         embeddings(ids), baselines=embeddings(torch.zeros_like(ids)), n_steps=steps)
     return attributions.sum(-1)[0].detach()
@@ -170,6 +171,15 @@ def test_running_opinion_plot_is_a_png(saved, tmp_path):
         plot_running(explanation)
 
 
+def test_log_odds_keep_a_slope_where_the_log_probability_is_flat():
+    logits = torch.tensor([[0.0, 40.0, 1.0]], requires_grad=True)  # p = 1.0 in float32
+    assert logits.log_softmax(-1)[0, 1].item() == 0.0
+    odds = log_odds(logits, 1)
+    odds.sum().backward()
+    assert odds.item() == pytest.approx(40 - math.log(math.exp(0) + math.exp(1)), rel=1e-5)
+    assert logits.grad.abs().sum() > 0.5
+
+
 def test_top_words_and_turns_read_the_numbers():
     explanation = Explanation(text="a b c", words=["a", "b", "c"], spans=[(0, 1), (2, 3), (4, 5)], label="pos",
                               scores={"neg": 0.3, "pos": 0.7}, attributions=[0.5, -0.2, 0.1],
@@ -248,3 +258,11 @@ def test_the_quick_jobs_published_folder_is_explained_and_gets_a_space(tmp_path,
     assert main(["space", str(out / "model"), str(tmp_path / "demo")]) == 0
     assert (tmp_path / "demo" / "model" / "model.safetensors").exists() and "stars" in capsys.readouterr().out + \
         (tmp_path / "demo" / "README.md").read_text()
+
+
+def test_a_model_deaf_to_its_words_is_said_to_be(saved):
+    model = classifier()
+    with torch.no_grad():
+        model.model.embeddings.weight.zero_()  # every word reads as the padding baseline
+    explanation = explain(load_explainer(saved(model)), REVIEW, n_steps=2)
+    assert not any(explanation.attributions) and "every word's share is 0" in explanation.notes[-1]
