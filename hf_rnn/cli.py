@@ -4,6 +4,8 @@
     hf-rnn imdb --preset quick --output_dir runs/imdb-quick      # IMDB's settings over it
     hf-rnn predict runs/imdb-quick/model "Great film!" "Dull."  # or --file reviews.txt, or text on stdin
     hf-rnn timeseries runs/gunpoint/model series.csv [--horizon 12]   # a saved time-series model on a .ts/.csv
+    hf-rnn explain runs/imdb-quick/model "Great film!" --html words.html --plot opinion.png   # why that label
+    hf-rnn space runs/imdb-quick/model demo     # a Gradio app folder: python demo/app.py
 """
 
 import argparse
@@ -77,6 +79,8 @@ COMMANDS = {
         lambda argv: __import__("hf_rnn.recipes.text_classification", fromlist=["main"]).main(argv)),
     "imdb": lambda argv: __import__("hf_rnn.recipes.imdb", fromlist=["main"]).main(argv),
     "predict": _bad_input_in_one_line(predict_main),
+    "explain": _bad_input_in_one_line(lambda argv: __import__("hf_rnn.explain", fromlist=["main"]).main(argv)),
+    "space": _bad_input_in_one_line(lambda argv: __import__("hf_rnn.space", fromlist=["main"]).main(argv)),
 }
 
 
