@@ -77,4 +77,4 @@ def test_ten_class_rating_model_predicts_its_posterior_median(tokenizer):
     with torch.no_grad():
         model.classifier.out_proj.bias.copy_(torch.log(torch.tensor([.4, 0, .2, 0, 0, 0, 0, .0, .4, 0]) + 1e-9))
     [result] = predict_reviews(classify, ["a good film"])
-    assert result["rating"] == 3.0 and result["label"] in {"1 stars", "9 stars"}  # median 3, modes 1 and 9
+    assert result["rating"] == 3.0 and result["label"] == "3 stars"  # the label names the served median, not a mode
