@@ -48,10 +48,10 @@ def presence_features(train, others):
     return vectorizer.fit_transform(train), [vectorizer.transform(texts) for texts in others]
 
 
-def fit_logistic(x, y, c):
+def fit_logistic(x, y, c, solver="lbfgs"):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, max_iter=3000).fit(x, y)
+    return LogisticRegression(C=c, max_iter=3000, solver=solver).fit(x, y)
 
 
 def nb_ratio(x, y, positive_class):
@@ -72,7 +72,9 @@ class NBLogistic:
         self.members = []
         for label in (self.classes[1:] if len(self.classes) == 2 else self.classes):
             ratio = nb_ratio(x, y, label)
-            self.members.append((ratio, fit_logistic(x.multiply(ratio).tocsr(), (y == label).astype(int), self.c)))
+            # liblinear: the same L2 logistic regression, several times faster for one binary problem
+            self.members.append((ratio, fit_logistic(x.multiply(ratio).tocsr(), (y == label).astype(int), self.c,
+                                                     solver="liblinear")))
         return self
 
     def predict(self, x):
