@@ -194,6 +194,56 @@ def same(args) -> dict:
     return {"rows": rows}
 
 
+def label_curve(args) -> dict:
+    """Test accuracy against the number of labelled rows: the job with its LM (the rest of train as unlabelled text),
+    NB-weighted LR at the same labels, and the job without an LM on every label; a table and a plot."""
+    from common import results_dir
+
+    read = lambda name: json.loads((results_dir() / f"{name}.json").read_text())["raw"]
+    rows = []
+    for fraction, job_name, base_name in zip(args.fractions, args.jobs, args.baselines):
+        job_raw, base_raw = read(job_name), read(base_name)
+        labels = job_raw["results"]["sentiment"]["train_reviews"]
+        nb = next(row for row in base_raw["rows"] if row["system"].startswith("NB"))
+        rows.append({"labelled_fraction": fraction, "labels": labels, "hf_rnn_with_lm": job_raw["row"]["test_accuracy"],
+                     "nb_lr": nb["test_accuracy"], "sources": f"`{job_name}.md`, `{base_name}.md`"})
+    scratch = read(args.scratch)
+    scratch_row = {"labels": scratch["results"]["sentiment"]["train_reviews"],
+                   "accuracy": scratch["row"]["test_accuracy"]}
+    plot = plot_label_curve(rows, scratch_row, results_dir() / f"{args.name}.png")
+    write_results(args.name, {"Curve": (rows, ["labelled_fraction", "labels", "hf_rnn_with_lm", "nb_lr",
+                                               "sources"])},
+                  notes=f"No LM, every label: {scratch_row['accuracy']:.4f} on {scratch_row['labels']:,} labels "
+                        f"(`{args.scratch}.md`). The rest of train is unlabelled text for the LM at each fraction."
+                        + (f" Plot: `{plot.name}`." if plot else ""),
+                  raw={"rows": rows, "scratch": scratch_row})
+    return {"rows": rows}
+
+
+def plot_label_curve(rows: list[dict], scratch: dict, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    figure, axes = plt.subplots(figsize=(6, 4))
+    labels = [row["labels"] for row in rows]
+    axes.plot(labels, [row["hf_rnn_with_lm"] for row in rows], "o-", label="hf_rnn, LM on all text")
+    axes.plot(labels, [row["nb_lr"] for row in rows], "s--", label="NB-weighted LR")
+    axes.axhline(scratch["accuracy"], color="grey", linestyle=":",
+                 label=f"hf_rnn without LM, {scratch['labels']:,} labels")
+    axes.set_xscale("log")
+    axes.set_xlabel("labelled training rows")
+    axes.set_ylabel("test accuracy")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     job_args = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -216,6 +266,12 @@ def main(argv=None):
     tab.add_argument("sources", nargs="+")
     tab.add_argument("--name", required=True)
     tab.add_argument("--notes")
+    curve = commands.add_parser("curve")
+    curve.add_argument("--fractions", type=float, nargs="+", required=True)
+    curve.add_argument("--jobs", nargs="+", required=True)
+    curve.add_argument("--baselines", nargs="+", required=True)
+    curve.add_argument("--scratch", required=True)
+    curve.add_argument("--name", required=True)
     compare = commands.add_parser("same")
     compare.add_argument("first")
     compare.add_argument("second")
@@ -223,6 +279,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "same":
         return same(args)
+    if args.command == "curve":
+        return label_curve(args)
     if args.command == "job":
         args.output_dir = args.output_dir or f"runs/bench-{args.name}"
         return job(args, job_args)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The general job's benchmarks, in the order they ran; each writes bench/results/<name>.{json,md}.
-# Usage: bash bench/text_classification.sh [trec|imdb|trec_lm|newsgroups|fractions]
+# Usage: bash bench/text_classification.sh trec|imdb|trec_lm|trec_scratch|baselines|newsgroups|fractions
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B="python bench/bench_text_classification.py"
@@ -16,12 +16,20 @@ case "${1:-}" in
     $B same runs/imdb-quick runs/bench-imdb_quick_general --name imdb_through_general_job ;;
   trec_lm) $B job --name trec_15m_imdb_lm --label "hf_rnn, 15 min budget, LM from IMDB's quick LM" -- $TREC \
       --lm_init_from runs/imdb-quick/lm --time_budget 15m --report_test true ;;
+  trec_scratch) $B job --name trec_15m_scratch --label "hf_rnn, 15 min budget, no LM (classifiers from scratch)" -- \
+      $TREC --pretrain_lm false --time_budget 15m --report_test true ;;
+  baselines)
+    $B baselines $TREC --name trec_baselines
+    $B baselines $NEWS --name 20newsgroups_baselines ;;
   newsgroups) $B job --name newsgroups_30m --label "hf_rnn, 30 min budget" -- $NEWS --time_budget 30m --report_test true ;;
   fractions)
     for f in 0.01 0.1; do
       $B baselines $TREC --labelled_fraction $f --name trec_baselines_labels_$f
       $B job --name trec_5m_labels_$f --label "hf_rnn, 5 min, labels of $f of train" -- $TREC --labelled_fraction $f \
         --time_budget 5m --report_test true
-    done ;;
-  *) echo "usage: $0 trec|imdb|trec_lm|newsgroups|fractions" >&2; exit 2 ;;
+    done
+    $B curve --fractions 0.01 0.1 1.0 --jobs trec_5m_labels_0.01 trec_5m_labels_0.1 trec_15m \
+      --baselines trec_baselines_labels_0.01 trec_baselines_labels_0.1 trec_baselines --scratch trec_15m_scratch \
+      --name trec_label_curve ;;
+  *) echo "usage: $0 trec|imdb|trec_lm|trec_scratch|baselines|newsgroups|fractions" >&2; exit 2 ;;
 esac

@@ -203,3 +203,15 @@ def test_imdb_through_the_general_job_gives_hf_rnn_imdbs_figures(tmp_path):
                                    and not k.endswith(("runtime", "_per_second"))}
         assert figures(general) == figures(imdb), stage
         assert figures(imdb)
+
+
+def test_without_a_language_model_the_classifiers_train_from_scratch(tmp_path):
+    write_tickets(tmp_path, 120, 30)
+    results = train_main(["--train_file", str(tmp_path / "train.csv"), "--test_file", str(tmp_path / "test.csv"),
+                          "--text_column", "subject,body", "--label_column", "queue", "--output_dir",
+                          str(tmp_path / "run"), "--classifier_epochs", "6", "--pretrain_lm", "false",
+                          "--backward", "true"] + TINY)
+    assert results["lm"] == {} and not (tmp_path / "run" / "lm").exists()
+    assert not (tmp_path / "run" / "lm_backward").exists()
+    assert results["ensemble"]["test_accuracy"] >= 0.9
+    assert "trained from scratch" in (tmp_path / "run" / "model" / "README.md").read_text()

@@ -102,6 +102,9 @@ class JobArguments:
                 "fast: a CPU with AMX or a GPU that supports it; fp32 elsewhere). The full preset sets auto, and in "
                 "fp32 trains a shorter LM to keep its time (presets.py). TrainingArguments' own --bf16 flag, when "
                 "given, wins."})
+    pretrain_lm: bool = field(default=True, metadata={
+        "help": "Train (or fine-tune) a language model first and start the classifiers from it, as ULMFiT does; "
+                "false: the classifiers train from scratch (the comparison that shows what the LM is worth)."})
     lm_steps: int | None = field(default=None, metadata={
         "help": "Training steps of each LM stage, over the preset's (TrainingArguments' --max_steps sizes every "
                 "stage at once)."})
@@ -233,6 +236,9 @@ def backward_direction(job: JobArguments, model_args: ModelArguments, lm_stage, 
         logger.warning("--lm_init_from is a forward LM: the backward LM trains from scratch on the reviews.")
     overrides = format_config_overrides({**model_args.config_kwargs(), "reverse_text": True})
     backward = dataclasses.replace(model_args, init_from=None, lm_init_from=None, config_overrides=overrides)
+    if not job.pretrain_lm:
+        return classifier_members(job, "sentiment_backward", classifier_stage, sentiment_data, backward, two_heads,
+                                  "rating_backward")
     results = {"lm_backward": lm_stage("lm_backward", backward)}
     from_lm = dataclasses.replace(model_args, init_from=str(Path(job.output_dir) / "lm_backward"))
     return {**results, **classifier_members(job, "sentiment_backward", classifier_stage, sentiment_data, from_lm,
@@ -336,7 +342,9 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
                "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
                "bf16": bf16, "classifier_seeds": job.classifier_seeds,
                "weight_averaging_start": ulmfit.weight_averaging_start}
-    results["lm"] = lm_stage("lm", lm_start)
+    results["lm"] = lm_stage("lm", lm_start) if job.pretrain_lm else {}
+    if not job.pretrain_lm:  # discriminative rates and unfreezing are for fine-tuning a pretrained model
+        ulmfit = dataclasses.replace(ulmfit, discriminative_decay=1.0, gradual_unfreezing_steps=0)
     labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
     has_ratings = "rating" in dsd["train"].column_names
     if job.rating and not has_ratings and task is IMDB_TASK:
@@ -344,7 +352,7 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
     stage_with = lambda terms: lambda name, data, start, member=1: train_classifier_stage(
         job, name, tokenizer, labelled, data, start, ulmfit, terms, preset, user, member)
     stage = stage_with(adversarial)
-    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm"))
+    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm") if job.pretrain_lm else None)
     two_heads = job.heads == "shared" and job.rating and has_ratings
     sentiment_data = dataclasses.replace(data_args, target=TWO_HEAD_TARGET) if two_heads else data_args
     results.update(classifier_members(job, "sentiment", stage, sentiment_data, from_lm, two_heads, "rating"))

@@ -180,6 +180,8 @@ def training_data(results: dict, job, data_args) -> str:
 
 def lm_perplexity(results: dict) -> str:
     """The language model's validation perplexity, and the backward one's when the run has one."""
+    if not results.get("lm"):
+        return "no language model (the classifiers trained from scratch)"
     figure = lambda stage: f"{results[stage].get('eval_perplexity', float('nan')):.1f}"
     return figure("lm") + (f" (backward language model: {figure('lm_backward')})" if "lm_backward" in results else "")
 

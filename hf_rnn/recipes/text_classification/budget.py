@@ -68,6 +68,8 @@ def apply_time_budget(budget_s: float, task: Task, job: JobArguments, data_args,
     dsd = task.load(data, seed=job.seed)
     tokenizer = prepare_tokenizer(tok, dsd, Path(job.output_dir) / "tokenizer")
     counts = token_counts(tokenizer, dsd, data)
+    if not resolved_job.pretrain_lm:  # no LM stage: its share goes to the classifiers
+        counts["lm_tokens"] = 0
     lm_batch = {**COMMON["lm"], **preset["lm_training"], **user}.get("per_device_train_batch_size", 32)
     cls_batch = {**COMMON["classifier"], **preset["classifier_training"], **user}.get("per_device_train_batch_size", 32)
     speed = measure_speed(tokenizer, dsd, data, model, lm_batch, cls_batch, counts["mean_train_length"])
