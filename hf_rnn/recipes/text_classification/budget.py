@@ -42,7 +42,9 @@ LM_SHARE = 0.5  # of the time left after the tokenizer, for the LM stage(s), whe
 INFERENCE_SPEEDUP = 3.0  # evaluation reads tokens about this much faster than training does (no backward pass)
 PROBE_STEPS = 4
 STAGE_OVERHEAD_S = 10.0  # a stage's set-up, final evaluation and saving, beside its training steps
-LIMIT_SLACK = 1.15  # a stage's training stops at this multiple of its planned time (TimeLimitCallback)
+LIMIT_SLACK = 1.15  # a stage's training stops at this multiple of its planned time (TimeLimitCallback) ...
+LIMIT_FLOOR_S = 60.0  # ... plus this: a stage of seconds must not be cut by a slow first step (a run would then
+# depend on the machine's jitter); the budget's unplanned share absorbs it
 
 
 def parse_duration(text: str) -> float:
@@ -177,7 +179,8 @@ def plan_for(seconds, counts, speed, block_size, lm_batch, cls_batch, directions
                "sentiment": epochs * epoch_s + evaluation + STAGE_OVERHEAD_S}
     if directions == 2:
         planned.update(lm_backward=planned["lm"], sentiment_backward=planned["sentiment"])
-    limits = {"lm": LIMIT_SLACK * lm_steps * speed["lm_step_s"], "classifier": LIMIT_SLACK * epochs * epoch_s}
+    limits = {"lm": LIMIT_SLACK * lm_steps * speed["lm_step_s"] + LIMIT_FLOOR_S,
+              "classifier": LIMIT_SLACK * epochs * epoch_s + LIMIT_FLOOR_S}
     return {"backward": directions == 2, "lm_steps": lm_steps, "lm_steps_per_epoch": lm_steps_per_epoch,
             "classifier_epochs": epochs, "wanted_epochs": wanted, "classifier_steps_per_epoch": steps_per_epoch, "planned_s": planned,
             "limits_s": limits}
