@@ -69,3 +69,12 @@ def test_readme_result_figures_come_from_the_json_they_cite():
         cells = [re.sub(r"\(.*?\)", "", cell) for cell in row.split("|")[2:-2]]
         figures = [token for cell in cells for token in re.findall(r"\d[\d,]*\.?\d*%?", cell)]
         assert figures and not [f for f in figures if not figure_found(f, values)], (source, figures)
+
+
+def test_every_result_readme_cites_names_a_clean_commit():
+    """A figure README shows was made by committed code: its result file's commit carries no "+uncommitted"."""
+    cited = set(re.findall(r"`([\w.-]+)\.md`", README.read_text(encoding="utf-8")))
+    files = [REPO / "bench" / "results" / f"{name}.json" for name in sorted(cited)]
+    commits = {path.stem: json.loads(path.read_text())["meta"]["commit"] for path in files if path.is_file()}
+    assert len(commits) >= 5
+    assert not {name: commit for name, commit in commits.items() if "uncommitted" in commit}
