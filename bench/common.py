@@ -23,8 +23,9 @@ def run_metadata() -> dict:
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True, cwd=Path(__file__).parent).stdout.strip()
+    # Results are outputs, not code: one benchmark rewriting a committed result must not mark the next as dirty.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
+                           capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
     script = os.path.relpath(os.path.abspath(sys.argv[0]), Path(__file__).resolve().parents[1])
     if Path(script).name == "__main__.py":  # `python -m bench`: name the package, as the user typed it
         script = "-m " + str(Path(script).parent).replace(os.sep, ".")
