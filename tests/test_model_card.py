@@ -105,7 +105,7 @@ def test_card_says_when_the_stages_trained_under_bfloat16(tmp_path):
 @pytest.mark.parametrize("members, says", [
     ([False, True], "a forward classifier and a backward one (from a backward language model"),
     ([False, False, True, True], "2 forward classifiers and 2 backward ones (from a backward language model, reading "
-                                 "each review from its end), one per training seed and direction,"),
+                                 "each text from its end), one per training seed and direction,"),
     ([False, False], "an ensemble of 2 forward classifiers, one per training seed"),
 ])
 def test_an_ensemble_card_counts_its_members_in_each_direction(members, says):

@@ -203,7 +203,7 @@ def ensemble_note(config: dict) -> str:
     members = (f"{forward} forward classifiers and {backward} backward ones" if several
                else "a forward classifier and a backward one")
     return (f"This folder serves an ensemble, as ULMFiT: {members} (from a backward language model, reading each "
-            f"review from its end){seeds or ','} their class probabilities averaged. The figures below are the "
+            f"text from its end){seeds or ','} their class probabilities averaged. The figures below are the "
             "ensemble's and each member's.")
 
 
@@ -219,9 +219,10 @@ def ngram_member_note(config: dict) -> str:
         (classes, f"{classes:.0%} of the {averaged}class probabilities"),
         (stars, f"{stars:.0%} of the {averaged}star probabilities")) if weight)
     joins = "The bag-of-words member takes" if alone else "A bag-of-words member joins them with"
+    second = " and multinomial for the stars" if stars else ""
     return (f" {joins} {shares}: logistic regression on which words and hashed word "
-            f"pairs ({bag['buckets']:,} buckets) a review contains, NB-weighted for the classes (Wang & Manning "
-            "2012) and multinomial for the stars, computed from the same token ids inside the model.")
+            f"pairs ({bag['buckets']:,} buckets) a text contains, NB-weighted for two classes (Wang & Manning "
+            f"2012), multinomial for more{second}, computed from the same token ids inside the model.")
 
 
 def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | None = None, template: str = TEMPLATE,
