@@ -56,15 +56,13 @@ def parse_duration(text: str) -> float:
 
 
 def apply_time_budget(budget_s: float, task: Task, job: JobArguments, data_args, tok_args, model_args, ulmfit,
-                      adversarial, ngram, user: dict, explicit: frozenset):
+                      adversarial, user: dict, explicit: frozenset):
     """The job's arguments with its task's preset resized to `budget_s` seconds (see the module doc)."""
     started = time.time()
-    preset = preset_for(job.preset, user.get("bf16", uses_bfloat16(
-        with_preset(JobArguments, task.presets[job.preset].get("job", {}), job, explicit).precision)),
-        task.presets)
+    resolved_job = with_preset(JobArguments, task.presets[job.preset].get("job", {}), job, explicit)
+    preset = preset_for(job.preset, user.get("bf16", uses_bfloat16(resolved_job.precision)), task.presets)
     data = with_preset(DataArguments, preset["data"], data_args, explicit)
     tok = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit)
-    resolved_job = with_preset(JobArguments, preset.get("job", {}), job, explicit)
     model = with_config_preset(model_args or ModelArguments(), preset["model"])
     terms = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial, explicit)
     dsd = task.load(data, seed=job.seed)
@@ -94,14 +92,17 @@ def apply_time_budget(budget_s: float, task: Task, job: JobArguments, data_args,
 
 
 def token_counts(tokenizer, dsd, data: DataArguments) -> dict:
-    """Tokens the LM reads in one pass, the classifiers' training tokens (cut to max_length) and the evaluated ones."""
-    count = lambda texts: sum(len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"])
-    lm_sources = [dsd[s]["text"] for s in (("train", "unsupervised") if data.lm_unlabeled else ("train",)) if s in dsd]
-    lm_texts = [text for texts in lm_sources for text in texts][: data.max_lm_documents or None]
-    train_ids = tokenizer(list(dsd["train"]["text"]), add_special_tokens=False)["input_ids"]
-    cut = [min(len(ids), data.max_length or len(ids)) for ids in train_ids]
-    evaluated = sum(count(dsd[s]["text"]) for s in ("validation", "test") if s in dsd)
-    return {"lm_tokens": count(lm_texts), "train_rows": len(cut), "train_tokens": sum(cut),
+    """Tokens the LM reads in one pass, the classifiers' training tokens (cut to max_length) and the evaluated ones;
+    each text tokenised once (the training texts count for the LM and for the classifiers)."""
+    lengths = lambda texts: [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+    train = lengths(dsd["train"]["text"])
+    room = None if data.max_lm_documents is None else max(0, data.max_lm_documents - len(train))
+    unlabelled = (lengths(dsd["unsupervised"]["text"][:room]) if data.lm_unlabeled and "unsupervised" in dsd
+                  else [])
+    lm = (train + unlabelled)[: data.max_lm_documents or None]
+    cut = [min(n, data.max_length or n) for n in train]
+    evaluated = sum(sum(lengths(dsd[s]["text"])) for s in ("validation", "test") if s in dsd)
+    return {"lm_tokens": sum(lm), "train_rows": len(cut), "train_tokens": sum(cut),
             "mean_train_length": max(1, round(sum(cut) / max(1, len(cut)))), "evaluated_tokens": evaluated}
 
 

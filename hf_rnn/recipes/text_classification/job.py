@@ -117,8 +117,9 @@ def run_text_classification(job, data_args, tok_args, model_args, ulmfit, advers
     task = general_task(text_args, data_args)
     user = dict(user_training_overrides or {})
     if text_args.time_budget is not None:
-        task, job, ulmfit, adversarial, explicit = apply_time_budget(parse_duration(text_args.time_budget), task, job, data_args,
-                                                tok_args, model_args, ulmfit, adversarial, ngram, user, explicit)
+        budget = parse_duration(text_args.time_budget)
+        task, job, ulmfit, adversarial, explicit = apply_time_budget(
+            budget, task, job, data_args, tok_args, model_args, ulmfit, adversarial, user, explicit)
     results = run_job(job, data_args, tok_args, model_args, ulmfit, adversarial, ngram, user,
                       explicit | {"target"}, task=task)
     if text_args.time_budget is not None:
