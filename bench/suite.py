@@ -37,6 +37,7 @@ EXPERIMENTS = {  # name -> module; in running order
     "generation": "exp_generation",
     "robustness": "exp_robustness",
     "label_curve": "exp_label_curve",
+    "semi_supervised": "exp_semi_supervised",
     "text_probe": "exp_text_probe",
     "claims": "exp_claims",  # last: it reads the others' results
 }

@@ -22,7 +22,6 @@ from .. import RNNConfig, RNNEnsembleForSequenceClassification, RNNForCausalLM, 
 from ..models.rnn.modeling_rnn import classifier_loss
 from ..models.rnn.modeling_rnn_ensemble import NgramLogisticRegression, average_probabilities, with_ngram_model
 from ..data import (
-    LengthGroupedTrainer,
     auxiliary_label_names,
     classification_collator,
     classification_features,
@@ -35,7 +34,7 @@ from ..data import (
     tokenize_column,
 )
 from ..tokenization import batch_iterator, train_word_level_tokenizer
-from .adversarial import AdversarialArguments, AdversarialLengthGroupedTrainer
+from .adversarial import AdversarialArguments
 from .args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
 from .callbacks import GradualUnfreezingCallback, TimeLimitCallback, WeightAveragingCallback
 from .hub import publish
@@ -43,6 +42,7 @@ from .lm_transfer import load_pretrained_lm
 from .metrics import compute_metrics_for, perplexity
 from .ngram_logistic import NgramLogisticArguments, fit_ngram_logistic, ngram_logistic_outputs
 from .optim import build_optimizer
+from .semi_supervised import classifier_trainer_class, unlabeled_pool
 from .stateful import StatefulLMTrainer
 
 logger = logging.getLogger(__name__)
@@ -343,6 +343,16 @@ def adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args: DataArgum
     return kwargs
 
 
+def consistency_trainer_kwargs(consistency, tokenizer, dsd, data_args: DataArguments) -> dict:
+    """Trainer arguments for consistency training ({} when off): the settings and the unlabeled texts, tokenised as
+    the labelled ones."""
+    if consistency is None or not consistency.enabled:
+        return {}
+    texts = unlabeled_pool(dsd, size=0)  # a clear error when there is no unlabelled text
+    return {"consistency": consistency, "consistency_dataset": tokenize_column(
+        texts.shuffle(seed=1), tokenizer, max_length=data_args.max_length or None)}
+
+
 def classification_datasets(tokenizer, dsd, data_args: DataArguments):
     """Tokenised train / validation / test features with labels for the target: the training reviews cut to
     `max_length` tokens, the evaluated ones to `evaluation_length(data_args)`."""
@@ -366,22 +376,24 @@ def by_length(split: datasets.Dataset | None) -> datasets.Dataset | None:
 
 def train_classifier(tokenizer, dsd, data_args: DataArguments, model_args: ModelArguments, ulmfit: ULMFiTArguments,
                      training_args: TrainingArguments, adversarial: AdversarialArguments | None = None,
-                     report_test: bool = True) -> dict:
+                     report_test: bool = True, consistency=None) -> dict:
     """Train a sentiment or rating classifier, evaluate on validation, then on test (whose figures are printed only
     with `report_test`: a final reading; they are returned and saved either way).
 
     `adversarial` (optional) adds adversarial / virtual adversarial / entropy terms on the word embeddings; the
-    unlabeled reviews (`dsd["unsupervised"]`, when present) feed the virtual adversarial and entropy terms."""
+    unlabeled reviews (`dsd["unsupervised"]`, when present) feed the virtual adversarial and entropy terms.
+    `consistency` (optional `ConsistencyArguments`) adds consistency training on those unlabeled reviews."""
     if (done := finished_stage(training_args.output_dir)) is not None:
         return done
     with training_args.main_process_first(desc="classification features"):
         features = classification_datasets(tokenizer, dsd, data_args)
         extra = adversarial_trainer_kwargs(adversarial, tokenizer, dsd, data_args)
+        extra.update(consistency_trainer_kwargs(consistency, tokenizer, dsd, data_args))
     set_seed(training_args.seed)  # before the model exists: the new head's initial weights depend on it
     model = classifier_model(tokenizer, data_args, model_args, train_labels=features["train"]["labels"],
                              label_feature=training_label_feature(dsd))
     trainer = make_trainer(model, training_args, ulmfit, planned_steps(training_args, len(features["train"])),
-                           trainer_class=AdversarialLengthGroupedTrainer if extra else LengthGroupedTrainer,
+                           trainer_class=classifier_trainer_class("adversarial" in extra, "consistency" in extra),
                            average_weights=True, time_limit=ulmfit.classifier_time_limit,
                            train_dataset=features["train"],
                            eval_dataset=by_length(features.get("validation")), processing_class=tokenizer,
