@@ -114,11 +114,10 @@ def model_arguments(run, start, preset: dict):
     from hf_rnn import RNNConfig
     from hf_rnn.recipes.imdb import with_config_preset
     from hf_rnn.training import ModelArguments
-    from hf_rnn.training.overrides import format_config_overrides
 
     lm_config = RNNConfig.from_pretrained(run / "lm")
     architecture = {name: getattr(lm_config, name) for name in ARCHITECTURE_FIELDS}
-    overrides = format_config_overrides(architecture if start is None else {})
+    overrides = architecture if start is None else {}
     return dataclasses.replace(with_config_preset(ModelArguments(config_overrides=overrides), preset["model"]),
                                init_from=str(start) if start else None)
 

@@ -13,7 +13,7 @@ from hf_rnn.models.rnn.modeling_rnn import PaddingLayout
 from hf_rnn.tokenization import train_word_level_tokenizer
 from hf_rnn.training import DataArguments, ModelArguments, ULMFiTArguments
 from hf_rnn.training import corpus_lm_blocks
-from hf_rnn.training.recipes import train_language_model
+from hf_rnn.training.stages import train_language_model
 from conftest import tiny_config
 from test_backbone import pad_batch
 

@@ -9,8 +9,8 @@ from hf_rnn import RNNConfig
 from hf_rnn.recipes.imdb import PRESETS, with_config_preset
 from hf_rnn.recipes.imdb.presets import preset_for
 from hf_rnn.training import ModelArguments
-from hf_rnn.training.overrides import config_defaults, format_config_overrides, parse_config_overrides
-from hf_rnn.training.recipes import new_model_config
+from hf_rnn.training.model_setup import new_model_config
+from hf_rnn.training.overrides import checked_config_overrides, config_defaults, parse_config_overrides
 
 
 class FakeTokenizer:
@@ -65,7 +65,9 @@ def test_presets_are_overrides_and_the_user_overrides_the_preset():
     kwargs = merged.config_kwargs()
     assert kwargs["hidden_size"] == 64 and kwargs["lm_loss"] == "sampled" and merged.init_from == "lm"
     assert kwargs["embedding_size"] == PRESETS["quick"]["model"]["embedding_size"]
-    assert parse_config_overrides(format_config_overrides(PRESETS["full"]["model"])) == PRESETS["full"]["model"]
+    for preset in PRESETS.values():  # as a string would give them: each value of its default's type
+        assert [type(value) for value in checked_config_overrides(preset["model"]).values()] == [
+            type(value) for value in preset["model"].values()]
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -20,8 +20,9 @@ from hf_rnn import RNNEnsembleConfig, RNNEnsembleForSequenceClassification, RNNF
 from hf_rnn.data import auxiliary_label_names, classification_collator, id2label
 from hf_rnn.training import DataArguments, NgramLogisticArguments
 from hf_rnn.training.metrics import compute_metrics_for
-from hf_rnn.training.recipes import (classification_datasets, ensemble_classifiers, evaluate_splits,
-                                     predictions_path)
+from hf_rnn.training.ensemble import ensemble_classifiers
+from hf_rnn.training.evaluation import evaluate_splits, predictions_path
+from hf_rnn.training.stage_data import classification_datasets
 from hf_rnn.models.rnn import ENSEMBLE_AUTO_MAP
 from conftest import tiny_config
 from test_backbone import pad_batch

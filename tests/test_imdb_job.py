@@ -20,7 +20,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 from hf_rnn.training import (DataArguments, ModelArguments, NgramLogisticArguments, TokenizerArguments,
                              ULMFiTArguments)
-from hf_rnn.training import recipes
+from hf_rnn.training import stage_data, stages
 from hf_rnn.recipes.imdb import JobArguments, run_imdb
 from hf_rnn.recipes.imdb.job import main as imdb_main
 
@@ -76,19 +76,19 @@ def finished_run(synthetic_imdb, tmp_path_factory):
     """Separate sentiment and rating models, killed in the LM stage after its step-2 checkpoint and started again."""
     out = tmp_path_factory.mktemp("imdb")
     job = JobArguments(output_dir=str(out), preset="quick", heads="separate")
-    original = recipes.make_trainer
+    original = stages.make_trainer
 
     def crashing_trainer(*args, **kwargs):
         trainer = original(*args, **kwargs)
         trainer.add_callback(StopAfter(3))
         return trainer
 
-    recipes.make_trainer = crashing_trainer
+    stages.make_trainer = crashing_trainer
     try:
         with pytest.raises(KeyboardInterrupt):
             run_imdb(job, user_training_overrides=SEPARATE_JOB_STEPS, **TINY, **SEPARATE_MODELS)
     finally:
-        recipes.make_trainer = original
+        stages.make_trainer = original
     assert (out / "lm" / "checkpoint-2").is_dir() and not (out / "lm" / "stage_done.json").exists()
     results = run_imdb(job, user_training_overrides=SEPARATE_JOB_STEPS, **TINY, **SEPARATE_MODELS)
     return out, results
@@ -372,8 +372,8 @@ def test_backward_direction_trains_its_own_stages_and_publishes_the_ensemble(tmp
     out = tmp_path / "job"
     job = JobArguments(output_dir=str(out), preset="quick", backward=True, heads="shared")
     overrides = {"max_steps": 2, "save_steps": 2}
-    backward_blocks, make_blocks = [], recipes.lm_blocks
-    monkeypatch.setattr(recipes, "lm_blocks", lambda *args, **kwargs: backward_blocks.append(
+    backward_blocks, make_blocks = [], stage_data.lm_blocks
+    monkeypatch.setattr(stage_data, "lm_blocks", lambda *args, **kwargs: backward_blocks.append(
         kwargs.get("reverse_text", False)) or make_blocks(*args, **kwargs))
     bag = NgramLogisticArguments(ngram_logistic_weight=0.1, ngram_logistic_rating_weight=0.25,
                                  ngram_logistic_buckets=256)
@@ -416,7 +416,7 @@ def test_bf16_precision_trains_every_stage_under_autocast_and_keeps_float32_weig
     out = tmp_path / "job"
     job = JobArguments(output_dir=str(out), preset="quick", backward=True, heads="shared", precision="bf16")
     long_reviews = dict(TINY, data_args=dataclasses.replace(TINY["data_args"], max_length=300))
-    autocast_by_stage, original = {}, recipes.make_trainer
+    autocast_by_stage, original = {}, stages.make_trainer
 
     def recording_trainer(*args, **kwargs):
         trainer = original(*args, **kwargs)
@@ -427,7 +427,7 @@ def test_bf16_precision_trains_every_stage_under_autocast_and_keeps_float32_weig
         trainer.model.get_input_embeddings().register_forward_hook(record)  # inside the autocast forward
         return trainer
 
-    monkeypatch.setattr(recipes, "make_trainer", recording_trainer)
+    monkeypatch.setattr(stages, "make_trainer", recording_trainer)
     results = run_imdb(job, adversarial=AdversarialArguments(adversarial_weight=1.0),
                        user_training_overrides={"max_steps": 2, "save_steps": 2}, **long_reviews)
     assert results["bf16"] is True
@@ -447,14 +447,14 @@ def test_unknown_precision_is_refused_before_any_work(tmp_path):
 def test_classifier_seeds_train_one_member_per_seed_and_publish_their_ensemble(tmp_path, monkeypatch):
     out = tmp_path / "job"
     overrides = {"max_steps": 2, "save_steps": 2}
-    seeds, original = {}, recipes.make_trainer
+    seeds, original = {}, stages.make_trainer
 
     def recording_trainer(*args, **kwargs):
         trainer = original(*args, **kwargs)
         seeds[Path(trainer.args.output_dir).name] = trainer.args.seed
         return trainer
 
-    monkeypatch.setattr(recipes, "make_trainer", recording_trainer)
+    monkeypatch.setattr(stages, "make_trainer", recording_trainer)
     job = JobArguments(output_dir=str(out), preset="quick", heads="shared", classifier_seeds=2, training_seed=5)
     results = run_imdb(job, user_training_overrides=overrides, **TINY)
     assert {stage: seeds[stage] for stage in ("sentiment", "sentiment_seed2")} == {"sentiment": 5, "sentiment_seed2": 6}
@@ -487,14 +487,14 @@ def test_a_presets_float32_section_sizes_the_lm_only_where_the_job_trains_in_flo
     class LMTrainerBuilt(Exception):
         pass
 
-    lm_args, original = {}, recipes.make_trainer
+    lm_args, original = {}, stages.make_trainer
 
     def stop_at_the_lm(*args, **kwargs):
         trainer = original(*args, **kwargs)
         lm_args.update(max_steps=trainer.args.max_steps, batch=trainer.args.per_device_train_batch_size)
         raise LMTrainerBuilt
 
-    monkeypatch.setattr(recipes, "make_trainer", stop_at_the_lm)
+    monkeypatch.setattr(stages, "make_trainer", stop_at_the_lm)
     monkeypatch.setitem(PRESETS, "sized", {**PRESETS["quick"], "float32": {"lm_training": dict(max_steps=3)}})
     with pytest.raises(LMTrainerBuilt):
         run_imdb(JobArguments(output_dir=str(tmp_path), preset="sized", precision=precision), **TINY)

@@ -74,7 +74,7 @@ def test_the_job_reads_its_own_and_training_fields_from_one_file(tmp_path):
                                          "config_overrides": "hidden_size=64", "learning_rate": 0.001})
     (job, data_args, _tokenizer, model_args, *_others), training = imdb_job.parse_job_arguments([str(path)])
     assert job.preset == "full" and job.final_fit and data_args.max_length == 64
-    assert model_args.config_overrides == "hidden_size=64" and training == {"learning_rate": 0.001}
+    assert model_args.config_overrides == {"hidden_size": 64} and training == {"learning_rate": 0.001}
     with pytest.raises(SystemExit, match="leraning_rate"):
         imdb_job.parse_job_arguments([str(write(tmp_path / "typo.yaml", {"leraning_rate": 0.1}))])
 

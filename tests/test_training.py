@@ -15,7 +15,7 @@ from hf_rnn.training import (DataArguments, GradualUnfreezingCallback, ModelArgu
                              WeightAveragingCallback, discriminative_param_groups, layer_groups, rating_compute_metrics,
                              sentiment_compute_metrics, slanted_triangular_schedule)
 from hf_rnn.training.metrics import ratings_from_outputs
-from hf_rnn.training.recipes import classifier_model
+from hf_rnn.training.model_setup import classifier_model
 from conftest import tiny_config
 
 
@@ -202,7 +202,7 @@ def test_a_rating_classifier_starts_from_a_sentiment_classifier_with_only_its_ou
 def test_the_lm_reads_the_unlabeled_reviews_unless_told_not_to(lm_unlabeled):
     import datasets
     from hf_rnn.tokenization import train_word_level_tokenizer
-    from hf_rnn.training.recipes import lm_datasets
+    from hf_rnn.training.stage_data import lm_datasets
 
     split = lambda text, n: datasets.Dataset.from_dict({"text": [text] * n})
     dsd = datasets.DatasetDict(train=split("a labelled review", 4), unsupervised=split("an unlabeled one", 4),

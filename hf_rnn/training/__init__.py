@@ -1,4 +1,5 @@
-"""Training recipes and ULMFiT's pieces: optimizers, schedules, callbacks, metrics."""
+"""Training stages (`stages`), their resume bookkeeping (`resume`), evaluation and ensemble, and ULMFiT's pieces:
+optimizers, schedules, callbacks, metrics."""
 
 from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
                    ULMFiTArguments)
@@ -8,12 +9,6 @@ from .metrics import (compute_metrics_for, perplexity, rating_compute_metrics, r
                       sentiment_compute_metrics)
 from .optim import build_optimizer, discriminative_param_groups, layer_groups, slanted_triangular_schedule
 from .pretraining import corpus_lm_blocks, fine_tune_pretrained_lm, load_corpus, pretrain_on_corpus
-from .recipes import (
-    finished_stage,
-    load_imdb,
-    mark_stage_done,
-    prepare_tokenizer,
-    pretrain_language_model,
-    train_classifier,
-    train_language_model,
-)
+from .resume import finished_stage, mark_stage_done
+from .stage_data import load_imdb
+from .stages import prepare_tokenizer, pretrain_language_model, train_classifier, train_language_model

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from .overrides import parse_config_overrides
+from .overrides import config_overrides_dict
 
 
 @dataclass
@@ -63,13 +63,17 @@ class ModelArguments:
         "help": "A pretrained language model (folder or Hub id, e.g. from run_lm.py on a general corpus): fine-tuned "
                 "on this task's text first (ULMFiT), then the classifier starts from it. A vocabulary other than "
                 "this task's tokenizer is matched: shared words keep their rows, new ones start from the mean."})
-    config_overrides: str | None = field(default=None, metadata={
+    # The command line gives a string; `__post_init__` reads it into a dict, which is what every function after takes.
+    config_overrides: dict | str | None = field(default=None, metadata={
         "help": "RNNConfig fields that differ from its defaults, as transformers' run_clm.py: "
                 "'hidden_size=512,num_hidden_layers=2,lm_loss=sampled' (booleans: true/false)."})
 
+    def __post_init__(self):
+        self.config_overrides = config_overrides_dict(self.config_overrides)
+
     def config_kwargs(self) -> dict:
-        """The overrides as typed RNNConfig keyword arguments (see `parse_config_overrides`)."""
-        return parse_config_overrides(self.config_overrides)
+        """The overrides as typed RNNConfig keyword arguments (a copy: a caller may add to it)."""
+        return dict(self.config_overrides)
 
 
 @dataclass

@@ -12,8 +12,10 @@ from transformers import TrainingArguments
 from ..data import check_stream_training_args, lm_blocks, load_text_corpus, materialize, streamed_lm_blocks
 from .args import (CorpusArguments, DataArguments, LMFineTuningArguments, ModelArguments, TokenizerArguments,
                    ULMFiTArguments)
-from .recipes import (finished_stage, lm_datasets, prepare_tokenizer, pretrain_language_model, reads_backward,
-                      train_language_model)
+from .model_setup import reads_backward
+from .resume import finished_stage
+from .stage_data import lm_datasets
+from .stages import prepare_tokenizer, pretrain_language_model, train_language_model
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import torch
 
 from ..models.rnn.modeling_rnn_ensemble import average_probabilities
 from .metrics import multi_label_figures
-from .recipes import predictions_path
+from .evaluation import predictions_path
 
 CANDIDATES = np.round(np.arange(0.05, 0.951, 0.05), 2)
 CONFIG_FIELD = "multi_label_threshold"

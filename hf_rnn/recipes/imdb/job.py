@@ -33,10 +33,11 @@ from ...machine import bfloat16_is_fast, cpu_bfloat16_settings
 from ...training.adversarial import AdversarialArguments
 from ...training.ngram_logistic import NgramLogisticArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
-from ...training.overrides import format_config_overrides
+from ...training.ensemble import ensemble_classifiers
+from ...training.resume import recorded_seconds, started_stages, timed_stage
+from ...training.stage_data import load_imdb
+from ...training.stages import prepare_tokenizer, pretrain_language_model, train_classifier
 from ...training.thresholds import CONFIG_FIELD, choose_threshold
-from ...training.recipes import (finished_stage, load_imdb, mark_stage_done, prepare_tokenizer,
-                                 ensemble_classifiers, pretrain_language_model, train_classifier)
 from ...training.script_args import arguments_file, leave_process_group, read_arguments_file
 from .model_card import published_stages, resumed_note, write_model_card
 from .presets import COMMON, PRESETS, preset_for
@@ -83,7 +84,7 @@ class JobArguments:
         "help": "Print the test figures (the summary line at the end, each stage's test metrics): a final reading of "
                 "a configuration chosen on validation. --final_fit implies it. Without either, the run prints "
                 "validation figures; results.json and the model card hold every figure either way."})
-    # ULMFiT's forward + backward ensemble: fwd 94.96, bwd 94.74, both 95.39 in fastai's notebook (docs/design.md 5).
+    # ULMFiT's forward + backward ensemble (docs/results.md, "Both directions").
     backward: bool = field(default=False, metadata={
         "help": "Also train a backward LM and classifier (ULMFiT's second direction: the same tokenizer and reviews, "
                 "read from the end; folders lm_backward/ and sentiment_backward/) and publish the ensemble of both "
@@ -116,6 +117,34 @@ class JobArguments:
     hub_model_id: str | None = field(default=None, metadata={
         "help": "The Hub repo to push to (`name` or `owner/name`); default: the name of output_dir, as Trainer."})
 
+    def __post_init__(self):
+        # Checked on every construction, so on the values a job runs with: `with_preset` builds them anew.
+        check_choice("rating_target", self.rating_target, RATING_TARGETS)
+        check_choice("rating_init_from", self.rating_init_from, RATING_STARTS)
+        check_choice("heads", self.heads, HEADS)
+        if self.classifier_seeds < 1:
+            raise ValueError(f"classifier_seeds is {self.classifier_seeds}: use 1 (one classifier per direction) or "
+                             "more.")
+        self._bfloat16 = uses_bfloat16(self.precision)  # once: "auto" asks this machine
+
+    @property
+    def bfloat16(self) -> bool:
+        """Whether the stages train under bfloat16 autocast: `precision` resolved on this machine (TrainingArguments'
+        own --bf16, when the user gives it, wins: `stage_training_args`)."""
+        return self._bfloat16
+
+
+def check_choice(name: str, value: str, allowed: tuple[str, ...]):
+    """Refuse a value outside `allowed`, naming the field and the values it takes."""
+    if value not in allowed:
+        raise ValueError(f"Unknown {name} {value!r}; use one of {allowed}.")
+
+
+def uses_bfloat16(precision: str) -> bool:
+    """Whether `precision` (fp32, bf16, auto) trains under bfloat16 autocast here; auto: where bfloat16 is fast."""
+    check_choice("precision", precision, PRECISIONS)
+    return precision == "bf16" or (precision == "auto" and bfloat16_is_fast())
+
 
 def with_preset(cls, preset_values: dict, user=None, explicit: frozenset[str] = frozenset()):
     """Defaults, then the preset's values, then every field the user set: to something other than its default, or
@@ -133,23 +162,7 @@ def with_preset(cls, preset_values: dict, user=None, explicit: frozenset[str] = 
 
 def with_config_preset(model_args: ModelArguments, preset_overrides: dict) -> ModelArguments:
     """RNNConfig's defaults, then the preset's overrides, then the user's `--config_overrides`."""
-    merged = {**preset_overrides, **model_args.config_kwargs()}
-    return dataclasses.replace(model_args, config_overrides=format_config_overrides(merged))
-
-
-def timed_stage(stage_dir: Path, run):
-    """Run a stage; when this invocation finished it, add its duration to its stage_done.json as `stage_seconds`, so
-    the time of a job resumed across invocations can still be added up (a stage resumed mid-way counts only its last
-    invocation, which `resumed_stages` says)."""
-    already_done = finished_stage(stage_dir) is not None
-    start = time.time()
-    value = run()
-    done = finished_stage(stage_dir)
-    if not already_done and done is not None and int(os.environ.get("RANK", "0")) == 0:  # torchrun: rank 0 writes
-        done = {**done, "stage_seconds": time.time() - start}
-        mark_stage_done(stage_dir, done)
-    # (value, recorded metrics): a rerun that skips the stage returns what it recorded, so both runs report alike.
-    return value, done if done is not None else value
+    return dataclasses.replace(model_args, config_overrides={**preset_overrides, **model_args.config_kwargs()})
 
 
 def member_stage(name: str, member: int) -> str:
@@ -172,7 +185,7 @@ def stage_training_args(job: JobArguments, stage: str, kind: str, overrides: dic
                         member: int = 1) -> TrainingArguments:
     """TrainingArguments for one stage: common settings, then the preset's, then the user's command line; the
     `member`-th classifier of a direction trains with the job's training seed + member - 1."""
-    settings = {**COMMON[kind], **overrides, **stage_size(job, kind), "bf16": uses_bfloat16(job.precision), **user}
+    settings = {**COMMON[kind], **overrides, **stage_size(job, kind), "bf16": job.bfloat16, **user}
     settings.update(cpu_bfloat16_settings(settings["bf16"]))
     if job.final_fit and kind == "classifier":
         settings["eval_strategy"] = "no"  # the validation reviews are training data now
@@ -189,27 +202,10 @@ def stage_size(job: JobArguments, kind: str) -> dict:
     return {}
 
 
-def uses_bfloat16(precision: str) -> bool:
-    if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; use one of {PRECISIONS}.")
-    return precision == "bf16" or (precision == "auto" and bfloat16_is_fast())
-
-
 def all_labelled_for_training(dsd: datasets.DatasetDict) -> datasets.DatasetDict:
     """The classifiers' data for a final fit: the validation split joins train; test and the rest are unchanged."""
     merged = datasets.concatenate_datasets([dsd[split] for split in ("train", "validation") if split in dsd])
     return datasets.DatasetDict({"train": merged, **{s: dsd[s] for s in dsd if s not in ("train", "validation")}})
-
-
-def train_classifier_stage(job: JobArguments, stage: str, tokenizer, labelled, data_args: DataArguments,
-                           model_args: ModelArguments, ulmfit, adversarial, preset: dict, user: dict,
-                           member: int = 1) -> dict:
-    """A direction's `member`-th classifier in its folder under output_dir (resumable, timed); returns its recorded
-    metrics."""
-    stage = member_stage(stage, member)
-    args = stage_training_args(job, stage, "classifier", preset["classifier_training"], user, member)
-    return timed_stage(Path(job.output_dir) / stage, lambda: train_classifier(
-        tokenizer, labelled, data_args, model_args, ulmfit, args, adversarial, report_test=reports_test(job)))[1]
 
 
 def reports_test(job: JobArguments) -> bool:
@@ -217,32 +213,105 @@ def reports_test(job: JobArguments) -> bool:
     return job.final_fit or job.report_test
 
 
-def classifier_members(job: JobArguments, name: str, classifier_stage, data: DataArguments, start: ModelArguments,
-                       two_heads: bool, rating_name: str) -> dict:
-    """A direction's classifiers, one per seed (`classifier_seeds`), each in its `member_stage` folder; their
-    figures under those names (the first's under `name` and `rating_name`)."""
-    results = {}
-    for member in range(1, job.classifier_seeds + 1):
-        metrics = classifier_stage(name, data, start, member)
-        results.update(named_figures(metrics, two_heads, member_stage(name, member), member_stage(rating_name, member)))
+@dataclass
+class StageRunner:
+    """The stages of one job, each resumable and timed in its folder under `job.output_dir`. What every stage shares
+    is held here, so that a call names only what differs: the stage, its data, where it starts from."""
+
+    job: JobArguments
+    tokenizer: object
+    dsd: datasets.DatasetDict  # every split as loaded: the language models read them
+    labelled: datasets.DatasetDict  # the classifiers' splits (`all_labelled_for_training` for a final fit)
+    data_args: DataArguments
+    ulmfit: ULMFiTArguments
+    preset: dict  # the preset's sections as this job runs them (`preset_for`)
+    user: dict  # the TrainingArguments fields the user set, over every stage's
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.job.output_dir)
+
+    @property
+    def classifier_ulmfit(self) -> ULMFiTArguments:
+        """ULMFiT's settings for the classifiers: without an LM stage they train from scratch, and discriminative
+        rates and gradual unfreezing are for fine-tuning a pretrained model."""
+        if self.job.pretrain_lm:
+            return self.ulmfit
+        return dataclasses.replace(self.ulmfit, discriminative_decay=1.0, gradual_unfreezing_steps=0)
+
+    def language_model(self, name: str, start_from: ModelArguments) -> dict:
+        """The LM stage `name` (`lm`, `lm_backward`), a new LM or `start_from.init_from` fine-tuned on the task's
+        text; returns its recorded metrics."""
+        return timed_stage(self.output_dir / name, lambda: pretrain_language_model(
+            self.tokenizer, self.dsd, self.data_args, start_from, self.ulmfit,
+            stage_training_args(self.job, name, "lm", self.preset["lm_training"], self.user)))[1]
+
+    def classifier(self, name: str, data_args: DataArguments, start: ModelArguments,
+                   adversarial: AdversarialArguments, member: int = 1) -> dict:
+        """A direction's `member`-th classifier (folder `member_stage(name, member)`) for `data_args.target`, from
+        `start`, with the `adversarial` terms; returns its recorded metrics."""
+        stage = member_stage(name, member)
+        args = stage_training_args(self.job, stage, "classifier", self.preset["classifier_training"], self.user,
+                                   member)
+        ulmfit = self.classifier_ulmfit
+        return timed_stage(self.output_dir / stage, lambda: train_classifier(
+            self.tokenizer, self.labelled, data_args, start, ulmfit, args, adversarial,
+            report_test=reports_test(self.job)))[1]
+
+    def classifier_members(self, name: str, data_args: DataArguments, start: ModelArguments,
+                           adversarial: AdversarialArguments, two_heads: bool, rating_name: str) -> dict:
+        """A direction's classifiers, one per seed (`classifier_seeds`), each in its `member_stage` folder; their
+        figures under those names (the first's under `name` and `rating_name`)."""
+        results = {}
+        for member in range(1, self.job.classifier_seeds + 1):
+            metrics = self.classifier(name, data_args, start, adversarial, member)
+            results.update(named_figures(metrics, two_heads, member_stage(name, member),
+                                         member_stage(rating_name, member)))
+        return results
+
+    def ensemble(self, members: list, data_args: DataArguments, ngram: NgramLogisticArguments) -> dict:
+        """The ensemble of the finished classifiers in `members` (and the bag-of-words member, when `ngram` enables
+        it); returns its recorded figures."""
+        args = stage_training_args(self.job, "ensemble", "classifier", self.preset["classifier_training"], self.user)
+        return timed_stage(self.output_dir / "ensemble", lambda: ensemble_classifiers(
+            self.tokenizer, self.labelled, data_args, members, args, ngram, report_test=reports_test(self.job)))[1]
+
+
+def tokenizer_stage(tok_args: TokenizerArguments, dsd: datasets.DatasetDict, output_dir: Path):
+    """The job's tokenizer, trained (or loaded) in `output_dir/tokenizer`, resumable and timed."""
+    folder = output_dir / "tokenizer"
+    return timed_stage(folder, lambda: prepare_tokenizer(tok_args, dsd, folder))[0]
+
+
+def forward_direction(runner: StageRunner, model_args: ModelArguments, sentiment_data: DataArguments,
+                      two_heads: bool, has_ratings: bool, adversarial: AdversarialArguments) -> dict:
+    """The forward classifiers: sentiment (with a rating head when `two_heads`), one per seed, from the LM (or from
+    scratch without one); then, with separate heads, a rating model from `rating_init_from`."""
+    job, out = runner.job, runner.output_dir
+    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm") if job.pretrain_lm else None)
+    results = runner.classifier_members("sentiment", sentiment_data, from_lm, adversarial, two_heads, "rating")
+    if not two_heads and job.rating and has_ratings:
+        rating_data = dataclasses.replace(runner.data_args, target=job.rating_target)
+        rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
+        results["rating"] = runner.classifier("rating", rating_data, rating_from, adversarial)
     return results
 
 
-def backward_direction(job: JobArguments, model_args: ModelArguments, lm_stage, classifier_stage,
-                       sentiment_data: DataArguments, two_heads: bool) -> dict:
+def backward_direction(runner: StageRunner, model_args: ModelArguments, sentiment_data: DataArguments,
+                       two_heads: bool, adversarial: AdversarialArguments) -> dict:
     """ULMFiT's second direction: a backward LM (`reverse_text=True`) on the same tokenizer and reviews, then
     backward classifiers from it for the same target as the forward ones; each stage resumable in its own folder."""
     if model_args.lm_init_from:  # a pretrained LM reads forward: it cannot start a backward one
         logger.warning("--lm_init_from is a forward LM: the backward LM trains from scratch on the reviews.")
-    overrides = format_config_overrides({**model_args.config_kwargs(), "reverse_text": True})
+    overrides = {**model_args.config_kwargs(), "reverse_text": True}
     backward = dataclasses.replace(model_args, init_from=None, lm_init_from=None, config_overrides=overrides)
-    if not job.pretrain_lm:
-        return classifier_members(job, "sentiment_backward", classifier_stage, sentiment_data, backward, two_heads,
-                                  "rating_backward")
-    results = {"lm_backward": lm_stage("lm_backward", backward)}
-    from_lm = dataclasses.replace(model_args, init_from=str(Path(job.output_dir) / "lm_backward"))
-    return {**results, **classifier_members(job, "sentiment_backward", classifier_stage, sentiment_data, from_lm,
-                                            two_heads, "rating_backward")}
+    if not runner.job.pretrain_lm:
+        return runner.classifier_members("sentiment_backward", sentiment_data, backward, adversarial, two_heads,
+                                         "rating_backward")
+    results = {"lm_backward": runner.language_model("lm_backward", backward)}
+    from_lm = dataclasses.replace(model_args, init_from=str(runner.output_dir / "lm_backward"))
+    return {**results, **runner.classifier_members("sentiment_backward", sentiment_data, from_lm, adversarial,
+                                                   two_heads, "rating_backward")}
 
 
 def named_figures(metrics: dict, two_heads: bool, sentiment: str, rating: str) -> dict:
@@ -305,16 +374,8 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
     if job.preset not in presets:
         raise ValueError(f"Unknown preset {job.preset!r}; use one of {sorted(presets)}.")
     user = user_training_overrides or {}
-    job = with_preset(JobArguments, presets[job.preset].get("job", {}), job, explicit_fields)  # checked below
-    if job.rating_target not in RATING_TARGETS:
-        raise ValueError(f"Unknown rating_target {job.rating_target!r}; use one of {RATING_TARGETS}.")
-    if job.rating_init_from not in RATING_STARTS:
-        raise ValueError(f"Unknown rating_init_from {job.rating_init_from!r}; use one of {RATING_STARTS}.")
-    if job.heads not in HEADS:
-        raise ValueError(f"Unknown heads {job.heads!r}; use one of {HEADS}.")
-    if job.classifier_seeds < 1:
-        raise ValueError(f"classifier_seeds is {job.classifier_seeds}: use 1 (one classifier per direction) or more.")
-    bf16 = user.get("bf16", uses_bfloat16(job.precision))  # an unknown precision fails here, before any stage runs
+    job = with_preset(JobArguments, presets[job.preset].get("job", {}), job, explicit_fields)  # checked as built
+    bf16 = user.get("bf16", job.bfloat16)
     preset = preset_for(job.preset, bf16, presets)
     if preset is not presets[job.preset]:  # preset_for changed it: its float32 section applies
         logger.warning("Training in float32 here (precision %r), so the %r preset's float32 sizes apply: %s.",
@@ -326,59 +387,50 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
     adversarial = with_preset(AdversarialArguments, preset.get("adversarial", {}), adversarial, explicit_fields)
     ngram = with_preset(NgramLogisticArguments, preset.get("ngram_logistic", {}), ngram, explicit_fields)
     start, out = time.time(), Path(job.output_dir)
-    # Wall time covers this invocation only: a resumed run says so rather than passing off a partial figure.
-    resumed = [stage for stage in job_stages(job) if (out / stage).is_dir()]
+    resumed = started_stages(out, job_stages(job))
     dsd = task.load(data_args, seed=job.seed)
-    tokenizer = timed_stage(out / "tokenizer", lambda: prepare_tokenizer(tok_args, dsd, out / "tokenizer"))[0]
-    lm_args = lambda name: stage_training_args(job, name, "lm", preset["lm_training"], user)
-    lm_stage = lambda name, start_from: timed_stage(out / name, lambda: pretrain_language_model(
-        tokenizer, dsd, data_args, start_from, ulmfit, lm_args(name)))[1]
+    tokenizer = tokenizer_stage(tok_args, dsd, out)
+    labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
+    runner = StageRunner(job, tokenizer, dsd, labelled, data_args, ulmfit, preset, user)
     # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
     lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
-    results = {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from,
-               "lm_unlabeled": data_args.lm_unlabeled, "unlabeled_texts": len(dsd["unsupervised"])
-               if "unsupervised" in dsd else 0, "seed": job.seed, "training_seed": job.training_seed,
-               "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
-               "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
-               "bf16": bf16, "classifier_seeds": job.classifier_seeds,
-               "weight_averaging_start": ulmfit.weight_averaging_start}
-    results["lm"] = lm_stage("lm", lm_start) if job.pretrain_lm else {}
-    if not job.pretrain_lm:  # discriminative rates and unfreezing are for fine-tuning a pretrained model
-        ulmfit = dataclasses.replace(ulmfit, discriminative_decay=1.0, gradual_unfreezing_steps=0)
-    labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
+    results = run_settings(job, data_args, dsd, lm_start, ulmfit, adversarial, bf16)
+    results["lm"] = runner.language_model("lm", lm_start) if job.pretrain_lm else {}
     has_ratings = "rating" in dsd["train"].column_names
     if job.rating and not has_ratings and task is IMDB_TASK:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
-    stage_with = lambda terms: lambda name, data, start, member=1: train_classifier_stage(
-        job, name, tokenizer, labelled, data, start, ulmfit, terms, preset, user, member)
-    stage = stage_with(adversarial)
-    from_lm = dataclasses.replace(model_args, init_from=str(out / "lm") if job.pretrain_lm else None)
     two_heads = job.heads == "shared" and job.rating and has_ratings
     sentiment_data = dataclasses.replace(data_args, target=TWO_HEAD_TARGET) if two_heads else data_args
-    results.update(classifier_members(job, "sentiment", stage, sentiment_data, from_lm, two_heads, "rating"))
-    if not two_heads and job.rating and has_ratings:
-        rating_from = dataclasses.replace(model_args, init_from=str(out / job.rating_init_from))
-        results["rating"] = stage("rating", dataclasses.replace(data_args, target=job.rating_target), rating_from)
+    results.update(forward_direction(runner, model_args, sentiment_data, two_heads, has_ratings, adversarial))
     if job.backward:
-        backward_stage = stage_with(adversarial if job.adversarial_backward else AdversarialArguments())
-        results.update(backward_direction(job, model_args, lm_stage, backward_stage, sentiment_data, two_heads))
+        backward_terms = adversarial if job.adversarial_backward else AdversarialArguments()
+        results.update(backward_direction(runner, model_args, sentiment_data, two_heads, backward_terms))
     members = [out / stage for name in ("sentiment", "sentiment_backward") if name in results
                for stage in member_stages(job, name)]
     ngram = ngram_for_task(ngram_for_heads(ngram, two_heads), dsd, data_args)
     results["ngram_logistic"] = dataclasses.asdict(ngram) if ngram.enabled else None
     if len(members) > 1 or ngram.enabled:  # a single classifier with a bag-of-words member is an ensemble too
-        ensemble_args = stage_training_args(job, "ensemble", "classifier", preset["classifier_training"], user)
-        ensemble = timed_stage(out / "ensemble", lambda: ensemble_classifiers(
-            tokenizer, labelled, sentiment_data, members, ensemble_args, ngram, report_test=reports_test(job)))[1]
+        ensemble = runner.ensemble(members, sentiment_data, ngram)
         results.update(named_figures(ensemble, two_heads, "ensemble", "ensemble_rating"))
-    results["stage_seconds"] = {stage: (finished_stage(out / stage) or {}).get("stage_seconds")
-                                for stage in job_stages(job) if (out / stage).is_dir()}
+    results["stage_seconds"] = recorded_seconds(out, job_stages(job))
     results["wall_time_s"] = time.time() - start
     results["resumed_stages"] = resumed
     if multi_label(dsd, data_args):
         results["multi_label_threshold"] = choose_threshold(members or [out / "sentiment"])
     finish(job, results, data_args, task.card)
     return results
+
+
+def run_settings(job: JobArguments, data_args: DataArguments, dsd, lm_start: ModelArguments,
+                 ulmfit: ULMFiTArguments, adversarial: AdversarialArguments, bf16: bool) -> dict:
+    """The settings a run's results open with (results.json, the model card)."""
+    return {"preset": job.preset, "final_fit": job.final_fit, "lm_init_from": lm_start.init_from,
+            "lm_unlabeled": data_args.lm_unlabeled, "unlabeled_texts": len(dsd["unsupervised"])
+            if "unsupervised" in dsd else 0, "seed": job.seed, "training_seed": job.training_seed,
+            "adversarial": dataclasses.asdict(adversarial) if adversarial.enabled else None,
+            "adversarial_backward": job.backward and adversarial.enabled and job.adversarial_backward,
+            "bf16": bf16, "classifier_seeds": job.classifier_seeds,
+            "weight_averaging_start": ulmfit.weight_averaging_start}
 
 
 def multi_label(dsd, data_args: DataArguments) -> bool:

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer
 from ...machine import cpu_name_and_vector_unit
 from ...plotting import plot_training_curves
 from ...tokenization import CASE_MARKERS
-from ...training.recipes import evaluation_length
+from ...training.stage_data import evaluation_length
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "imdb_classifier.md"  # in model_cards/, installed as the package hf_rnn.model_cards

@@ -27,8 +27,9 @@ import torch
 
 from ...training.adversarial import AdversarialArguments
 from ...training.args import DataArguments, ModelArguments, TokenizerArguments, ULMFiTArguments
-from ...training.recipes import classifier_head, new_model_config, prepare_tokenizer
-from ..imdb.job import JobArguments, Task, uses_bfloat16, with_config_preset, with_preset
+from ...training.model_setup import classifier_head, new_model_config
+from ...training.stages import prepare_tokenizer
+from ..imdb.job import JobArguments, Task, with_config_preset, with_preset
 from ..imdb.presets import COMMON, preset_for
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def apply_time_budget(budget_s: float, task: Task, job: JobArguments, data_args,
     """The job's arguments with its task's preset resized to `budget_s` seconds (see the module doc)."""
     started = time.time()
     resolved_job = with_preset(JobArguments, task.presets[job.preset].get("job", {}), job, explicit)
-    preset = preset_for(job.preset, user.get("bf16", uses_bfloat16(resolved_job.precision)), task.presets)
+    preset = preset_for(job.preset, user.get("bf16", resolved_job.bfloat16), task.presets)
     data = with_preset(DataArguments, preset["data"], data_args, explicit)
     tok = with_preset(TokenizerArguments, preset["tokenizer"], tok_args, explicit)
     model = with_config_preset(model_args or ModelArguments(), preset["model"])

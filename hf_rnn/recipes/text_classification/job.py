@@ -21,7 +21,7 @@ from pathlib import Path
 from ...data import load_labelled_texts
 from ...data.labelled import hide_labels
 from ...training.args import DataArguments
-from ...training.recipes import trimmed_splits
+from ...training.stage_data import trimmed_splits
 from ..imdb.job import (JOB_DATACLASSES, Task, explicit_fields, leave_process_group, parse_job_arguments,
                         run_job)
 from .budget import apply_time_budget, parse_duration
