@@ -215,3 +215,31 @@ def test_without_a_language_model_the_classifiers_train_from_scratch(tmp_path):
     assert not (tmp_path / "run" / "lm_backward").exists()
     assert results["ensemble"]["test_accuracy"] >= 0.9
     assert "trained from scratch" in (tmp_path / "run" / "model" / "README.md").read_text()
+
+
+def test_few_labels_self_training_and_consistency_run_through_the_job(tmp_path):
+    """With a quarter of the labels, the rest of train is unlabelled text: self-training labels it round by round (the
+    pseudo-labels of hidden training rows, never test rows) and consistency training reads it; the stage folder
+    holds the final classifier and the rounds' history."""
+    write_tickets(tmp_path)
+    out = tmp_path / "run"
+    results = train_main(["--train_file", str(tmp_path / "train.csv"), "--test_file", str(tmp_path / "test.csv"),
+                          "--text_column", "subject,body", "--label_column", "queue", "--output_dir", str(out),
+                          "--labelled_fraction", "0.25", "--classifier_epochs", "12", "--self_training_rounds", "1",
+                          "--pseudo_label_share", "0.5", "--consistency_weight", "1"] + TINY)
+    history = json.loads((out / "sentiment" / "stage_done.json").read_text())["self_training"]
+    assert [row["round"] for row in history] == [0, 1] and history[1]["pseudo_labels"] > 0
+    assert (out / "sentiment" / "self_training" / "round_0" / "model.safetensors").is_file()
+    assert results["semi_supervised"]["self_training_rounds"] == 1
+    assert not (out / "model" / "self_training").exists()  # the published folder holds the final model only
+    assert results["sentiment"]["test_accuracy"] >= 0.6  # three classes; 60 labels teach this tiny model less than all
+
+
+def test_self_training_refuses_what_it_cannot_serve(tmp_path):
+    write_tagged(tmp_path)
+    with pytest.raises(ValueError, match="single-label classification"):
+        train_main(["--train_file", str(tmp_path / "train.jsonl"), "--label_column", "tags", "--output_dir",
+                    str(tmp_path / "run"), "--self_training_rounds", "1"] + TINY)
+    with pytest.raises(ValueError, match="time_budget"):
+        train_main(["--train_file", str(tmp_path / "train.jsonl"), "--label_column", "tags", "--output_dir",
+                    str(tmp_path / "run"), "--self_training_rounds", "1", "--time_budget", "5m"] + TINY)

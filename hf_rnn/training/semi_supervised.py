@@ -80,6 +80,25 @@ class SelfTrainingArguments:
         return self.self_training_rounds > 0
 
 
+@dataclass
+class SemiSupervisedArguments(SelfTrainingArguments, ConsistencyArguments):
+    """Both pieces' switches, as a job takes them (`--self_training_rounds 3 --consistency_weight 1`)."""
+
+    def __post_init__(self):
+        SelfTrainingArguments.__post_init__(self)
+        ConsistencyArguments.__post_init__(self)
+
+    @property
+    def enabled(self) -> bool:
+        return self.self_training_rounds > 0 or bool(self.consistency_weight)
+
+    def consistency(self) -> ConsistencyArguments | None:
+        """The consistency settings alone, or None when consistency training is off."""
+        if not self.consistency_weight:
+            return None
+        return ConsistencyArguments(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ConsistencyArguments)})
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Consistency training
 
@@ -284,7 +303,10 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
     round's folder resumes as any stage does. Returns the last round's metrics with a `self_training` list (one
     row per round: pseudo-labels added, their accuracy where the pool has hidden labels, validation figures)."""
     from ..data import tokenize_column
+    from .resume import finished_stage, mark_stage_done
 
+    if (done := finished_stage(output_dir)) is not None:  # every round finished in an earlier run
+        return done
     output_dir, history = Path(output_dir), []
     train = labelled["train"]
     features = tokenize_column(pool, tokenizer, text_column=text_column, max_length=max_length or None)
@@ -312,4 +334,6 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
         logger.warning("Self-training round %d: %d pseudo-labels (accuracy %s), validation %s", number,
                        row["pseudo_labels"], row["pseudo_label_accuracy"], row.get("validation_accuracy"))
         previous_dir = folder
-    return {**metrics, "self_training": history}
+    metrics = {**metrics, "self_training": history}
+    mark_stage_done(output_dir, metrics)  # the rounds' history beside the final classifier's figures
+    return metrics

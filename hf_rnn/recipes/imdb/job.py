@@ -39,6 +39,7 @@ from ...training.stage_data import load_imdb
 from ...training.stages import prepare_tokenizer, pretrain_language_model, train_classifier
 from ...training.thresholds import CONFIG_FIELD, choose_threshold
 from ...training.script_args import arguments_file, leave_process_group, read_arguments_file
+from ...training.semi_supervised import SemiSupervisedArguments, self_train, unlabeled_pool
 from .model_card import published_stages, resumed_note, write_model_card
 from .presets import COMMON, PRESETS, preset_for
 
@@ -50,6 +51,8 @@ RATING_TARGETS = ("rating10", "regression")
 RATING_STARTS = ("lm", "sentiment")
 HEADS = ("separate", "shared")
 PRECISIONS = ("fp32", "bf16", "auto")
+# The classifier targets the semi-supervised pieces serve: one single-label head read from the `label` column.
+SEMI_SUPERVISED_TARGETS = ("binary", "label")
 
 
 @dataclass
@@ -226,6 +229,7 @@ class StageRunner:
     ulmfit: ULMFiTArguments
     preset: dict  # the preset's sections as this job runs them (`preset_for`)
     user: dict  # the TrainingArguments fields the user set, over every stage's
+    semi_supervised: SemiSupervisedArguments = field(default_factory=SemiSupervisedArguments)
 
     @property
     def output_dir(self) -> Path:
@@ -253,10 +257,19 @@ class StageRunner:
         stage = member_stage(name, member)
         args = stage_training_args(self.job, stage, "classifier", self.preset["classifier_training"], self.user,
                                    member)
-        ulmfit = self.classifier_ulmfit
-        return timed_stage(self.output_dir / stage, lambda: train_classifier(
-            self.tokenizer, self.labelled, data_args, start, ulmfit, args, adversarial,
-            report_test=reports_test(self.job)))[1]
+        semi = self.semi_supervised if data_args.target in SEMI_SUPERVISED_TARGETS else SemiSupervisedArguments()
+
+        def train(dsd: datasets.DatasetDict, folder: Path) -> dict:
+            return train_classifier(self.tokenizer, dsd, data_args, start, self.classifier_ulmfit,
+                                    dataclasses.replace(args, output_dir=str(folder)), adversarial,
+                                    report_test=reports_test(self.job), consistency=semi.consistency())
+
+        folder = self.output_dir / stage
+        if not semi.self_training_rounds:
+            return timed_stage(folder, lambda: train(self.labelled, folder))[1]
+        pool = unlabeled_pool(self.labelled, semi.pseudo_label_pool, seed=args.seed)
+        return timed_stage(folder, lambda: self_train(train, self.labelled, pool, self.tokenizer, folder, semi,
+                                                      max_length=data_args.max_length))[1]
 
     def classifier_members(self, name: str, data_args: DataArguments, start: ModelArguments,
                            adversarial: AdversarialArguments, two_heads: bool, rating_name: str) -> dict:
@@ -343,14 +356,14 @@ def ngram_for_heads(ngram: NgramLogisticArguments, two_heads: bool) -> NgramLogi
 
 
 def run_imdb(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
-             ngram=None, user_training_overrides: dict | None = None,
+             ngram=None, semi_supervised=None, user_training_overrides: dict | None = None,
              explicit_fields: frozenset[str] = frozenset()) -> dict:
     """Run every stage of the main job on IMDB and return the final metrics (also written to `results.json`).
 
     `explicit_fields`: names of the fields the user set, which win over the preset even where they equal the
     field's default (`hf-rnn imdb` passes those of its command line or arguments file)."""
     return run_job(job, data_args, tok_args, model_args, ulmfit, adversarial, ngram, user_training_overrides,
-                   explicit_fields, task=IMDB_TASK)
+                   explicit_fields, task=IMDB_TASK, semi_supervised=semi_supervised)
 
 
 @dataclass(frozen=True)
@@ -368,7 +381,7 @@ IMDB_TASK = Task(load=load_imdb, presets=PRESETS, card={})
 
 def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, ulmfit=None, adversarial=None,
             ngram=None, user_training_overrides: dict | None = None, explicit_fields: frozenset[str] = frozenset(),
-            task: Task = IMDB_TASK) -> dict:
+            task: Task = IMDB_TASK, semi_supervised: SemiSupervisedArguments | None = None) -> dict:
     """Every stage of the job (tokenizer, LM, classifiers, ensemble, publication) on `task`'s data."""
     presets = task.presets
     if job.preset not in presets:
@@ -389,18 +402,21 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
     start, out = time.time(), Path(job.output_dir)
     resumed = started_stages(out, job_stages(job))
     dsd = task.load(data_args, seed=job.seed)
-    tokenizer = tokenizer_stage(tok_args, dsd, out)
-    labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
-    runner = StageRunner(job, tokenizer, dsd, labelled, data_args, ulmfit, preset, user)
-    # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
-    lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
-    results = run_settings(job, data_args, dsd, lm_start, ulmfit, adversarial, bf16)
-    results["lm"] = runner.language_model("lm", lm_start) if job.pretrain_lm else {}
     has_ratings = "rating" in dsd["train"].column_names
     if job.rating and not has_ratings and task is IMDB_TASK:
         logger.warning("This data source has no ratings (the Hub's stanfordnlp/imdb drops them): rating skipped.")
     two_heads = job.heads == "shared" and job.rating and has_ratings
     sentiment_data = dataclasses.replace(data_args, target=TWO_HEAD_TARGET) if two_heads else data_args
+    semi_supervised = semi_supervised or SemiSupervisedArguments()
+    check_semi_supervised(semi_supervised, sentiment_data, dsd)
+    tokenizer = tokenizer_stage(tok_args, dsd, out)
+    labelled = all_labelled_for_training(dsd) if job.final_fit else dsd
+    runner = StageRunner(job, tokenizer, dsd, labelled, data_args, ulmfit, preset, user, semi_supervised)
+    # ULMFiT's hand-off: with --lm_init_from the LM stage fine-tunes a pretrained (general-domain) LM on the reviews
+    lm_start = dataclasses.replace(model_args, init_from=model_args.lm_init_from or model_args.init_from)
+    results = run_settings(job, data_args, dsd, lm_start, ulmfit, adversarial, bf16)
+    results["semi_supervised"] = dataclasses.asdict(semi_supervised) if semi_supervised.enabled else None
+    results["lm"] = runner.language_model("lm", lm_start) if job.pretrain_lm else {}
     results.update(forward_direction(runner, model_args, sentiment_data, two_heads, has_ratings, adversarial))
     if job.backward:
         backward_terms = adversarial if job.adversarial_backward else AdversarialArguments()
@@ -419,6 +435,21 @@ def run_job(job: JobArguments, data_args=None, tok_args=None, model_args=None, u
         results["multi_label_threshold"] = choose_threshold(members or [out / "sentiment"])
     finish(job, results, data_args, task.card)
     return results
+
+
+def check_semi_supervised(semi: SemiSupervisedArguments, sentiment_data: DataArguments, dsd):
+    """The semi-supervised pieces serve one single-label head: a clear error, before any classifier trains, for a
+    job whose main classifier is anything else."""
+    if not semi.enabled:
+        return
+    if sentiment_data.target not in SEMI_SUPERVISED_TARGETS:
+        raise ValueError(f"Self-training and consistency training serve one single-label head, not target "
+                         f"{sentiment_data.target!r}: add --heads separate (or --rating false), or set "
+                         "--self_training_rounds 0 --consistency_weight 0.")
+    feature = dsd["train"].features.get("label")
+    if sentiment_data.target == "label" and problem_type_of(feature) != "single_label_classification":
+        raise ValueError(f"Self-training and consistency training serve single-label classification; this task is "
+                         f"{problem_type_of(feature)}: set --self_training_rounds 0 --consistency_weight 0.")
 
 
 def run_settings(job: JobArguments, data_args: DataArguments, dsd, lm_start: ModelArguments,
@@ -450,8 +481,10 @@ def ngram_for_task(ngram: NgramLogisticArguments, dsd, data_args: DataArguments)
 
 
 # What a stage folder holds beside the model and is not published: the job's bookkeeping, the saved outputs on the
-# evaluated reviews (the ensemble stage's inputs), and Trainer's pickled arguments (safetensors and JSON only).
-NOT_PUBLISHED = ("checkpoint-*", "stage_done.json", "predictions_*.safetensors", "training_args.bin")
+# evaluated reviews (the ensemble stage's inputs), Trainer's pickled arguments (safetensors and JSON only), and the
+# earlier self-training rounds' classifiers.
+NOT_PUBLISHED = ("checkpoint-*", "stage_done.json", "predictions_*.safetensors", "training_args.bin",
+                 "self_training")
 
 
 def finish(job: JobArguments, results: dict, data_args: DataArguments, card: dict | None = None):
@@ -524,7 +557,7 @@ TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainingArguments)}
 
 
 JOB_DATACLASSES = (JobArguments, DataArguments, TokenizerArguments, ModelArguments, ULMFiTArguments,
-                   AdversarialArguments, NgramLogisticArguments)
+                   AdversarialArguments, NgramLogisticArguments, SemiSupervisedArguments)
 
 
 def main(argv=None):

@@ -109,7 +109,7 @@ def general_task(text_args: TextDataArguments, data_args: DataArguments) -> Task
     return Task(load=lambda data, seed: load_task_data(text_args, data, seed), presets=PRESETS, card=card)
 
 
-def run_text_classification(job, data_args, tok_args, model_args, ulmfit, adversarial, ngram,
+def run_text_classification(job, data_args, tok_args, model_args, ulmfit, adversarial, ngram, semi_supervised,
                             text_args: TextDataArguments, user_training_overrides: dict | None = None,
                             explicit: frozenset[str] = frozenset()) -> dict:
     """Every stage of the job on any labelled text; returns the metrics (also in `output_dir/results.json`)."""
@@ -117,11 +117,15 @@ def run_text_classification(job, data_args, tok_args, model_args, ulmfit, advers
     task = general_task(text_args, data_args)
     user = dict(user_training_overrides or {})
     if text_args.time_budget is not None:
+        if semi_supervised is not None and semi_supervised.self_training_rounds:
+            raise ValueError("--time_budget plans one classifier per direction, not self-training's rounds: drop "
+                             "--time_budget (and size the stages by the preset or --num_train_epochs), or set "
+                             "--self_training_rounds 0.")
         budget = parse_duration(text_args.time_budget)
         task, job, ulmfit, adversarial, explicit = apply_time_budget(
             budget, task, job, data_args, tok_args, model_args, ulmfit, adversarial, user, explicit)
     results = run_job(job, data_args, tok_args, model_args, ulmfit, adversarial, ngram, user,
-                      explicit | {"target"}, task=task)
+                      explicit | {"target"}, task=task, semi_supervised=semi_supervised)
     if text_args.time_budget is not None:
         from .budget import report_budget
 
