@@ -232,6 +232,7 @@ def test_few_labels_self_training_and_consistency_run_through_the_job(tmp_path):
     assert (out / "sentiment" / "self_training" / "round_0" / "model.safetensors").is_file()
     assert results["semi_supervised"]["self_training_rounds"] == 1
     assert not (out / "model" / "self_training").exists()  # the published folder holds the final model only
+    assert "self-training" in (out / "model" / "README.md").read_text()
     assert results["sentiment"]["test_accuracy"] >= 0.6  # three classes; 60 labels teach this tiny model less than all
 
 
@@ -243,3 +244,15 @@ def test_self_training_refuses_what_it_cannot_serve(tmp_path):
     with pytest.raises(ValueError, match="time_budget"):
         train_main(["--train_file", str(tmp_path / "train.jsonl"), "--label_column", "tags", "--output_dir",
                     str(tmp_path / "run"), "--self_training_rounds", "1", "--time_budget", "5m"] + TINY)
+
+
+def test_the_card_names_the_semi_supervised_pieces():
+    from hf_rnn.recipes.imdb.model_card import semi_supervised_note
+
+    settings = {"self_training_rounds": 3, "pseudo_label_share": 0.1, "pseudo_label_pool": 20000,
+                "consistency_weight": 0.0, "consistency_word_dropout": 0.1, "consistency_confidence": 0.8,
+                "consistency_temperature": 0.4}
+    assert semi_supervised_note({"semi_supervised": None}) == ""
+    note = semi_supervised_note({"semi_supervised": settings})
+    assert "3 rounds of self-training" in note and "consistency" not in note
+    assert "consistency training" in semi_supervised_note({"semi_supervised": {**settings, "consistency_weight": 1}})

@@ -135,6 +135,23 @@ def adversarial_note(results: dict) -> str:
             f"review's embedding norm{heads}{which})")
 
 
+def semi_supervised_note(results: dict) -> str:
+    """The semi-supervised pieces the sentiment classifiers trained with, when any were on."""
+    settings = results.get("semi_supervised")
+    if not settings:
+        return ""
+    parts = []
+    if settings["self_training_rounds"]:
+        parts.append(f"{settings['self_training_rounds']} rounds of self-training (round r adds r x "
+                     f"{settings['pseudo_label_share']:g} of {settings['pseudo_label_pool']:,} unlabelled texts, the "
+                     f"most confident per class)")
+    if settings["consistency_weight"]:
+        parts.append(f"consistency training on unlabelled texts (weight {settings['consistency_weight']:g}, word "
+                     f"dropout {settings['consistency_word_dropout']:g}, confidence "
+                     f"{settings['consistency_confidence']:g}, temperature {settings['consistency_temperature']:g})")
+    return "; " + " and ".join(parts)
+
+
 def precision_note(results: dict) -> str:
     """Bfloat16 autocast changes the arithmetic of every stage (not the saved float32 weights): say so."""
     return "; every stage trained under bfloat16 autocast (float32 weights)" if results.get("bf16") else ""
@@ -264,6 +281,7 @@ def write_model_card(model_dir, results: dict, job, data_args, repo_id: str | No
         general_training_data(results, job, data_args, data_name),
         hyperparameters=f"{review_lengths(data_args)}, LM blocks of {data_args.block_size}, "
                         f"LM loss `{config['lm_loss']}`{rating_note(results, job, config)}{adversarial_note(results)}"
+                        f"{semi_supervised_note(results)}"
                         f"{precision_note(results)}",
     )
     card.save(model_dir / "README.md")
