@@ -137,16 +137,16 @@ def test_a_training_seed_changes_the_stages_seed_but_not_the_split_seed(tmp_path
     assert stage_training_args(JobArguments(output_dir=str(tmp_path), seed=3), "lm", "lm", {}, {}).seed == 3
 
 
-def test_the_full_preset_trains_both_classifiers_adversarially_unless_the_user_says_not():
+def test_the_full_preset_trains_the_forward_classifier_adversarially_and_both_where_the_user_says():
     from hf_rnn.recipes.imdb import JobArguments, with_preset
     from hf_rnn.recipes.imdb.job import explicit_fields, parse_job_arguments
     from hf_rnn.training.adversarial import AdversarialArguments
 
     full = PRESETS["full"]
     assert with_preset(AdversarialArguments, full["adversarial"], AdversarialArguments()).enabled
-    assert with_preset(JobArguments, full["job"], JobArguments(preset="full")).adversarial_backward is True
-    argv = ["--preset", "full", "--adversarial_weight", "0", "--adversarial_backward", "false"]
-    (job, *_, adversarial, _bag), _ = parse_job_arguments(argv)
+    assert with_preset(JobArguments, full["job"], JobArguments(preset="full")).adversarial_backward is False
+    argv = ["--preset", "full", "--adversarial_weight", "0", "--adversarial_backward", "true"]
+    (job, *_, adversarial, _bag, _semi_supervised), _ = parse_job_arguments(argv)
     explicit = explicit_fields(argv)
     assert not with_preset(AdversarialArguments, full["adversarial"], adversarial, explicit).enabled
-    assert with_preset(JobArguments, full["job"], job, explicit).adversarial_backward is False
+    assert with_preset(JobArguments, full["job"], job, explicit).adversarial_backward is True
