@@ -182,9 +182,9 @@ def validation_note(job, data_args) -> str:
     held_out = f"{int(data_args.validation_size * 100)}%"
     if job.final_fit:
         return (f"final fit: the classifiers trained on all of them, with settings chosen before on {held_out} held "
-                "out for validation (the choices that also saw test figures are listed in hf_rnn's docs/results.md, "
-                "'Where a choice saw the test split'); the language model never trained on those and measures its "
-                "perplexity on them")
+                "out for validation (the choices that also saw test figures are listed in hf_rnn's "
+                "docs/results.md#where-a-choice-saw-the-test-split); the language model never trained on those and "
+                "measures its perplexity on them")
     return f"{held_out} held out for validation"
 
 
