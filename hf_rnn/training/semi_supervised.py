@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.batching import LengthGroupedTrainer
-from .adversarial import AdversarialTrainerMixin
+from .adversarial import AdversarialTrainerMixin, _forever
 
 logger = logging.getLogger(__name__)
 
@@ -184,12 +184,6 @@ class ConsistencyTrainerMixin:
             logs["consistency_loss"] = sum(self._consistency_logged) / len(self._consistency_logged)
             self._consistency_logged = []
         super().log(logs, *args, **kwargs)
-
-
-def _forever(loader):
-    """Batches of `loader`, pass after pass (itertools.cycle would keep every batch of the first pass in memory)."""
-    while True:
-        yield from loader
 
 
 class ConsistencyLengthGroupedTrainer(ConsistencyTrainerMixin, LengthGroupedTrainer):
