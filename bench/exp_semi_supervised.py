@@ -168,10 +168,28 @@ def round_rows(rows: list[dict]) -> list[dict]:
             for step in row["rounds"]]
 
 
+def label_curve_context(axis):
+    """The label curve's rows (another LM, the same test sample), faint, so the new points sit on the curve they
+    are read against; the from-scratch figure at 10,000 labels as the claim's line."""
+    path = results_dir() / "label_curve.json"
+    if not path.is_file():
+        return
+    curve = json.loads(path.read_text()).get("Summary", [])
+    for condition, style in (("from scratch", ":"), ("LM pretrained on train + unlabelled (main job)", "--")):
+        points = [r for r in curve if r["condition"] == condition and isinstance(r["mean test accuracy"], float)]
+        axis.plot([r["labels"] for r in points], [100 * (1 - r["mean test accuracy"]) for r in points], style,
+                  color="grey", alpha=0.7, label=f"label curve: {condition}")
+    scratch = [r for r in curve if r["condition"] == "from scratch" and r["labels"] == 10_000]
+    if scratch:
+        axis.axhline(100 * (1 - scratch[0]["mean test accuracy"]), color="black", linewidth=0.8,
+                     label="from scratch, 10,000 labels (the claim)")
+
+
 def plot(summarised: list[dict]):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
+    label_curve_context(axis)
     for condition in CONDITIONS:
         points = [row for row in summarised if row["condition"] == condition]
         if points:
