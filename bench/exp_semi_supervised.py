@@ -13,6 +13,7 @@ skips the runs already in the result file.
 """
 
 import dataclasses
+import functools
 import json
 import math
 import statistics
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from common import results_dir, save_plot, write_results
-from exp_label_curve import model_arguments, nb_lr_one, subset
+from exp_label_curve import model_arguments, nb_lr_one
 
 NAME = "semi_supervised"
 LM_ALONE = "LM alone"
@@ -55,11 +56,16 @@ SIZES = {
 def labelled_and_unlabelled(ctx, s: Settings, count: int, seed: int):
     """`count` training labels, as many validation reviews, the test sample, and the unlabelled texts: the rest of
     train and the unsupervised reviews (test text never)."""
+    return splits_for(ctx.dataset, s.test_reviews, count, seed)
+
+
+@functools.lru_cache(maxsize=1)  # each condition of one label count and seed reads the same splits
+def splits_for(dataset: str | None, test_reviews: int, count: int, seed: int):
     import datasets
 
     from hf_rnn.training import DataArguments, load_imdb
 
-    data = load_imdb(DataArguments(dataset=ctx.dataset, max_eval_samples=count, max_test_samples=s.test_reviews))
+    data = load_imdb(DataArguments(dataset=dataset, max_eval_samples=count, max_test_samples=test_reviews))
     shuffled = data["train"].shuffle(seed=seed)
     train, rest = shuffled.select(range(count)), shuffled.select(range(count, len(shuffled)))
     unlabeled = datasets.concatenate_datasets([rest.select_columns(["text", "label"]),

@@ -17,7 +17,6 @@ Two switchable pieces, usable alone or together, by any hf_rnn classifier stage:
 
 import dataclasses
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +25,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from transformers import AutoModelForSequenceClassification
+
+from ..data import classification_collator, tokenize_column
 from ..data.batching import LengthGroupedTrainer
-from .adversarial import AdversarialTrainerMixin, _forever
+from .adversarial import AdversarialLengthGroupedTrainer, AdversarialTrainerMixin, _forever
+from .resume import finished_stage, mark_stage_done
 
 logger = logging.getLogger(__name__)
 
@@ -197,8 +200,6 @@ class ConsistencyAdversarialLengthGroupedTrainer(ConsistencyTrainerMixin, Advers
 
 def classifier_trainer_class(adversarial: bool, consistency: bool):
     """The classifier Trainer class for the terms switched on."""
-    from .adversarial import AdversarialLengthGroupedTrainer
-
     classes = {(False, False): LengthGroupedTrainer, (True, False): AdversarialLengthGroupedTrainer,
                (False, True): ConsistencyLengthGroupedTrainer, (True, True): ConsistencyAdversarialLengthGroupedTrainer}
     return classes[bool(adversarial), bool(consistency)]
@@ -248,10 +249,6 @@ def select_pseudo_labels(probabilities: np.ndarray, quotas: np.ndarray) -> tuple
 def predict_probabilities(model_dir, features: datasets.Dataset, tokenizer, batch_size: int = 64) -> np.ndarray:
     """Class probabilities [N, C] of a saved single-label classifier on tokenised `features` (row order kept; the
     rows are run sorted by length, which pads almost nothing)."""
-    from transformers import AutoModelForSequenceClassification
-
-    from ..data import classification_collator
-
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     collate = classification_collator(tokenizer)
     order = np.argsort(np.asarray(features["length"]), kind="stable")
@@ -296,15 +293,11 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
     rows; the last round trains in `output_dir` itself, so the stage's folder holds the final classifier. Each
     round's folder resumes as any stage does. Returns the last round's metrics with a `self_training` list (one
     row per round: pseudo-labels added, their accuracy where the pool has hidden labels, validation figures)."""
-    from ..data import tokenize_column
-    from .resume import finished_stage, mark_stage_done
-
     if (done := finished_stage(output_dir)) is not None:  # every round finished in an earlier run
         return done
     output_dir, history = Path(output_dir), []
     train = labelled["train"]
     features = tokenize_column(pool, tokenizer, text_column=text_column, max_length=max_length or None)
-    num_classes = train.features["label"].num_classes if hasattr(train.features["label"], "num_classes") else None
     rounds = settings.self_training_rounds
     metrics, previous_dir = None, None
     for number in range(rounds + 1):
@@ -314,7 +307,7 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
         if number:
             probabilities = predict_probabilities(previous_dir, features, tokenizer)
             quotas = class_quotas(round(round_share(settings, number) * len(pool)), train["label"],
-                                  num_classes or probabilities.shape[1])
+                                  num_classes=probabilities.shape[1])
             rows, labels = select_pseudo_labels(probabilities, quotas)
             row.update(pseudo_labels=len(rows), pseudo_label_accuracy=pseudo_label_accuracy(pool, rows, labels))
             extra = pseudo_labelled(pool, rows, labels, train, text_column)
