@@ -20,15 +20,16 @@ import statistics
 import time
 from pathlib import Path
 
-from common import results_dir, save_plot, write_results
+from common import results_dir, run_metadata, save_plot, write_results
 from exp_label_curve import model_arguments, nb_lr_one
 
 NAME = "semi_supervised"
 LM_ALONE = "LM alone"
 SELF_TRAINING = "LM + self-training"
+CURRICULUM = "LM + curriculum self-training"
 CONSISTENCY = "LM + consistency"
 NB_LR = "NB-weighted LR"
-CONDITIONS = (LM_ALONE, SELF_TRAINING, CONSISTENCY, NB_LR)
+CONDITIONS = (LM_ALONE, SELF_TRAINING, CURRICULUM, CONSISTENCY, NB_LR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,15 +42,24 @@ class Settings:
     pseudo_label_share: float
     pseudo_label_pool: int
     consistency_weight: float
+    # Curriculum labelling (Cascante-Bonilla et al. 2021): a new model each round, the pseudo-labelled share of the
+    # pool growing in equal steps to all of it, so the last rounds also learn from the reviews the teacher finds hard.
+    curriculum_rounds: int
+    curriculum_share: float
+    curriculum_pool: int
+    consistency_labels: tuple[int, ...]  # label counts consistency training runs at (it lost at 100)
     preset: str = "full"
 
 
 SIZES = {
     "smoke": Settings(seeds={8: 1}, test_reviews=12, min_steps=2, max_steps=2, self_training_rounds=1,
-                      pseudo_label_share=0.25, pseudo_label_pool=16, consistency_weight=1.0),
-    "full": Settings(seeds={100: 3, 1000: 1}, test_reviews=5000, min_steps=100, max_steps=None,
+                      pseudo_label_share=0.25, pseudo_label_pool=16, consistency_weight=1.0, curriculum_rounds=2,
+                      curriculum_share=0.5, curriculum_pool=8, consistency_labels=(8,)),
+    # Label counts run in this order, so the 100-label seeds finish first.
+    "full": Settings(seeds={100: 3, 1000: 1, 300: 1}, test_reviews=5000, min_steps=100, max_steps=None,
                      self_training_rounds=3, pseudo_label_share=0.1, pseudo_label_pool=20_000,
-                     consistency_weight=1.0),
+                     consistency_weight=1.0, curriculum_rounds=5, curriculum_share=0.2, curriculum_pool=10_000,
+                     consistency_labels=(100,)),
 }
 
 
@@ -106,12 +116,27 @@ def figures(metrics: dict) -> dict:
 
 def self_training_runs(ctx, s: Settings, count: int, seed: int) -> list[dict]:
     """LM alone (round 0) and LM + self-training (the last round), from one self-training run."""
+    first, final = self_training_run(ctx, s, count, seed, SELF_TRAINING)
+    return [{"condition": LM_ALONE, "labels": count, "seed": seed, **figures(first)}, final]
+
+
+def curriculum_run(ctx, s: Settings, count: int, seed: int) -> dict:
+    """LM + curriculum self-training: its round 0 is the LM-alone run again, so only the last round is kept."""
+    return self_training_run(ctx, s, count, seed, CURRICULUM)[1]
+
+
+def self_training_run(ctx, s: Settings, count: int, seed: int, condition: str) -> tuple[dict, dict]:
+    """Round 0's metrics and the last round's row of one self-training run at `condition`'s schedule."""
     from hf_rnn.training.semi_supervised import SelfTrainingArguments, self_train, unlabeled_pool
 
     dsd = labelled_and_unlabelled(ctx, s, count, seed)
     tokenizer, data_args, train_round = round_trainer(ctx, s)
-    settings = SelfTrainingArguments(self_training_rounds=s.self_training_rounds,
-                                     pseudo_label_share=s.pseudo_label_share, pseudo_label_pool=s.pseudo_label_pool)
+    if condition == CURRICULUM:
+        rounds, share, pool_size = s.curriculum_rounds, s.curriculum_share, s.curriculum_pool
+    else:
+        rounds, share, pool_size = s.self_training_rounds, s.pseudo_label_share, s.pseudo_label_pool
+    settings = SelfTrainingArguments(self_training_rounds=rounds, pseudo_label_share=share,
+                                     pseudo_label_pool=pool_size)
     kept = {}
 
     def train_and_keep_test(round_dsd, folder):  # round 0 is the LM-alone configuration: its test is read too
@@ -120,13 +145,12 @@ def self_training_runs(ctx, s: Settings, count: int, seed: int) -> list[dict]:
         return metrics
 
     start = time.time()
-    final = self_train(train_and_keep_test, dsd, unlabeled_pool(dsd, s.pseudo_label_pool, seed), tokenizer,
-                       Path(ctx.scratch) / f"self_training_{count}_{seed}", settings, max_length=data_args.max_length)
+    folder = Path(ctx.scratch) / f"{'curriculum' if condition == CURRICULUM else 'self_training'}_{count}_{seed}"
+    final = self_train(train_and_keep_test, dsd, unlabeled_pool(dsd, pool_size, seed), tokenizer, folder, settings,
+                       max_length=data_args.max_length)
     minutes = (time.time() - start) / 60
-    base = {"labels": count, "seed": seed}
-    return [{"condition": LM_ALONE, **base, **figures(kept["first"])},
-            {"condition": SELF_TRAINING, **base, **figures(final), "minutes": minutes,
-             "rounds": final["self_training"]}]
+    return kept.get("first", {}), {"condition": condition, "labels": count, "seed": seed, **figures(final),
+                                   "minutes": minutes, "rounds": final["self_training"]}
 
 
 def datasets_with(dsd, **splits):
@@ -156,7 +180,19 @@ def previous_rows(ctx) -> list[dict]:
     path = results_dir() / f"{NAME}.json"
     if ctx.smoke or not path.is_file():
         return []
-    return [row for row in json.loads(path.read_text()).get("Runs", []) if isinstance(row.get("test accuracy"), float)]
+    saved = json.loads(path.read_text())  # the raw runs keep each self-training run's rounds and its commit
+    return [{**row, "commit": row.get("commit", saved["meta"]["commit"])} for row in saved["raw"]["runs"]
+            if isinstance(row.get("test accuracy"), float)]
+
+
+def short_commit(commit: str) -> str:
+    return commit[:7] + ("+uncommitted" if commit.endswith("+uncommitted") else "")
+
+
+def stamped(rows: list[dict]) -> list[dict]:
+    """New rows with the commit that measured them: a resumed result file holds runs of several commits."""
+    commit = run_metadata()["commit"]
+    return [{**row, "commit": commit} for row in rows]
 
 
 def summary(rows: list[dict]) -> list[dict]:
@@ -170,8 +206,8 @@ def summary(rows: list[dict]) -> list[dict]:
 
 
 def round_rows(rows: list[dict]) -> list[dict]:
-    return [{"labels": row["labels"], "seed": row["seed"], **step} for row in rows if row.get("rounds")
-            for step in row["rounds"]]
+    return [{"condition": row["condition"], "labels": row["labels"], "seed": row["seed"], **step}
+            for row in rows if row.get("rounds") for step in row["rounds"]]
 
 
 def label_curve_context(axis):
@@ -214,16 +250,20 @@ def write(rows: list[dict], s: Settings, lm_folder: str, complete: bool):
              f"Self-training: {s.self_training_rounds} rounds, round r adds r x {s.pseudo_label_share:g} of a "
              f"{s.pseudo_label_pool:,}-review sample of the unlabelled text (the rest of train, labels hidden, and "
              f"the unsupervised reviews), the most confident per class in the labels' class proportions; a new "
-             f"classifier from the LM each round. Consistency: weight {s.consistency_weight:g}, UDA's settings "
+             f"classifier from the LM each round. Curriculum self-training (Cascante-Bonilla et al. 2021): "
+             f"{s.curriculum_rounds} rounds, round r adds r x {s.curriculum_share:g} of a {s.curriculum_pool:,}-review "
+             f"sample, so the last round labels all of it. Consistency (at {', '.join(map(str, s.consistency_labels))} "
+             f"labels): weight {s.consistency_weight:g}, UDA's settings "
              f"(10% word dropout, confidence 0.8, temperature 0.4). All settings fixed before any run. NB-LR: C "
              f"chosen on the validation reviews. Plot: {NAME}.png.")
     summarised = summary(rows)
-    columns = ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "C", "minutes"]
+    columns = ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "C", "minutes", "commit"]
     write_results(NAME, {
         "Summary": (summarised, ["condition", "labels", "seeds", "mean test accuracy", "std"]),
-        "Self-training rounds": (round_rows(rows), ["labels", "seed", "round", "pseudo_labels",
+        "Self-training rounds": (round_rows(rows), ["condition", "labels", "seed", "round", "pseudo_labels",
                                                     "pseudo_label_accuracy", "validation_accuracy"]),
-        "Runs": ([{k: v for k, v in row.items() if k != "rounds"} for row in rows], columns),
+        "Runs": ([{**{k: v for k, v in row.items() if k != "rounds"}, "commit": short_commit(row.get("commit", ""))}
+                  for row in rows], columns),
     }, notes, raw={"complete": complete, "settings": dataclasses.asdict(s), "runs": rows})
     plot(summarised)
 
@@ -236,12 +276,20 @@ def run(ctx):
     for count, seeds in s.seeds.items():
         for seed in range(seeds):
             if (SELF_TRAINING, count, seed) not in done:
-                rows += self_training_runs(ctx, s, count, seed)
+                rows += stamped(self_training_runs(ctx, s, count, seed))
                 print(rows[-2:], flush=True)
                 write(rows, s, lm_folder, complete=False)
-            for condition, measure in ((NB_LR, nb_lr_run), (CONSISTENCY, consistency_run)):
+            for condition, measure in conditions_at(s, count):
                 if (condition, count, seed) not in done:
-                    rows.append(measure(ctx, s, count, seed))
+                    rows += stamped([measure(ctx, s, count, seed)])
                     print(rows[-1], flush=True)
                     write(rows, s, lm_folder, complete=False)
     write(rows, s, lm_folder, complete=True)
+
+
+def conditions_at(s: Settings, count: int):
+    """The conditions besides LM alone and self-training, cheapest first."""
+    yield NB_LR, nb_lr_run
+    if count in s.consistency_labels:
+        yield CONSISTENCY, consistency_run
+    yield CURRICULUM, curriculum_run
