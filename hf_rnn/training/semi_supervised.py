@@ -68,7 +68,8 @@ class SelfTrainingArguments:
                 "new one on the labels plus the most confident pseudo-labels (0 = off)."})
     pseudo_label_share: float = field(default=0.1, metadata={
         "help": "Share of the unlabelled pool pseudo-labelled per round: round r keeps r times this share (at most "
-                "all of it), split between classes as the labels are."})
+                "all of it), split between classes as the labels are; rounds x share = 1 labels the whole pool in "
+                "the last round (curriculum labelling, e.g. 5 rounds of 0.2)."})
     pseudo_label_pool: int = field(default=20_000, metadata={
         "help": "Unlabelled texts predicted each round (a seeded sample of the unsupervised split; 0 = all)."})
 
