@@ -131,12 +131,11 @@ def self_training_run(ctx, s: Settings, count: int, seed: int, condition: str) -
 
     dsd = labelled_and_unlabelled(ctx, s, count, seed)
     tokenizer, data_args, train_round = round_trainer(ctx, s)
-    if condition == CURRICULUM:
-        rounds, share, pool_size = s.curriculum_rounds, s.curriculum_share, s.curriculum_pool
-    else:
-        rounds, share, pool_size = s.self_training_rounds, s.pseudo_label_share, s.pseudo_label_pool
-    settings = SelfTrainingArguments(self_training_rounds=rounds, pseudo_label_share=share,
-                                     pseudo_label_pool=pool_size)
+    curriculum = condition == CURRICULUM
+    settings = (SelfTrainingArguments(self_training_rounds=s.curriculum_rounds, pseudo_label_share=s.curriculum_share,
+                                      pseudo_label_pool=s.curriculum_pool) if curriculum else
+                SelfTrainingArguments(self_training_rounds=s.self_training_rounds,
+                                      pseudo_label_share=s.pseudo_label_share, pseudo_label_pool=s.pseudo_label_pool))
     kept = {}
 
     def train_and_keep_test(round_dsd, folder):  # round 0 is the LM-alone configuration: its test is read too
@@ -145,11 +144,11 @@ def self_training_run(ctx, s: Settings, count: int, seed: int, condition: str) -
         return metrics
 
     start = time.time()
-    folder = Path(ctx.scratch) / f"{'curriculum' if condition == CURRICULUM else 'self_training'}_{count}_{seed}"
-    final = self_train(train_and_keep_test, dsd, unlabeled_pool(dsd, pool_size, seed), tokenizer, folder, settings,
-                       max_length=data_args.max_length)
+    folder = Path(ctx.scratch) / f"{'curriculum' if curriculum else 'self_training'}_{count}_{seed}"
+    final = self_train(train_and_keep_test, dsd, unlabeled_pool(dsd, settings.pseudo_label_pool, seed), tokenizer,
+                       folder, settings, max_length=data_args.max_length)
     minutes = (time.time() - start) / 60
-    return kept.get("first", {}), {"condition": condition, "labels": count, "seed": seed, **figures(final),
+    return kept["first"], {"condition": condition, "labels": count, "seed": seed, **figures(final),
                                    "minutes": minutes, "rounds": final["self_training"]}
 
 

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B="python bench/bench_text_classification.py"
 TREC="--dataset ../shared/data/trec --label_names ABBR,ENTY,DESC,HUM,LOC,NUM"
+# The labelled-fraction runs with the unlabelled questions in the classifier: the 5-minute plans' sizes
+FRACTION_SIZES="--lm_steps 260 --classifier_epochs 10 --backward true --adversarial_weight 1"
 NEWS="--dataset ../shared/data/20newsgroups --text_column text_clean --label_column label_name --empty_texts drop"
 case "${1:-}" in
   trec) $B job --name trec_15m --label "hf_rnn, 15 min budget, LM on TREC's own text" -- $TREC --time_budget 15m --report_test true ;;
@@ -35,7 +37,7 @@ case "${1:-}" in
     # questions in the classifier too: self-training at its defaults (consistency training, which lost on IMDB's
     # validation reviews at 100 labels, is left out)
     for f in 0.01 0.1; do
-      S="$TREC --labelled_fraction $f --lm_steps 260 --classifier_epochs 10 --backward true --adversarial_weight 1"
+      S="$TREC --labelled_fraction $f $FRACTION_SIZES"
       $B job --name trec_labels_${f}_plain --label "hf_rnn, labels of $f, LM for the rest" -- $S --report_test true
       $B job --name trec_labels_${f}_self_training --label "the same + self-training (3 rounds)" -- \
         $S --self_training_rounds 3 --report_test true
@@ -43,7 +45,7 @@ case "${1:-}" in
   fractions_curriculum)  # the same sizes with curriculum self-training (5 rounds of 20% of the unlabelled
     # questions, the schedule fixed for IMDB's 100-label runs from Cascante-Bonilla et al. 2021)
     for f in 0.01 0.1; do
-      S="$TREC --labelled_fraction $f --lm_steps 260 --classifier_epochs 10 --backward true --adversarial_weight 1"
+      S="$TREC --labelled_fraction $f $FRACTION_SIZES"
       $B job --name trec_labels_${f}_curriculum --label "the same + curriculum self-training (5 rounds of 20%)" -- \
         $S --self_training_rounds 5 --pseudo_label_share 0.2 --report_test true
     done ;;
