@@ -55,8 +55,8 @@ SIZES = {
     "smoke": Settings(seeds={8: 1}, test_reviews=12, min_steps=2, max_steps=2, self_training_rounds=1,
                       pseudo_label_share=0.25, pseudo_label_pool=16, consistency_weight=1.0, curriculum_rounds=2,
                       curriculum_share=0.5, curriculum_pool=8, consistency_labels=(8,)),
-    # Label counts run in this order, so the 100-label seeds finish first.
-    "full": Settings(seeds={100: 3, 1000: 1, 300: 1}, test_reviews=5000, min_steps=100, max_steps=None,
+    # Label counts run in this order: the 3 seeds up to 1,000 labels come before the single 3,000-label run.
+    "full": Settings(seeds={100: 3, 300: 3, 1000: 3, 3000: 1}, test_reviews=5000, min_steps=100, max_steps=None,
                      self_training_rounds=3, pseudo_label_share=0.1, pseudo_label_pool=20_000,
                      consistency_weight=1.0, curriculum_rounds=5, curriculum_share=0.2, curriculum_pool=10_000,
                      consistency_labels=(100,)),
