@@ -286,6 +286,18 @@ def run(ctx):
     write(rows, s, lm_folder, complete=True)
 
 
+def planned_runs(s: Settings) -> set[tuple[str, int, int]]:
+    return {(condition, count, seed) for count, seeds in s.seeds.items() for seed in range(seeds)
+            for condition in (LM_ALONE, SELF_TRAINING, *(name for name, _ in conditions_at(s, count)))}
+
+
+def is_complete(saved: dict) -> bool:
+    """Whether a full result file holds every run the full size plans: raising a seed count reopens a finished one."""
+    raw = saved.get("raw", {})
+    done = {(row["condition"], row["labels"], row["seed"]) for row in raw.get("runs", [])}
+    return raw.get("complete", False) and planned_runs(SIZES["full"]) <= done
+
+
 def conditions_at(s: Settings, count: int):
     """The conditions besides LM alone and self-training, cheapest first."""
     yield NB_LR, nb_lr_run

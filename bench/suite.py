@@ -189,9 +189,14 @@ def train_tiny_job(output_dir: Path, dataset: str | None) -> Path:
 
 
 def is_complete(name: str) -> bool:
-    """A result file exists and does not say it is partial (long experiments write as they go)."""
+    """A result file exists and does not say it is partial (long experiments write as they go). An experiment that
+    resumes run by run may judge its file itself (`is_complete(saved)`), so that planning more runs reopens it."""
     path = results_dir() / f"{name}.json"
-    return path.is_file() and json.loads(path.read_text()).get("raw", {}).get("complete", True)
+    if not path.is_file():
+        return False
+    saved = json.loads(path.read_text())
+    judge = getattr(importlib.import_module(EXPERIMENTS[name]), "is_complete", None)
+    return judge(saved) if judge else saved.get("raw", {}).get("complete", True)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -110,6 +110,20 @@ def test_the_unlabelled_reviews_are_judged_against_the_lm_of_the_labelled_text_a
     assert "3,000" not in claim["measured"] and "100 labels" in claim["measured"]
 
 
+def test_a_resumable_experiment_reopens_when_its_plan_grows(tmp_path, monkeypatch):
+    import exp_semi_supervised as semi
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    planned = sorted(semi.planned_runs(semi.SIZES["full"]))
+    runs = [{"condition": condition, "labels": labels, "seed": seed} for condition, labels, seed in planned]
+    path = tmp_path / "semi_supervised.json"
+    path.write_text(json.dumps({"meta": {}, "raw": {"complete": True, "runs": runs}}))
+    assert suite.is_complete("semi_supervised")
+    path.write_text(json.dumps({"meta": {}, "raw": {"complete": True, "runs": runs[:-1]}}))  # one seed more planned
+    assert not suite.is_complete("semi_supervised")
+    assert (semi.CONSISTENCY, 100, 0) in planned and (semi.CONSISTENCY, 300, 0) not in planned
+
+
 def test_the_unlabelled_reviews_claim_waits_for_the_labelled_text_lm():
     import exp_claims
 
