@@ -55,7 +55,7 @@ SIZES = {
     "smoke": Settings(seeds={8: 1}, test_reviews=12, min_steps=2, max_steps=2, self_training_rounds=1,
                       pseudo_label_share=0.25, pseudo_label_pool=16, consistency_weight=1.0, curriculum_rounds=2,
                       curriculum_share=0.5, curriculum_pool=8, consistency_labels=(8,)),
-    # Label counts run in this order: the issue's 3 seeds up to 1,000 labels come before the single 3,000-label run.
+    # Label counts run in this order: three seeds up to 1,000 labels before the single 3,000-label run.
     "full": Settings(seeds={100: 3, 300: 3, 1000: 3, 3000: 1}, test_reviews=5000, min_steps=100, max_steps=None,
                      self_training_rounds=3, pseudo_label_share=0.1, pseudo_label_pool=20_000,
                      consistency_weight=1.0, curriculum_rounds=5, curriculum_share=0.2, curriculum_pool=10_000,
@@ -271,7 +271,7 @@ def run(ctx):
     s = ctx.pick(SIZES)
     lm_folder = str(ctx.trained_run() / "lm")
     rows = previous_rows(ctx)
-    done = {(row["condition"], row["labels"], row["seed"]) for row in rows}
+    done = run_keys(rows)
     for count, seeds in s.seeds.items():
         for seed in range(seeds):
             if (SELF_TRAINING, count, seed) not in done:
@@ -291,11 +291,13 @@ def planned_runs(s: Settings) -> set[tuple[str, int, int]]:
             for condition in (LM_ALONE, SELF_TRAINING, *(name for name, _ in conditions_at(s, count)))}
 
 
+def run_keys(rows: list[dict]) -> set[tuple[str, int, int]]:
+    return {(row["condition"], row["labels"], row["seed"]) for row in rows}
+
+
 def is_complete(saved: dict) -> bool:
     """Whether a full result file holds every run the full size plans: raising a seed count reopens a finished one."""
-    raw = saved.get("raw", {})
-    done = {(row["condition"], row["labels"], row["seed"]) for row in raw.get("runs", [])}
-    return raw.get("complete", False) and planned_runs(SIZES["full"]) <= done
+    return planned_runs(SIZES["full"]) <= run_keys(saved.get("raw", {}).get("runs", []))
 
 
 def conditions_at(s: Settings, count: int):
