@@ -260,7 +260,7 @@ def write(rows: list[dict], s: Settings, lm_folder: str, complete: bool):
     write_results(NAME, {
         "Summary": (summarised, ["condition", "labels", "seeds", "mean test accuracy", "std"]),
         "Self-training rounds": (round_rows(rows), ["condition", "labels", "seed", "round", "pseudo_labels",
-                                                    "pseudo_label_accuracy", "validation_accuracy"]),
+                                                    "pseudo_label_accuracy", "validation_accuracy", "attempts"]),
         "Runs": ([{**{k: v for k, v in row.items() if k != "rounds"}, "commit": short_commit(row.get("commit", ""))}
                   for row in rows], columns),
     }, notes, raw={"complete": complete, "settings": dataclasses.asdict(s), "runs": rows})

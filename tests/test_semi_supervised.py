@@ -150,3 +150,60 @@ def test_self_training_never_trains_on_validation_or_test_text(tmp_path, tokeniz
     assert ["test" in splits for splits, _, _ in seen] == [False, False, True]
     assert seen[-1][2] == tmp_path and seen[0][2] == tmp_path / "self_training" / "round_0"
     assert [row["pseudo_labels"] for row in result["self_training"]] == [0, 4, 8]
+
+
+def test_a_round_collapses_only_when_it_loses_what_its_teacher_had():
+    assert ssl.majority_share([0, 1, 1, 1]) == 0.75
+    assert ssl.collapsed({"validation_accuracy": 0.75}, {"validation_accuracy": 0.9}, 0.75)
+    assert not ssl.collapsed({"validation_accuracy": 0.8}, {"validation_accuracy": 0.9}, 0.75)
+    assert not ssl.collapsed({"validation_accuracy": 0.7}, {"validation_accuracy": 0.75}, 0.75)  # never learnt
+    assert not ssl.collapsed({"validation_accuracy": 0.5}, None, 0.75)  # round 0 has no teacher
+
+
+def scripted_rounds(accuracies: list[float]):
+    """A `train_round` that saves a file in its folder and reports the next scripted validation accuracy."""
+    calls = []
+
+    def train_round(dsd, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.safetensors").write_text(str(len(calls)))
+        calls.append((folder, list(dsd["train"]["text"])))
+        return {"validation_accuracy": accuracies[len(calls) - 1]}
+
+    return train_round, calls
+
+
+def run_scripted(tmp_path, tokenizer, monkeypatch, accuracies: list[float], rounds: int = 2):
+    train_round, calls = scripted_rounds(accuracies)
+    teachers = []
+
+    def predict(folder, features, tokenizer):
+        teachers.append(folder)
+        return np.tile([[0.2, 0.8], [0.9, 0.1]], (len(features) // 2, 1))
+
+    monkeypatch.setattr(ssl, "predict_probabilities", predict)
+    dsd = labelled_splits()  # validation: two of each class, so a constant answer scores 0.5
+    settings = ssl.SelfTrainingArguments(self_training_rounds=rounds, pseudo_label_share=0.5)
+    result = ssl.self_train(train_round, dsd, ssl.unlabeled_pool(dsd, 8), tokenizer, tmp_path, settings)
+    return result, calls, teachers
+
+
+def test_a_collapsed_round_is_set_aside_and_trained_again(tmp_path, tokenizer, monkeypatch):
+    result, calls, teachers = run_scripted(tmp_path, tokenizer, monkeypatch, [0.75, 1.0, 0.5, 1.0])
+    rounds = tmp_path / "self_training"
+    assert [folder for folder, _ in calls] == [rounds / "round_0", rounds / "round_1", tmp_path, tmp_path]
+    assert sorted(calls[2][1]) == sorted(calls[3][1]) and calls[2][1] != calls[3][1]  # same rows, another order
+    assert (rounds / "round_2_collapsed_1" / "model.safetensors").read_text() == "2"
+    assert (tmp_path / "model.safetensors").read_text() == "3"  # the retry is the stage's classifier
+    history = result["self_training"]
+    assert [(row["attempts"], row["collapsed"]) for row in history] == [(1, False), (1, False), (2, False)]
+    assert result["validation_accuracy"] == 1.0
+
+
+def test_a_round_that_collapses_twice_is_kept_reported_and_never_teaches(tmp_path, tokenizer, monkeypatch, caplog):
+    result, calls, teachers = run_scripted(tmp_path, tokenizer, monkeypatch, [0.75, 0.5, 0.5, 1.0], rounds=2)
+    rounds = tmp_path / "self_training"
+    assert [folder for folder, _ in calls] == [rounds / "round_0", rounds / "round_1", rounds / "round_1", tmp_path]
+    assert teachers == [rounds / "round_0", rounds / "round_0"]  # round 2 learns from round 0, not the collapse
+    assert [row["collapsed"] for row in result["self_training"]] == [False, True, False]
+    assert "collapsed again" in caplog.text

@@ -284,29 +284,80 @@ def round_share(settings: SelfTrainingArguments, round_number: int) -> float:
     return min(1.0, round_number * settings.pseudo_label_share)
 
 
+def majority_share(labels) -> float | None:
+    """The accuracy of always answering the commonest label: what a classifier that collapsed to one class scores."""
+    labels = np.asarray(labels)
+    return float(np.bincount(labels).max() / len(labels)) if len(labels) else None
+
+
+def collapsed(metrics: dict, teacher: dict | None, constant_accuracy: float | None) -> bool:
+    """Whether a round lost what its teacher round had: its validation accuracy is no better than a constant
+    answer's while the teacher's was. (A task no round learns is not a collapse, and is not retried.)"""
+    accuracy, before = metrics.get("validation_accuracy"), (teacher or {}).get("validation_accuracy")
+    if constant_accuracy is None or not isinstance(accuracy, float) or not isinstance(before, float):
+        return False
+    return accuracy <= constant_accuracy < before
+
+
+def set_aside(folder: Path, rounds_dir: Path, number: int) -> Path:
+    """Move a collapsed round's files out of its folder into `rounds_dir` (kept for a look), so the round can train
+    again there; the final round's folder keeps the rounds' own `rounds_dir`."""
+    attempt = 1
+    while (aside := rounds_dir / f"round_{number}_collapsed_{attempt}").exists():  # a resumed job's earlier ones
+        attempt += 1
+    aside.mkdir(parents=True)
+    for entry in folder.iterdir():
+        if entry != rounds_dir:
+            entry.rename(aside / entry.name)
+    return aside
+
+
+def train_guarded_round(train_round, round_data: dict, folder: Path, rounds_dir: Path, number: int,
+                        teacher: dict | None, constant_accuracy: float | None) -> tuple[dict, int]:
+    """Train round `number` in `folder`; a round that collapses against its `teacher` round's metrics (a run
+    diverging, not a data problem) is set aside in `rounds_dir` and trained once more on its rows in another order.
+    Returns its metrics and the attempts it took; a second collapse is kept, loudly, and recorded in its row."""
+    metrics = train_round(datasets.DatasetDict(round_data), folder)
+    if not collapsed(metrics, teacher, constant_accuracy):
+        return metrics, 1
+    aside = set_aside(folder, rounds_dir, number)
+    logger.warning("Self-training round %d collapsed to a constant answer (validation accuracy %s, its teacher's "
+                   "%s); set aside in %s, training it again on its rows in another order.", number,
+                   metrics.get("validation_accuracy"), teacher["validation_accuracy"], aside)
+    metrics = train_round(datasets.DatasetDict({**round_data, "train": round_data["train"].shuffle(seed=1)}), folder)
+    if collapsed(metrics, teacher, constant_accuracy):  # twice in a row: the settings, not chance, are at fault
+        logger.error("Self-training round %d collapsed again (validation accuracy %s): its classifier answers no "
+                     "better than a constant. Lower the learning rate or use fewer rounds.", number,
+                     metrics.get("validation_accuracy"))
+    return metrics, 2
+
+
 def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Dataset, tokenizer, output_dir,
                settings: SelfTrainingArguments, max_length: int | None = None, text_column: str = "text") -> dict:
     """Rounds of self-training around `train_round(dsd, output_dir) -> metrics` (a classifier stage that trains on
     `dsd["train"]` and saves its model in `output_dir`).
 
     Round 0 trains on the labels alone in `output_dir/self_training/round_0`; round r labels the pool with the
-    previous round's classifier and trains a new one on the labels plus the pool's `round_share` most confident
+    last round's classifier that did not collapse and trains a new one on the labels plus the pool's `round_share` most confident
     rows; the last round trains in `output_dir` itself, so the stage's folder holds the final classifier. Each
-    round's folder resumes as any stage does. Returns the last round's metrics with a `self_training` list (one
-    row per round: pseudo-labels added, their accuracy where the pool has hidden labels, validation figures)."""
+    round's folder resumes as any stage does. A round whose validation accuracy falls to a constant answer's while
+    its teacher's was better is trained once more (`train_guarded_round`). Returns the last round's metrics
+    with a `self_training` list (one row per round: pseudo-labels added, their accuracy where the pool has hidden
+    labels, validation figures, attempts, whether it collapsed)."""
     if (done := finished_stage(output_dir)) is not None:  # every round finished in an earlier run
         return done
     output_dir, history = Path(output_dir), []
     train = labelled["train"]
     features = tokenize_column(pool, tokenizer, text_column=text_column, max_length=max_length or None)
-    rounds = settings.self_training_rounds
-    metrics, previous_dir = None, None
+    constant_accuracy = majority_share(labelled["validation"]["label"]) if "validation" in labelled else None
+    rounds, rounds_dir = settings.self_training_rounds, output_dir / "self_training"
+    metrics, teacher, teacher_dir = None, None, None  # the teacher: the last round that did not collapse
     for number in range(rounds + 1):
-        folder = output_dir if number == rounds else output_dir / "self_training" / f"round_{number}"
+        folder = output_dir if number == rounds else rounds_dir / f"round_{number}"
         row = {"round": number, "pseudo_labels": 0, "pseudo_label_accuracy": None}
         round_data = dict(labelled)
         if number:
-            probabilities = predict_probabilities(previous_dir, features, tokenizer)
+            probabilities = predict_probabilities(teacher_dir, features, tokenizer)
             quotas = class_quotas(round(round_share(settings, number) * len(pool)), train["label"],
                                   num_classes=probabilities.shape[1])
             rows, labels = select_pseudo_labels(probabilities, quotas)
@@ -315,13 +366,16 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
             round_data["train"] = datasets.concatenate_datasets([train.select_columns([text_column, "label"]), extra])
         if number < rounds:  # only the final classifier is read on test
             round_data.pop("test", None)
-        metrics = train_round(datasets.DatasetDict(round_data), folder)
+        metrics, attempts = train_guarded_round(train_round, round_data, folder, rounds_dir, number, teacher,
+                                                constant_accuracy)
         row.update({k: v for k, v in metrics.items() if k.startswith("validation_") and isinstance(v, float)
                     and not k.endswith(("runtime", "per_second"))})
+        row.update(attempts=attempts, collapsed=collapsed(metrics, teacher, constant_accuracy))
         history.append(row)
         logger.warning("Self-training round %d: %d pseudo-labels (accuracy %s), validation %s", number,
                        row["pseudo_labels"], row["pseudo_label_accuracy"], row.get("validation_accuracy"))
-        previous_dir = folder
+        if not row["collapsed"]:
+            teacher, teacher_dir = metrics, folder
     metrics = {**metrics, "self_training": history}
     mark_stage_done(output_dir, metrics)  # the rounds' history beside the final classifier's figures
     return metrics
