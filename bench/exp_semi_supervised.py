@@ -28,8 +28,9 @@ LM_ALONE = "LM alone"
 SELF_TRAINING = "LM + self-training"
 CURRICULUM = "LM + curriculum self-training"
 CONSISTENCY = "LM + consistency"
+CONSISTENCY_TFIDF = "LM + consistency (TF-IDF replacement)"
 NB_LR = "NB-weighted LR"
-CONDITIONS = (LM_ALONE, SELF_TRAINING, CURRICULUM, CONSISTENCY, NB_LR)
+CONDITIONS = (LM_ALONE, SELF_TRAINING, CURRICULUM, CONSISTENCY, CONSISTENCY_TFIDF, NB_LR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Settings:
     curriculum_share: float
     curriculum_pool: int
     consistency_labels: tuple[int, ...]  # label counts consistency training runs at (it lost at 100)
+    tfidf_replacement_rate: float = 0.2  # UDA's released scripts' tf_idf-0.2
     preset: str = "full"
 
 
@@ -158,15 +160,18 @@ def datasets_with(dsd, **splits):
     return datasets.DatasetDict({**dsd, **splits})
 
 
-def consistency_run(ctx, s: Settings, count: int, seed: int) -> dict:
+def consistency_run(ctx, s: Settings, count: int, seed: int, perturbation: str = "word_dropout") -> dict:
     from hf_rnn.training.semi_supervised import ConsistencyArguments
 
     dsd = labelled_and_unlabelled(ctx, s, count, seed)
-    _, _, train_round = round_trainer(ctx, s, ConsistencyArguments(consistency_weight=s.consistency_weight))
+    tfidf = perturbation == "tfidf_replacement"
+    settings = ConsistencyArguments(consistency_weight=s.consistency_weight, consistency_perturbation=perturbation,
+                                    **({"consistency_word_dropout": s.tfidf_replacement_rate} if tfidf else {}))
+    _, _, train_round = round_trainer(ctx, s, settings)
     start = time.time()
-    metrics = train_round(dsd, Path(ctx.scratch) / f"consistency_{count}_{seed}")
-    return {"condition": CONSISTENCY, "labels": count, "seed": seed, **figures(metrics),
-            "minutes": (time.time() - start) / 60}
+    metrics = train_round(dsd, Path(ctx.scratch) / f"consistency_{perturbation}_{count}_{seed}")
+    return {"condition": CONSISTENCY_TFIDF if tfidf else CONSISTENCY, "labels": count, "seed": seed,
+            **figures(metrics), "minutes": (time.time() - start) / 60}
 
 
 def nb_lr_run(ctx, s: Settings, count: int, seed: int) -> dict:
@@ -253,8 +258,9 @@ def write(rows: list[dict], s: Settings, lm_folder: str, complete: bool):
              f"{s.curriculum_rounds} rounds, round r adds r x {s.curriculum_share:g} of a {s.curriculum_pool:,}-review "
              f"sample, so the last round labels all of it. Consistency (at {', '.join(map(str, s.consistency_labels))} "
              f"labels): weight {s.consistency_weight:g}, UDA's settings "
-             f"(10% word dropout, confidence 0.8, temperature 0.4). All settings fixed before any run. NB-LR: C "
-             f"chosen on the validation reviews. Plot: {NAME}.png.")
+             f"(10% word dropout, confidence 0.8, temperature 0.4); with TF-IDF replacement, "
+             f"{s.tfidf_replacement_rate:g} of the words replaced on average, as UDA's scripts do. All settings "
+             f"fixed before any run. NB-LR: C chosen on the validation reviews. Plot: {NAME}.png.")
     summarised = summary(rows)
     columns = ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "C", "minutes", "commit"]
     write_results(NAME, {
@@ -305,4 +311,5 @@ def conditions_at(s: Settings, count: int):
     yield NB_LR, nb_lr_run
     if count in s.consistency_labels:
         yield CONSISTENCY, consistency_run
+        yield CONSISTENCY_TFIDF, functools.partial(consistency_run, perturbation="tfidf_replacement")
     yield CURRICULUM, curriculum_run

@@ -11,6 +11,7 @@ from transformers import Trainer, TrainingArguments
 from hf_rnn import RNNForSequenceClassification
 from hf_rnn.data import classification_collator
 from hf_rnn.training import semi_supervised as ssl
+from hf_rnn.training.semi_supervised import TfidfReplacement
 from conftest import tiny_config
 
 
@@ -33,6 +34,34 @@ def test_word_dropout_replaces_real_tokens_only():
     some = ssl.word_dropout(batch["input_ids"], batch["attention_mask"], 0.5, 1,
                             generator=torch.Generator().manual_seed(0))
     assert 0 < int((some[real] == 1).sum()) < int(real.sum())
+
+
+def tfidf_corpus() -> TfidfReplacement:
+    """Token 5 is in every text (no information), 9 in one, 2 is special; the vocabulary has 12 ids."""
+    texts = [[2, 5, 9, 6], [2, 5, 6, 6], [2, 5, 7], [2, 5, 8, 7]]
+    return TfidfReplacement.from_features(Dataset.from_dict({"input_ids": texts}), vocab_size=12, special_ids=[2])
+
+
+def test_tfidf_replacement_changes_uninformative_words_most_and_real_tokens_only():
+    replacement = tfidf_corpus()
+    ids = torch.tensor([[2, 5, 9, 6, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0]])
+    probabilities = replacement.replacement_probabilities(ids, mask, rate=0.3)[0]
+    assert probabilities[0] == 0 and (probabilities[4:] == 0).all()  # special token and padding
+    assert probabilities[1] > probabilities[3] > probabilities[2]  # "5" (everywhere) > "6" > "9" (one text)
+    torch.testing.assert_close(probabilities[1:4].mean(), torch.tensor(0.3))  # the rate, on average
+    perturbed = replacement(ids.repeat(200, 1), mask.repeat(200, 1), 0.3, torch.Generator().manual_seed(0))
+    assert (perturbed[:, 0] == 2).all() and (perturbed[:, 4:] == 0).all()
+    changed = perturbed != ids
+    assert changed[:, 1].float().mean() > changed[:, 2].float().mean()
+    assert torch.equal(replacement(ids, mask, 0.0), ids)  # rate 0: the text itself, so the loss is zero
+
+
+def test_tfidf_replacement_draws_corpus_words_uninformative_first_never_special_ones():
+    weights = tfidf_corpus().draw_weights
+    assert weights[2] == 0 and weights[[0, 1, 3, 4, 10, 11]].eq(0).all()  # special, and never seen
+    assert weights[5] == weights.max() and weights[9] > 0
+    assert weights[6] == 0  # the corpus's highest TF-IDF (0.75 of a text over two texts) is never drawn
 
 
 def test_consistency_loss_is_zero_for_identical_inputs_and_positive_otherwise():
@@ -68,7 +97,8 @@ class ConsistencyTrainer(ssl.ConsistencyTrainerMixin, Trainer):
     pass
 
 
-def test_trainer_trains_with_the_consistency_term_and_logs_it(tmp_path, tokenizer):
+@pytest.mark.parametrize("perturbation", ssl.PERTURBATIONS)
+def test_trainer_trains_with_the_consistency_term_and_logs_it(tmp_path, tokenizer, perturbation):
     labelled = Dataset.from_dict(dict(tokenizer(["a great movie", "awful plot", "good fun", "boring film"] * 2),
                                       labels=[1, 0, 1, 0] * 2))
     unlabeled = Dataset.from_dict(dict(tokenizer(["i loved it", "i hated the acting"] * 2)))
@@ -78,7 +108,8 @@ def test_trainer_trains_with_the_consistency_term_and_logs_it(tmp_path, tokenize
                              use_cpu=True)
     trainer = ConsistencyTrainer(model=model, args=args, train_dataset=labelled, consistency_dataset=unlabeled,
                                  processing_class=tokenizer, data_collator=classification_collator(tokenizer),
-                                 consistency=ssl.ConsistencyArguments(consistency_weight=1.0, consistency_confidence=0))
+                                 consistency=ssl.ConsistencyArguments(consistency_weight=1.0, consistency_confidence=0,
+                                                                      consistency_perturbation=perturbation))
     trainer.train()
     assert "consistency_loss" in trainer.state.log_history[0]
     assert model.training  # the clean target is taken in eval mode; training mode comes back
@@ -90,7 +121,8 @@ def test_consistency_without_unlabelled_texts_is_a_clear_error(tmp_path):
         ConsistencyTrainer(model=classifier(), args=args, consistency=ssl.ConsistencyArguments(consistency_weight=1))
 
 
-@pytest.mark.parametrize("bad", [dict(consistency_word_dropout=1.0), dict(consistency_temperature=0.0)])
+@pytest.mark.parametrize("bad", [dict(consistency_word_dropout=1.0), dict(consistency_temperature=0.0),
+                                 dict(consistency_perturbation="synonyms")])
 def test_consistency_settings_are_checked(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ssl.ConsistencyArguments(**bad)

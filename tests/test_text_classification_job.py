@@ -255,4 +255,6 @@ def test_the_card_names_the_semi_supervised_pieces():
     assert semi_supervised_note({"semi_supervised": None}) == ""
     note = semi_supervised_note({"semi_supervised": settings})
     assert "3 rounds of self-training" in note and "consistency" not in note
-    assert "consistency training" in semi_supervised_note({"semi_supervised": {**settings, "consistency_weight": 1}})
+    assert "word dropout 0.1" in semi_supervised_note({"semi_supervised": {**settings, "consistency_weight": 1}})
+    replacing = {**settings, "consistency_weight": 1, "consistency_perturbation": "tfidf_replacement"}
+    assert "TF-IDF word replacement 0.1" in semi_supervised_note({"semi_supervised": replacing})

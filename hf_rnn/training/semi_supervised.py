@@ -34,6 +34,8 @@ from .resume import finished_stage, mark_stage_done
 
 logger = logging.getLogger(__name__)
 
+PERTURBATIONS = ("word_dropout", "tfidf_replacement")
+
 
 @dataclass
 class ConsistencyArguments:
@@ -41,8 +43,13 @@ class ConsistencyArguments:
 
     consistency_weight: float = field(default=0.0, metadata={
         "help": "Weight of the consistency loss on unlabelled batches (0 = off)."})
+    consistency_perturbation: str = field(default="word_dropout", metadata={
+        "help": "How the perturbed copy differs: `word_dropout` (words become the unknown token) or "
+                "`tfidf_replacement` (UDA's: words are replaced by words sampled from the unlabelled texts, the "
+                "least informative words most often, so the words that carry the text's meaning mostly stay).",
+        "choices": PERTURBATIONS})
     consistency_word_dropout: float = field(default=0.1, metadata={
-        "help": "Share of each text's real tokens replaced by the unknown token in the perturbed copy."})
+        "help": "Share of each text's real tokens changed in the perturbed copy (on average, for tfidf_replacement)."})
     consistency_confidence: float = field(default=0.8, metadata={
         "help": "Rows whose clean prediction's top probability is below this add no consistency loss."})
     consistency_temperature: float = field(default=0.4, metadata={
@@ -51,6 +58,9 @@ class ConsistencyArguments:
     def __post_init__(self):
         if not 0 <= self.consistency_word_dropout < 1:
             raise ValueError(f"consistency_word_dropout is {self.consistency_word_dropout}: use a share in [0, 1).")
+        if self.consistency_perturbation not in PERTURBATIONS:
+            raise ValueError(f"consistency_perturbation is {self.consistency_perturbation!r}: use one of "
+                             f"{', '.join(PERTURBATIONS)}.")
         if self.consistency_temperature <= 0:
             raise ValueError(f"consistency_temperature is {self.consistency_temperature}: use a positive number.")
 
@@ -117,6 +127,76 @@ def word_dropout(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, r
     return input_ids.masked_fill(drop, replacement_id)
 
 
+class TfidfReplacement:
+    """UDA's TF-IDF word replacement (Xie et al. 2020), on token ids: in each text, a token is replaced with a
+    probability that grows as its TF-IDF in the text falls (the shares average `rate` over the text's replaceable
+    tokens), by a token drawn from the corpus with weight growing as the token's corpus TF-IDF falls. Statistics
+    come from the unlabelled texts; special tokens are never replaced nor drawn, and padding is left as it is.
+
+    Written here because no library does it on a tokenizer's ids: UDA's own code and nlpaug's work on word strings."""
+
+    def __init__(self, idf: torch.Tensor, draw_weights: torch.Tensor, special_ids=()):
+        self.idf = idf.float()
+        self.draw_weights = draw_weights.float()
+        self.replaceable = torch.ones_like(self.idf, dtype=torch.bool)
+        self.replaceable[list(special_ids)] = False
+        self.draw_weights[list(special_ids)] = 0.0
+        if not float(self.draw_weights.sum()) > 0:
+            raise ValueError("TF-IDF replacement found no token to draw replacements from: the unlabelled texts "
+                             "hold special tokens only or a single word; use consistency_perturbation word_dropout.")
+
+    @classmethod
+    def from_features(cls, features, vocab_size: int, special_ids=(), batch_size: int = 1000) -> "TfidfReplacement":
+        """Document frequencies and summed term frequencies of every token over the tokenised texts `features`
+        (an `input_ids` column, unpadded)."""
+        documents = np.zeros(vocab_size)
+        term_share = np.zeros(vocab_size)  # sum over texts of the token's share of the text
+        texts = 0
+        for batch in features.select_columns(["input_ids"]).iter(batch_size=batch_size):
+            for ids in batch["input_ids"]:
+                if not len(ids):
+                    continue
+                tokens, counts = np.unique(np.asarray(ids), return_counts=True)
+                documents[tokens] += 1
+                term_share[tokens] += counts / len(ids)
+                texts += 1
+        if not texts:
+            raise ValueError("TF-IDF replacement needs unlabelled texts to count words in; none were given.")
+        seen = documents > 0
+        idf = np.where(seen, np.log(texts / np.maximum(documents, 1)), 0.0)
+        corpus_tfidf = term_share * idf
+        draw_weights = np.where(seen, corpus_tfidf[seen].max() - corpus_tfidf, 0.0)
+        return cls(torch.from_numpy(idf), torch.from_numpy(draw_weights), special_ids)
+
+    def replacement_probabilities(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                                  rate: float) -> torch.Tensor:
+        """[B, T] probabilities: max TF-IDF in the text minus the token's, scaled so each text's replaceable tokens
+        average `rate` (capped at 1); a text whose tokens all score alike gets `rate` everywhere."""
+        device = input_ids.device
+        real = attention_mask.bool() if attention_mask is not None else torch.ones_like(input_ids, dtype=torch.bool)
+        idf, replaceable = self.idf.to(device), self.replaceable.to(device)
+        counts = torch.zeros(input_ids.shape[0], len(idf), device=device).scatter_add_(1, input_ids, real.float())
+        term_frequency = counts.gather(1, input_ids) / real.sum(1, keepdim=True).clamp(min=1)
+        score = term_frequency * idf[input_ids]
+        candidate = real & replaceable[input_ids]
+        top = score.masked_fill(~candidate, -torch.inf).amax(1, keepdim=True)
+        gap = torch.where(candidate, top - score, 0.0)
+        total, count = gap.sum(1, keepdim=True), candidate.sum(1, keepdim=True)
+        shares = torch.where(total > 0, gap / total.clamp(min=1e-12) * count, candidate.float())
+        return (shares * rate).clamp(max=1.0) * candidate
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, rate: float,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """A perturbed copy of `input_ids` [B, T]."""
+        probabilities = self.replacement_probabilities(input_ids, attention_mask, rate)
+        replace = torch.rand(probabilities.shape, generator=generator).to(input_ids.device) < probabilities
+        perturbed, replaced = input_ids.clone(), int(replace.sum())
+        if replaced:
+            drawn = torch.multinomial(self.draw_weights, replaced, replacement=True, generator=generator)
+            perturbed[replace] = drawn.to(input_ids.device)
+        return perturbed
+
+
 def consistency_loss(clean_logits: torch.Tensor, perturbed_logits: torch.Tensor, confidence: float,
                      temperature: float) -> torch.Tensor:
     """UDA's loss: KL(sharpened clean prediction || perturbed prediction) summed over the confident rows and divided
@@ -145,6 +225,7 @@ class ConsistencyTrainerMixin:
         self.consistency_dataset = consistency_dataset
         self._consistency_batches = None
         self._consistency_logged = []
+        self._tfidf = None
         if self.consistency.enabled and consistency_dataset is None:
             raise ValueError("consistency_weight is set but no unlabelled texts were given (consistency_dataset): "
                              "pass the unsupervised split's features, or set consistency_weight 0.")
@@ -165,10 +246,19 @@ class ConsistencyTrainerMixin:
                 clean = model(**batch).logits
         finally:
             model.train()
-        perturbed = {**batch, "input_ids": word_dropout(batch["input_ids"], batch.get("attention_mask"),
-                                                        settings.consistency_word_dropout, self._replacement_id())}
+        perturbed = {**batch, "input_ids": self._perturb(batch["input_ids"], batch.get("attention_mask"))}
         return consistency_loss(clean, model(**perturbed).logits, settings.consistency_confidence,
                                 settings.consistency_temperature)
+
+    def _perturb(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        rate = self.consistency.consistency_word_dropout
+        if self.consistency.consistency_perturbation == "tfidf_replacement":
+            if self._tfidf is None:  # counted once, over the unlabelled texts the term reads
+                self._tfidf = TfidfReplacement.from_features(
+                    self.consistency_dataset, self.model.config.vocab_size,
+                    getattr(self.processing_class, "all_special_ids", ()))
+            return self._tfidf(input_ids, attention_mask, rate)
+        return word_dropout(input_ids, attention_mask, rate, self._replacement_id())
 
     def _replacement_id(self) -> int:
         """The token a dropped word becomes: the tokenizer's unknown token, else padding's id (which a real

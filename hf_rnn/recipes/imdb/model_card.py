@@ -146,10 +146,14 @@ def semi_supervised_note(results: dict) -> str:
                      f"{settings['pseudo_label_share']:g} of {settings['pseudo_label_pool']:,} unlabelled texts, the "
                      f"most confident per class)")
     if settings["consistency_weight"]:
-        parts.append(f"consistency training on unlabelled texts (weight {settings['consistency_weight']:g}, word "
-                     f"dropout {settings['consistency_word_dropout']:g}, confidence "
+        perturbation = PERTURBATION_NAMES[settings.get("consistency_perturbation", "word_dropout")]
+        parts.append(f"consistency training on unlabelled texts (weight {settings['consistency_weight']:g}, "
+                     f"{perturbation} {settings['consistency_word_dropout']:g}, confidence "
                      f"{settings['consistency_confidence']:g}, temperature {settings['consistency_temperature']:g})")
     return "; " + " and ".join(parts)
+
+
+PERTURBATION_NAMES = {"word_dropout": "word dropout", "tfidf_replacement": "TF-IDF word replacement"}
 
 
 def precision_note(results: dict) -> str:
