@@ -7,9 +7,10 @@ Two switchable pieces, usable alone or together, by any hf_rnn classifier stage:
   labels, and a new classifier starts again from the same start (the LM), for a few rounds with a growing share of
   the pool. Only the `unsupervised` split is ever labelled: never validation or test text.
 - Consistency training (Xie et al. 2020, UDA): on an unlabelled batch per step, the prediction on a text with some
-  of its words dropped is pulled towards the prediction on the text itself, sharpened, and only where that
-  prediction is confident. The perturbation touches real tokens only and the loss reads each row's prediction,
-  which the classifier pools over real tokens: padding is never read.
+  of its words dropped (or replaced: UDA's TF-IDF word replacement) is pulled towards the prediction on the text
+  itself, sharpened, and only where that prediction is confident. The perturbation touches real tokens only and the
+  loss reads each row's prediction, which the classifier pools over real tokens: padding is never read.
+- A guard on self-training: a round whose classifier collapses to a constant answer is trained once more.
 
     trainer = ConsistencyLengthGroupedTrainer(..., consistency=ConsistencyArguments(consistency_weight=1.0),
                                               consistency_dataset=unlabelled_features)
