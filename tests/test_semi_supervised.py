@@ -239,3 +239,13 @@ def test_a_round_that_collapses_twice_is_kept_reported_and_never_teaches(tmp_pat
     assert teachers == [rounds / "round_0", rounds / "round_0"]  # round 2 learns from round 0, not the collapse
     assert [row["collapsed"] for row in result["self_training"]] == [False, True, False]
     assert "collapsed again" in caplog.text
+
+
+def test_a_resumed_job_goes_on_with_a_started_retry(tmp_path, tokenizer, monkeypatch):
+    """A job stopped while retraining a collapsed round resumes that retry (its rows in the retry's order), not the
+    first attempt."""
+    (tmp_path / "self_training" / "round_2_collapsed_1").mkdir(parents=True)
+    result, calls, _ = run_scripted(tmp_path, tokenizer, monkeypatch, [0.75, 1.0, 1.0])
+    assert [folder for folder, _ in calls][-1] == tmp_path
+    assert calls[2][1][:4] != [f"train {i}" for i in range(4)]  # a first attempt puts the labels first
+    assert result["self_training"][-1]["attempts"] == 2

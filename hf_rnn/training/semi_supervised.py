@@ -408,14 +408,18 @@ def train_guarded_round(train_round, round_data: dict, folder: Path, rounds_dir:
     """Train round `number` in `folder`; a round that collapses against its `teacher` round's metrics (a run
     diverging, not a data problem) is set aside in `rounds_dir` and trained once more on its rows in another order.
     Returns its metrics and the attempts it took; a second collapse is kept, loudly, and recorded in its row."""
-    metrics = train_round(datasets.DatasetDict(round_data), folder)
-    if not collapsed(metrics, teacher, constant_accuracy):
-        return metrics, 1
-    aside = set_aside(folder, rounds_dir, number)
-    logger.warning("Self-training round %d collapsed to a constant answer (validation accuracy %s, its teacher's "
-                   "%s); set aside in %s, training it again on its rows in another order.", number,
-                   metrics.get("validation_accuracy"), teacher["validation_accuracy"], aside)
-    metrics = train_round(datasets.DatasetDict({**round_data, "train": round_data["train"].shuffle(seed=1)}), folder)
+    retry = datasets.DatasetDict({**round_data, "train": round_data["train"].shuffle(seed=1)})
+    if any(rounds_dir.glob(f"round_{number}_collapsed_*")):  # a resumed job whose retry had started: go on with it
+        metrics = train_round(retry, folder)
+    else:
+        metrics = train_round(datasets.DatasetDict(round_data), folder)
+        if not collapsed(metrics, teacher, constant_accuracy):
+            return metrics, 1
+        aside = set_aside(folder, rounds_dir, number)
+        logger.warning("Self-training round %d collapsed to a constant answer (validation accuracy %s, its "
+                       "teacher's %s); set aside in %s, training it again on its rows in another order.", number,
+                       metrics.get("validation_accuracy"), teacher["validation_accuracy"], aside)
+        metrics = train_round(retry, folder)
     if collapsed(metrics, teacher, constant_accuracy):  # twice in a row: the settings, not chance, are at fault
         logger.error("Self-training round %d collapsed again (validation accuracy %s): its classifier answers no "
                      "better than a constant. Lower the learning rate or use fewer rounds.", number,
