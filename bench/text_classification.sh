@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The general job's benchmarks, in the order they ran; each writes bench/results/<name>.{json,md}.
-# Usage: bash bench/text_classification.sh trec|imdb|trec_lm|trec_scratch|baselines|newsgroups|fractions|fractions_semi|fractions_curriculum
+# Usage: bash bench/text_classification.sh trec|imdb|trec_lm|trec_scratch|baselines|newsgroups|fractions|fractions_semi|fractions_curriculum|fractions_consistency
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B="python bench/bench_text_classification.py"
@@ -49,5 +49,13 @@ case "${1:-}" in
       $B job --name trec_labels_${f}_curriculum --label "the same + curriculum self-training (5 rounds of 20%)" -- \
         $S --self_training_rounds 5 --pseudo_label_share 0.2 --report_test true
     done ;;
-  *) echo "usage: $0 trec|imdb|trec_lm|trec_scratch|baselines|newsgroups|fractions|fractions_semi|fractions_curriculum" >&2; exit 2 ;;
+  fractions_consistency)  # the same sizes with consistency training, UDA's TF-IDF word replacement at the rate
+    # of UDA's scripts (0.2), fixed before the run
+    for f in 0.01 0.1; do
+      S="$TREC --labelled_fraction $f $FRACTION_SIZES"
+      $B job --name trec_labels_${f}_consistency_tfidf --label "the same + consistency (TF-IDF replacement)" -- \
+        $S --consistency_weight 1 --consistency_perturbation tfidf_replacement --consistency_word_dropout 0.2 \
+        --report_test true
+    done ;;
+  *) echo "usage: $0 trec|imdb|trec_lm|trec_scratch|baselines|newsgroups|fractions|fractions_semi|fractions_curriculum|fractions_consistency" >&2; exit 2 ;;
 esac

@@ -226,13 +226,15 @@ def test_few_labels_self_training_and_consistency_run_through_the_job(tmp_path):
     results = train_main(["--train_file", str(tmp_path / "train.csv"), "--test_file", str(tmp_path / "test.csv"),
                           "--text_column", "subject,body", "--label_column", "queue", "--output_dir", str(out),
                           "--labelled_fraction", "0.25", "--classifier_epochs", "12", "--self_training_rounds", "1",
-                          "--pseudo_label_share", "0.5", "--consistency_weight", "1"] + TINY)
+                          "--pseudo_label_share", "0.5", "--consistency_weight", "1",
+                          "--consistency_perturbation", "tfidf_replacement"] + TINY)
     history = json.loads((out / "sentiment" / "stage_done.json").read_text())["self_training"]
     assert [row["round"] for row in history] == [0, 1] and history[1]["pseudo_labels"] > 0
     assert (out / "sentiment" / "self_training" / "round_0" / "model.safetensors").is_file()
     assert results["semi_supervised"]["self_training_rounds"] == 1
     assert not (out / "model" / "self_training").exists()  # the published folder holds the final model only
-    assert "self-training" in (out / "model" / "README.md").read_text()
+    card = (out / "model" / "README.md").read_text()
+    assert "self-training" in card and "TF-IDF word replacement" in card
     assert results["sentiment"]["test_accuracy"] >= 0.6  # three classes; 60 labels teach this tiny model less than all
 
 
