@@ -48,7 +48,8 @@ class Settings:
     curriculum_rounds: int
     curriculum_share: float
     curriculum_pool: int
-    consistency_labels: tuple[int, ...]  # label counts consistency training runs at (it lost at 100)
+    consistency_labels: tuple[int, ...]  # label counts consistency training with word dropout runs at (it lost at 100)
+    tfidf_labels: tuple[int, ...]  # and with TF-IDF word replacement (it gained at 100)
     tfidf_replacement_rate: float = 0.2  # UDA's released scripts' tf_idf-0.2
     preset: str = "full"
 
@@ -56,12 +57,12 @@ class Settings:
 SIZES = {
     "smoke": Settings(seeds={8: 1}, test_reviews=12, min_steps=2, max_steps=2, self_training_rounds=1,
                       pseudo_label_share=0.25, pseudo_label_pool=16, consistency_weight=1.0, curriculum_rounds=2,
-                      curriculum_share=0.5, curriculum_pool=8, consistency_labels=(8,)),
+                      curriculum_share=0.5, curriculum_pool=8, consistency_labels=(8,), tfidf_labels=(8,)),
     # Label counts run in this order: three seeds up to 1,000 labels before the single 3,000-label run.
     "full": Settings(seeds={100: 3, 300: 3, 1000: 3, 3000: 1}, test_reviews=5000, min_steps=100, max_steps=None,
                      self_training_rounds=3, pseudo_label_share=0.1, pseudo_label_pool=20_000,
                      consistency_weight=1.0, curriculum_rounds=5, curriculum_share=0.2, curriculum_pool=10_000,
-                     consistency_labels=(100,)),
+                     consistency_labels=(100,), tfidf_labels=(100, 300)),
 }
 
 
@@ -259,7 +260,8 @@ def write(rows: list[dict], s: Settings, lm_folder: str, complete: bool):
              f"sample, so the last round labels all of it. Consistency (at {', '.join(map(str, s.consistency_labels))} "
              f"labels): weight {s.consistency_weight:g}, UDA's settings "
              f"(10% word dropout, confidence 0.8, temperature 0.4); with TF-IDF replacement, "
-             f"{s.tfidf_replacement_rate:g} of the words replaced on average, as UDA's scripts do. All settings "
+             f"{s.tfidf_replacement_rate:g} of the words replaced on average, as UDA's scripts do (at "
+             f"{', '.join(map(str, s.tfidf_labels))} labels). All settings "
              f"fixed before any run. NB-LR: C chosen on the validation reviews. Plot: {NAME}.png.")
     summarised = summary(rows)
     columns = ["condition", "labels", "seed", "test accuracy", "validation accuracy", "steps", "C", "minutes", "commit"]
@@ -311,5 +313,6 @@ def conditions_at(s: Settings, count: int):
     yield NB_LR, nb_lr_run
     if count in s.consistency_labels:
         yield CONSISTENCY, consistency_run
+    if count in s.tfidf_labels:
         yield CONSISTENCY_TFIDF, functools.partial(consistency_run, perturbation="tfidf_replacement")
     yield CURRICULUM, curriculum_run
