@@ -433,11 +433,11 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
     `dsd["train"]` and saves its model in `output_dir`).
 
     Round 0 trains on the labels alone in `output_dir/self_training/round_0`; round r labels the pool with the
-    last round's classifier that did not collapse and trains a new one on the labels plus the pool's `round_share` most confident
-    rows; the last round trains in `output_dir` itself, so the stage's folder holds the final classifier. Each
-    round's folder resumes as any stage does. A round whose validation accuracy falls to a constant answer's while
-    its teacher's was better is trained once more (`train_guarded_round`). Returns the last round's metrics
-    with a `self_training` list (one row per round: pseudo-labels added, their accuracy where the pool has hidden
+    last round's classifier that did not collapse and trains a new one on the labels plus the pool's `round_share`
+    most confident rows; the last round trains in `output_dir` itself, so the stage's folder holds the final
+    classifier. Each round's folder resumes as any stage does. A round whose validation accuracy falls to a constant
+    answer's while its teacher's was better is trained once more (`train_guarded_round`). Returns the last round's
+    metrics with a `self_training` list (one row per round: pseudo-labels added, their accuracy where the pool has hidden
     labels, validation figures, attempts, whether it collapsed)."""
     if (done := finished_stage(output_dir)) is not None:  # every round finished in an earlier run
         return done
