@@ -437,8 +437,8 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
     most confident rows; the last round trains in `output_dir` itself, so the stage's folder holds the final
     classifier. Each round's folder resumes as any stage does. A round whose validation accuracy falls to a constant
     answer's while its teacher's was better is trained once more (`train_guarded_round`). Returns the last round's
-    metrics with a `self_training` list (one row per round: pseudo-labels added, their accuracy where the pool has hidden
-    labels, validation figures, attempts, whether it collapsed)."""
+    metrics with a `self_training` list (one row per round: pseudo-labels added, their accuracy where the pool has
+    hidden labels, validation figures, attempts, whether it collapsed)."""
     if (done := finished_stage(output_dir)) is not None:  # every round finished in an earlier run
         return done
     output_dir, history = Path(output_dir), []
