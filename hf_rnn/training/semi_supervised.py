@@ -393,9 +393,7 @@ def collapsed(metrics: dict, teacher: dict | None, constant_accuracy: float | No
 def set_aside(folder: Path, rounds_dir: Path, number: int) -> Path:
     """Move a collapsed round's files out of its folder into `rounds_dir` (kept for a look), so the round can train
     again there; the final round's folder keeps the rounds' own `rounds_dir`."""
-    attempt = 1
-    while (aside := rounds_dir / f"round_{number}_collapsed_{attempt}").exists():  # a resumed job's earlier ones
-        attempt += 1
+    aside = rounds_dir / f"round_{number}_collapsed_1"
     aside.mkdir(parents=True)
     for entry in folder.iterdir():
         if entry != rounds_dir:
@@ -404,27 +402,26 @@ def set_aside(folder: Path, rounds_dir: Path, number: int) -> Path:
 
 
 def train_guarded_round(train_round, round_data: dict, folder: Path, rounds_dir: Path, number: int,
-                        teacher: dict | None, constant_accuracy: float | None) -> tuple[dict, int]:
+                        teacher: dict | None, constant_accuracy: float | None) -> tuple[dict, int, bool]:
     """Train round `number` in `folder`; a round that collapses against its `teacher` round's metrics (a run
     diverging, not a data problem) is set aside in `rounds_dir` and trained once more on its rows in another order.
-    Returns its metrics and the attempts it took; a second collapse is kept, loudly, and recorded in its row."""
-    retry = datasets.DatasetDict({**round_data, "train": round_data["train"].shuffle(seed=1)})
-    if any(rounds_dir.glob(f"round_{number}_collapsed_*")):  # a resumed job whose retry had started: go on with it
-        metrics = train_round(retry, folder)
-    else:
+    Returns its metrics, the attempts it took and whether it collapsed: a second collapse is kept, loudly."""
+    in_another_order = lambda: datasets.DatasetDict({**round_data, "train": round_data["train"].shuffle(seed=1)})
+    if not (rounds_dir / f"round_{number}_collapsed_1").exists():  # else a resumed job goes on with its retry
         metrics = train_round(datasets.DatasetDict(round_data), folder)
         if not collapsed(metrics, teacher, constant_accuracy):
-            return metrics, 1
+            return metrics, 1, False
         aside = set_aside(folder, rounds_dir, number)
         logger.warning("Self-training round %d collapsed to a constant answer (validation accuracy %s, its "
                        "teacher's %s); set aside in %s, training it again on its rows in another order.", number,
                        metrics.get("validation_accuracy"), teacher["validation_accuracy"], aside)
-        metrics = train_round(retry, folder)
-    if collapsed(metrics, teacher, constant_accuracy):  # twice in a row: the settings, not chance, are at fault
+    metrics = train_round(in_another_order(), folder)
+    again = collapsed(metrics, teacher, constant_accuracy)
+    if again:  # twice in a row: the settings, not chance, are at fault
         logger.error("Self-training round %d collapsed again (validation accuracy %s): its classifier answers no "
                      "better than a constant. Lower the learning rate or use fewer rounds.", number,
                      metrics.get("validation_accuracy"))
-    return metrics, 2
+    return metrics, 2, again
 
 
 def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Dataset, tokenizer, output_dir,
@@ -461,11 +458,11 @@ def self_train(train_round, labelled: datasets.DatasetDict, pool: datasets.Datas
             round_data["train"] = datasets.concatenate_datasets([train.select_columns([text_column, "label"]), extra])
         if number < rounds:  # only the final classifier is read on test
             round_data.pop("test", None)
-        metrics, attempts = train_guarded_round(train_round, round_data, folder, rounds_dir, number, teacher,
-                                                constant_accuracy)
+        metrics, attempts, lost = train_guarded_round(train_round, round_data, folder, rounds_dir, number, teacher,
+                                                      constant_accuracy)
         row.update({k: v for k, v in metrics.items() if k.startswith("validation_") and isinstance(v, float)
                     and not k.endswith(("runtime", "per_second"))})
-        row.update(attempts=attempts, collapsed=collapsed(metrics, teacher, constant_accuracy))
+        row.update(attempts=attempts, collapsed=lost)
         history.append(row)
         logger.warning("Self-training round %d: %d pseudo-labels (accuracy %s), validation %s", number,
                        row["pseudo_labels"], row["pseudo_label_accuracy"], row.get("validation_accuracy"))
