@@ -249,3 +249,10 @@ def test_a_resumed_job_goes_on_with_a_started_retry(tmp_path, tokenizer, monkeyp
     assert [folder for folder, _ in calls][-1] == tmp_path
     assert calls[2][1][:4] != [f"train {i}" for i in range(4)]  # a first attempt puts the labels first
     assert result["self_training"][-1]["attempts"] == 2
+
+
+def test_tfidf_replacement_without_words_to_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs unlabelled texts"):
+        TfidfReplacement.from_features(Dataset.from_dict({"input_ids": [[]]}), vocab_size=4)
+    with pytest.raises(ValueError, match="use consistency_perturbation word_dropout"):
+        TfidfReplacement.from_features(Dataset.from_dict({"input_ids": [[2, 2], [2]]}), vocab_size=4, special_ids=[2])
